@@ -1,0 +1,104 @@
+//! Bots for the signed-in user: list, read, deploy, cancel, remove from call, delete, events,
+//! log level, dashboard figures.
+
+use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
+use serde::{Deserialize, Serialize};
+
+use crate::model::bot::{Bot, BotEvent, BotFilter, BulkResult, CreateBot, LogLevel, Page};
+use crate::model::error::AppError;
+use crate::model::usage::DailyUsage;
+
+/// The dashboard's figures.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DashboardStats {
+    pub active_bots: i64,
+    pub api_keys: i64,
+    pub today: DailyUsage,
+    pub plan: String,
+}
+
+/// A page of the user's bots.
+#[server(prefix = "/fn", endpoint = "list_bots", input = Json)]
+pub async fn list_bots(filter: BotFilter) -> Result<Page<Bot>, AppError> {
+    let (user, mut conn) = super::ctx::user_and_conn().await?;
+    crate::backend::services::bots::list_bots(&mut conn, user.id, &filter).await
+}
+
+/// One of the user's bots with its events.
+#[server(prefix = "/fn", endpoint = "get_bot", input = Json)]
+pub async fn get_bot(id: i64) -> Result<(Bot, Vec<BotEvent>), AppError> {
+    use crate::backend::services::bots as svc;
+    let (user, mut conn) = super::ctx::user_and_conn().await?;
+    let bot = svc::get_bot(&mut conn, user.id, id).await?;
+    let events = svc::list_events(&mut conn, user.id, id).await?;
+    Ok((bot, events))
+}
+
+/// Creates `count` bots for one meeting (quick deploy and the multi-bot dialog).
+#[server(prefix = "/fn", endpoint = "deploy_bots", input = Json)]
+pub async fn deploy_bots(request: CreateBot, count: u32) -> Result<Vec<Bot>, AppError> {
+    if !(1..=256).contains(&count) {
+        return Err(AppError::invalid("count", "Choose from 1 to 256 bots."));
+    }
+    let (user, mut conn) = super::ctx::user_and_conn().await?;
+    let state = super::ctx::state()?;
+    let requests: Vec<CreateBot> = (0..count)
+        .map(|i| {
+            let mut r = request.clone();
+            r.idempotency_key = None;
+            if count > 1 && r.display_name.as_deref().unwrap_or("").trim().is_empty() {
+                r.display_name = Some(format!("Meeboter {}", i + 1));
+            }
+            r
+        })
+        .collect();
+    let created =
+        crate::backend::services::bots::create_bot(&mut conn, &state.config, user.id, &requests, None).await?;
+    Ok(created.into_iter().map(|(b, _)| b).collect())
+}
+
+/// Cancels the deployments of the user's bots.
+#[server(prefix = "/fn", endpoint = "cancel_deployments", input = Json)]
+pub async fn cancel_deployments(ids: Vec<i64>) -> Result<BulkResult, AppError> {
+    let (user, mut conn) = super::ctx::user_and_conn().await?;
+    crate::backend::services::bots::cancel_deployment(&mut conn, user.id, &ids).await
+}
+
+/// Asks the user's bots to leave their calls.
+#[server(prefix = "/fn", endpoint = "remove_bots_from_call", input = Json)]
+pub async fn remove_bots_from_call(ids: Vec<i64>) -> Result<BulkResult, AppError> {
+    let (user, mut conn) = super::ctx::user_and_conn().await?;
+    crate::backend::services::bots::remove_from_call(&mut conn, user.id, &ids).await
+}
+
+/// Deletes the user's bots.
+#[server(prefix = "/fn", endpoint = "delete_bots", input = Json)]
+pub async fn delete_bots(ids: Vec<i64>) -> Result<BulkResult, AppError> {
+    let (user, mut conn) = super::ctx::user_and_conn().await?;
+    crate::backend::services::bots::delete_bots(&mut conn, user.id, &ids).await
+}
+
+/// Sets a bot's log level.
+#[server(prefix = "/fn", endpoint = "set_bot_log_level", input = Json)]
+pub async fn set_bot_log_level(id: i64, level: LogLevel) -> Result<(), AppError> {
+    let (user, mut conn) = super::ctx::user_and_conn().await?;
+    crate::backend::services::bots::set_log_level(&mut conn, user.id, id, level).await
+}
+
+/// Active bots, API keys and today's usage, in the browser's time zone.
+#[server(prefix = "/fn", endpoint = "get_dashboard_stats", input = Json)]
+pub async fn get_dashboard_stats(time_zone: Option<String>) -> Result<DashboardStats, AppError> {
+    use crate::backend::services::{accounts::internal, api_keys, bots, plans};
+    let (user, mut conn) = super::ctx::user_and_conn().await?;
+    let tz = bots::validate::time_zone(time_zone.as_deref())?;
+    let sub = plans::subscription(&mut conn, user.id).await.map_err(|e| internal("reading the plan failed", e))?;
+    Ok(DashboardStats {
+        active_bots: bots::active_bot_count(&mut conn, user.id).await?,
+        api_keys: api_keys::active_count(&mut conn, user.id).await?,
+        today: plans::daily_usage(&mut conn, user.id, tz, chrono::Utc::now())
+            .await
+            .map_err(|e| internal("reading usage failed", e))?,
+        plan: sub.current_plan.label().to_owned(),
+    })
+}

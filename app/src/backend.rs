@@ -1,0 +1,8 @@
+//! Everything that only runs on the server: configuration, state, database, authentication
+//! and the services the server functions and HTTP handlers call.
+
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod services;
+pub mod state;

@@ -1,0 +1,117 @@
+//! Browser sessions: a random token in an HttpOnly, SameSite=Lax cookie (Secure over https);
+//! the database keeps only the token's hash.
+
+use chrono::{DateTime, Duration, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use super::tokens::{hash_token, random_token};
+use crate::backend::db::schema::{sessions, users};
+use crate::model::user::{CurrentUser, Role};
+
+/// The cookie's name.
+pub const COOKIE_NAME: &str = "meeboter_session";
+/// How long a session lasts without being used.
+pub const SESSION_DAYS: i64 = 30;
+
+/// Creates a session and returns its token (the only copy; it goes into the cookie).
+pub async fn create(
+    conn: &mut AsyncPgConnection,
+    user_id: i64,
+    ip: Option<&str>,
+    user_agent: Option<&str>,
+) -> QueryResult<String> {
+    let token = random_token();
+    diesel::insert_into(sessions::table)
+        .values((
+            sessions::token_hash.eq(hash_token(&token)),
+            sessions::user_id.eq(user_id),
+            sessions::ip_address.eq(ip),
+            sessions::user_agent.eq(user_agent.map(|ua| ua.chars().take(512).collect::<String>())),
+            sessions::expires_at.eq(Utc::now() + Duration::days(SESSION_DAYS)),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(token)
+}
+
+type UserRow = (i64, String, String, String);
+
+/// The user a session token belongs to, if the session exists and has not expired.
+/// Extends the session when it was last seen more than an hour ago (sliding expiry).
+pub async fn find_user(conn: &mut AsyncPgConnection, token: &str) -> QueryResult<Option<CurrentUser>> {
+    let now = Utc::now();
+    let row: Option<(i64, DateTime<Utc>, UserRow)> = sessions::table
+        .inner_join(users::table)
+        .filter(sessions::token_hash.eq(hash_token(token)))
+        .filter(sessions::expires_at.gt(now))
+        .select((sessions::id, sessions::last_seen_at, (users::id, users::name, users::email, users::role)))
+        .first(conn)
+        .await
+        .optional()?;
+    let Some((session_id, last_seen, (id, name, email, role))) = row else {
+        return Ok(None);
+    };
+    if now - last_seen > Duration::hours(1) {
+        diesel::update(sessions::table.find(session_id))
+            .set((sessions::last_seen_at.eq(now), sessions::expires_at.eq(now + Duration::days(SESSION_DAYS))))
+            .execute(conn)
+            .await?;
+    }
+    Ok(Some(CurrentUser { id, name, email, role: Role::parse(&role) }))
+}
+
+/// Ends a session (sign out). Unknown tokens are ignored.
+pub async fn delete(conn: &mut AsyncPgConnection, token: &str) -> QueryResult<()> {
+    diesel::delete(sessions::table.filter(sessions::token_hash.eq(hash_token(token)))).execute(conn).await?;
+    Ok(())
+}
+
+/// Deletes expired sessions (called by the periodic cleanup).
+pub async fn prune_expired(conn: &mut AsyncPgConnection) -> QueryResult<usize> {
+    diesel::delete(sessions::table.filter(sessions::expires_at.lt(Utc::now()))).execute(conn).await
+}
+
+/// The `Set-Cookie` value that stores a session token.
+pub fn set_cookie(token: &str, secure: bool) -> String {
+    let max_age = SESSION_DAYS * 24 * 3600;
+    let secure = if secure { "; Secure" } else { "" };
+    format!("{COOKIE_NAME}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}")
+}
+
+/// The `Set-Cookie` value that removes the session cookie.
+pub fn clear_cookie(secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    format!("{COOKIE_NAME}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}")
+}
+
+/// The session token in a `Cookie` header, if any.
+pub fn token_from_cookie_header(header: &str) -> Option<&str> {
+    header
+        .split(';')
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == COOKIE_NAME)
+        .map(|(_, v)| v)
+        .filter(|v| !v.is_empty() && v.len() <= 128)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookie_is_http_only_lax_and_secure_only_over_https() {
+        let c = set_cookie("abc", false);
+        assert!(c.starts_with("meeboter_session=abc; Path=/; HttpOnly; SameSite=Lax"));
+        assert!(!c.contains("Secure"));
+        assert!(set_cookie("abc", true).ends_with("; Secure"));
+        assert!(clear_cookie(false).contains("Max-Age=0"));
+    }
+
+    #[test]
+    fn the_token_is_found_among_other_cookies() {
+        assert_eq!(token_from_cookie_header("a=1; meeboter_session=xyz; b=2"), Some("xyz"));
+        assert_eq!(token_from_cookie_header("meeboter_session="), None);
+        assert_eq!(token_from_cookie_header("other=1"), None);
+    }
+}

@@ -1,0 +1,265 @@
+//! Typed configuration, read once from the environment at start-up and validated.
+//!
+//! Every problem is collected (not just the first) and reported with the variable's name and
+//! the fix, so an operator mends a broken deployment in one pass. `Config::describe` renders the
+//! resolved values for `meeboter config check`, with secrets redacted.
+
+mod parse;
+mod platforms;
+
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use url::Url;
+
+pub use parse::{ConfigError, ConfigErrors, Vars};
+pub use platforms::{AwsConfig, CoolifyConfig, K8sConfig, LocalConfig, PlatformSlot};
+
+use crate::model::platform::DeploymentPlatform;
+
+/// Development allows the `local` platform and pretty logs; production refuses `local`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunMode {
+    Development,
+    Production,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// S3 (or MinIO) object storage; absent means a local directory.
+#[derive(Debug, Clone)]
+pub struct S3Config {
+    pub endpoint: Url,
+    pub region: String,
+    pub bucket: String,
+    pub access_key: SecretString,
+    pub secret_key: SecretString,
+    pub force_path_style: bool,
+}
+
+/// The whole resolved configuration of a meeboter process.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub mode: RunMode,
+    pub log_format: LogFormat,
+    pub database_url: SecretString,
+    pub database_pool_size: usize,
+    /// The URL people use in a browser; decides whether cookies are `Secure`.
+    pub app_origin_url: Url,
+    /// The URL bot containers use to reach this server (`MILO_URL` in their environment).
+    pub milo_url: Url,
+    /// The shared legacy bot token, only when `LEGACY_BOT_TOKEN_ENABLED=true`.
+    pub legacy_bot_token: Option<SecretString>,
+    /// Platforms in `PLATFORM_PRIORITY` order that have a limit (the others are skipped).
+    pub platforms: Vec<PlatformSlot>,
+    /// Platforms listed without a `*_BOT_LIMIT`, skipped with a warning at start-up.
+    pub skipped_platforms: Vec<DeploymentPlatform>,
+    pub global_queue_timeout: Duration,
+    pub deployment_queue_max_concurrent: usize,
+    /// Bots starting within this lead time are queued for deployment at once.
+    pub deploy_lead_time: Duration,
+    pub heartbeat_timeout: Duration,
+    pub deploying_timeout: Duration,
+    pub ghcr_org: String,
+    pub k8s: K8sConfig,
+    pub aws: AwsConfig,
+    pub coolify: CoolifyConfig,
+    pub local: LocalConfig,
+    pub s3: Option<S3Config>,
+    /// Where objects go when S3 is not configured.
+    pub storage_dir: String,
+    /// Trust `X-Forwarded-For` for the client address (only behind a proxy you control).
+    pub trust_proxy_headers: bool,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigErrors> {
+        Self::from_vars(&Vars::from_env())
+    }
+
+    /// Reads and validates a set of variables; every problem is reported at once.
+    pub fn from_vars(vars: &Vars) -> Result<Self, ConfigErrors> {
+        let mut errs = ConfigErrors::default();
+        let mode = match vars.get("MEEBOTER_ENV").as_deref() {
+            None | Some("production") => RunMode::Production,
+            Some("development") => RunMode::Development,
+            Some(other) => {
+                errs.push("MEEBOTER_ENV", format!("'{other}' is not a mode; use 'development' or 'production'"));
+                RunMode::Production
+            }
+        };
+        let log_format = match vars.get("LOG_FORMAT").as_deref() {
+            Some("json") => LogFormat::Json,
+            Some("pretty") => LogFormat::Pretty,
+            None if mode == RunMode::Production => LogFormat::Json,
+            None => LogFormat::Pretty,
+            Some(other) => {
+                errs.push("LOG_FORMAT", format!("'{other}' is not a format; use 'json' or 'pretty'"));
+                LogFormat::Json
+            }
+        };
+        let database_url = match vars.get("DATABASE_URL") {
+            Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => SecretString::from(u),
+            Some(_) => {
+                errs.push("DATABASE_URL", "must start with postgres:// or postgresql://");
+                SecretString::from(String::new())
+            }
+            None => {
+                errs.push("DATABASE_URL", "is required, e.g. postgres://meeboter:secret@127.0.0.1:5432/meeboter");
+                SecretString::from(String::new())
+            }
+        };
+        let database_pool_size = vars.number(&mut errs, "DATABASE_POOL_SIZE", 16, 1..=1000);
+        let app_origin_url = vars.url(&mut errs, "APP_ORIGIN_URL", "http://127.0.0.1:3000");
+        let milo_url = vars.url(&mut errs, "MILO_URL", app_origin_url.as_str());
+        let legacy_enabled = vars.boolean(&mut errs, "LEGACY_BOT_TOKEN_ENABLED", false);
+        let legacy_bot_token = match (legacy_enabled, vars.get("MILO_AUTH_TOKEN")) {
+            (false, _) => None,
+            (true, Some(t)) if t.len() >= 32 => Some(SecretString::from(t)),
+            (true, Some(_)) => {
+                errs.push("MILO_AUTH_TOKEN", "must be at least 32 characters when LEGACY_BOT_TOKEN_ENABLED=true");
+                None
+            }
+            (true, None) => {
+                errs.push("MILO_AUTH_TOKEN", "is required when LEGACY_BOT_TOKEN_ENABLED=true (or set it to false)");
+                None
+            }
+        };
+        let ghcr_org = vars.get("GHCR_ORG").unwrap_or_else(|| "payme-works".to_owned());
+        let k8s = K8sConfig::read(vars, &mut errs, &ghcr_org);
+        let aws = AwsConfig::read(vars, &mut errs);
+        let coolify = CoolifyConfig::read(vars, &mut errs);
+        let local = LocalConfig::read(vars, &mut errs, mode);
+        let (platforms, skipped_platforms) =
+            platforms::resolve_priority(vars, &mut errs, mode, &k8s, &aws, &coolify, &local);
+        let s3 = read_s3(vars, &mut errs);
+        let config = Config {
+            mode,
+            log_format,
+            database_url,
+            database_pool_size,
+            app_origin_url,
+            milo_url,
+            legacy_bot_token,
+            platforms,
+            skipped_platforms,
+            global_queue_timeout: vars.millis(&mut errs, "GLOBAL_QUEUE_TIMEOUT_MS", 600_000),
+            deployment_queue_max_concurrent: vars.number(&mut errs, "DEPLOYMENT_QUEUE_MAX_CONCURRENT", 4, 1..=256),
+            deploy_lead_time: Duration::from_secs(vars.number(&mut errs, "DEPLOY_LEAD_TIME_SECS", 300, 0..=86_400)),
+            heartbeat_timeout: vars.millis(&mut errs, "HEARTBEAT_TIMEOUT_MS", 300_000),
+            deploying_timeout: vars.millis(&mut errs, "DEPLOYING_TIMEOUT_MS", 900_000),
+            ghcr_org,
+            k8s,
+            aws,
+            coolify,
+            local,
+            s3,
+            storage_dir: vars.get("STORAGE_DIR").unwrap_or_else(|| "target/storage".to_owned()),
+            trust_proxy_headers: vars.boolean(&mut errs, "TRUST_PROXY_HEADERS", false),
+        };
+        errs.into_result(config)
+    }
+
+    /// Whether cookies must carry `Secure`.
+    pub fn secure_cookies(&self) -> bool {
+        self.app_origin_url.scheme() == "https"
+    }
+
+    /// The resolved configuration as (name, value) rows, secrets redacted.
+    pub fn describe(&self) -> Vec<(String, String)> {
+        let mut rows: Vec<(String, String)> = Vec::new();
+        let mut row = |k: &str, v: String| rows.push((k.to_owned(), v));
+        row("MEEBOTER_ENV", format!("{:?}", self.mode).to_lowercase());
+        row("LOG_FORMAT", format!("{:?}", self.log_format).to_lowercase());
+        row("DATABASE_URL", redact_url(self.database_url.expose_secret()));
+        row("DATABASE_POOL_SIZE", self.database_pool_size.to_string());
+        row("APP_ORIGIN_URL", self.app_origin_url.to_string());
+        row("MILO_URL", self.milo_url.to_string());
+        row("LEGACY_BOT_TOKEN_ENABLED", format!("{}", self.legacy_bot_token.is_some()));
+        if self.legacy_bot_token.is_some() {
+            row("MILO_AUTH_TOKEN", REDACTED.to_owned());
+        }
+        row("PLATFORM_PRIORITY", self.platforms.iter().map(|p| p.platform.as_str()).collect::<Vec<_>>().join(","));
+        for p in &self.platforms {
+            let name = p.platform.env_prefix();
+            row(&format!("{name}_BOT_LIMIT"), p.limit.to_string());
+            row(&format!("{name}_QUEUE_TIMEOUT_MS"), p.queue_timeout.as_millis().to_string());
+        }
+        for p in &self.skipped_platforms {
+            row(&format!("{}_BOT_LIMIT", p.env_prefix()), "unset: platform skipped".to_owned());
+        }
+        row("GLOBAL_QUEUE_TIMEOUT_MS", self.global_queue_timeout.as_millis().to_string());
+        row("DEPLOYMENT_QUEUE_MAX_CONCURRENT", self.deployment_queue_max_concurrent.to_string());
+        row("DEPLOY_LEAD_TIME_SECS", self.deploy_lead_time.as_secs().to_string());
+        row("HEARTBEAT_TIMEOUT_MS", self.heartbeat_timeout.as_millis().to_string());
+        row("DEPLOYING_TIMEOUT_MS", self.deploying_timeout.as_millis().to_string());
+        row("GHCR_ORG", self.ghcr_org.clone());
+        self.k8s.describe(&mut row);
+        self.aws.describe(&mut row);
+        self.coolify.describe(&mut row);
+        self.local.describe(&mut row);
+        match &self.s3 {
+            Some(s3) => {
+                row("S3_ENDPOINT", s3.endpoint.to_string());
+                row("S3_REGION", s3.region.clone());
+                row("S3_BUCKET_NAME", s3.bucket.clone());
+                row("S3_ACCESS_KEY", REDACTED.to_owned());
+                row("S3_SECRET_KEY", REDACTED.to_owned());
+                row("S3_FORCE_PATH_STYLE", s3.force_path_style.to_string());
+            }
+            None => row("STORAGE_DIR", format!("{} (S3 not configured)", self.storage_dir)),
+        }
+        row("TRUST_PROXY_HEADERS", self.trust_proxy_headers.to_string());
+        rows
+    }
+}
+
+/// What a secret looks like in `config check`.
+pub const REDACTED: &str = "[redacted]";
+
+fn redact_url(raw: &str) -> String {
+    match Url::parse(raw) {
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("redacted"));
+            }
+            u.to_string()
+        }
+        Err(_) => REDACTED.to_owned(),
+    }
+}
+
+fn read_s3(vars: &Vars, errs: &mut ConfigErrors) -> Option<S3Config> {
+    const NEEDED: [&str; 4] = ["S3_ENDPOINT", "S3_ACCESS_KEY", "S3_SECRET_KEY", "S3_BUCKET_NAME"];
+    let set: Vec<&str> = NEEDED.iter().copied().filter(|k| vars.get(k).is_some()).collect();
+    if set.is_empty() {
+        return None;
+    }
+    if set.len() < NEEDED.len() {
+        for k in NEEDED.iter().filter(|k| !set.contains(k)) {
+            errs.push(
+                k,
+                format!("is required because {} is set (S3 needs all four, or none for local storage)", set.join(", ")),
+            );
+        }
+        return None;
+    }
+    let endpoint = vars.url(errs, "S3_ENDPOINT", "http://127.0.0.1:9000");
+    Some(S3Config {
+        endpoint,
+        region: vars.get("S3_REGION").unwrap_or_else(|| "us-east-1".to_owned()),
+        bucket: vars.get("S3_BUCKET_NAME").unwrap_or_default(),
+        access_key: SecretString::from(vars.get("S3_ACCESS_KEY").unwrap_or_default()),
+        secret_key: SecretString::from(vars.get("S3_SECRET_KEY").unwrap_or_default()),
+        force_path_style: vars.boolean(errs, "S3_FORCE_PATH_STYLE", true),
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,166 @@
+//! The configuration rules, checked on plain variable maps.
+
+use super::*;
+
+fn vars(pairs: &[(&str, &str)]) -> Vars {
+    let mut all = vec![("DATABASE_URL", "postgres://u:p@127.0.0.1/db")];
+    all.extend_from_slice(pairs);
+    all.into_iter().collect()
+}
+
+fn errors(pairs: &[(&str, &str)]) -> ConfigErrors {
+    Config::from_vars(&vars(pairs)).expect_err("should be invalid")
+}
+
+#[test]
+fn development_defaults_to_the_local_platform() {
+    let c = Config::from_vars(&vars(&[("MEEBOTER_ENV", "development")])).unwrap();
+    assert_eq!(c.mode, RunMode::Development);
+    assert_eq!(c.platforms.len(), 1);
+    assert_eq!(c.platforms[0].platform, DeploymentPlatform::Local);
+    assert_eq!(c.global_queue_timeout, Duration::from_millis(600_000));
+    assert_eq!(c.deployment_queue_max_concurrent, 4);
+    assert_eq!(c.log_format, LogFormat::Pretty);
+}
+
+#[test]
+fn production_requires_platform_priority() {
+    let e = errors(&[]);
+    assert!(e.mentions("PLATFORM_PRIORITY"), "{e}");
+}
+
+#[test]
+fn local_is_refused_in_production_and_allowed_in_development() {
+    let e = errors(&[("PLATFORM_PRIORITY", "local"), ("LOCAL_BOT_LIMIT", "5")]);
+    assert!(e.to_string().contains("'local' is not allowed in production"), "{e}");
+    let c = Config::from_vars(&vars(&[
+        ("MEEBOTER_ENV", "development"),
+        ("PLATFORM_PRIORITY", "local"),
+        ("LOCAL_BOT_LIMIT", "5"),
+    ]))
+    .unwrap();
+    assert_eq!(c.platforms[0].limit, 5);
+}
+
+#[test]
+fn platforms_without_a_limit_are_skipped_but_one_must_remain() {
+    let c = Config::from_vars(&vars(&[("PLATFORM_PRIORITY", "k8s,coolify"), ("K8S_BOT_LIMIT", "30")])).unwrap();
+    assert_eq!(c.platforms.len(), 1);
+    assert_eq!(c.platforms[0].platform, DeploymentPlatform::K8s);
+    assert_eq!(c.platforms[0].queue_timeout, Duration::from_millis(60_000));
+    assert_eq!(c.skipped_platforms, vec![DeploymentPlatform::Coolify]);
+
+    let e = errors(&[("PLATFORM_PRIORITY", "k8s,aws")]);
+    assert!(e.to_string().contains("K8S_BOT_LIMIT or AWS_BOT_LIMIT"), "{e}");
+}
+
+#[test]
+fn priority_order_and_timeouts_are_kept() {
+    let c = Config::from_vars(&vars(&[
+        ("PLATFORM_PRIORITY", "k8s, aws ,coolify"),
+        ("K8S_BOT_LIMIT", "30"),
+        ("AWS_BOT_LIMIT", "100"),
+        ("AWS_REGION", "us-east-2"),
+        ("AWS_ECS_CLUSTER", "bots"),
+        ("AWS_ECS_SUBNETS", "subnet-1,subnet-2"),
+        ("AWS_ECS_SECURITY_GROUPS", "sg-1"),
+        ("AWS_ECS_TASK_DEF_GOOGLE_MEET", "meet"),
+        ("AWS_ECS_TASK_DEF_MICROSOFT_TEAMS", "teams"),
+        ("AWS_ECS_TASK_DEF_ZOOM", "zoom"),
+        ("COOLIFY_BOT_LIMIT", "50"),
+        ("COOLIFY_API_URL", "https://coolify.example.com/api/v1"),
+        ("COOLIFY_API_TOKEN", "t"),
+        ("COOLIFY_PROJECT_UUID", "p"),
+        ("COOLIFY_SERVER_UUID", "s"),
+        ("COOLIFY_DESTINATION_UUID", "d"),
+        ("AWS_QUEUE_TIMEOUT_MS", "1000"),
+    ]))
+    .unwrap();
+    let order: Vec<_> = c.platforms.iter().map(|p| p.platform.as_str()).collect();
+    assert_eq!(order, ["k8s", "aws", "coolify"]);
+    assert_eq!(c.platforms[1].queue_timeout, Duration::from_millis(1000));
+    assert_eq!(c.aws.subnets, ["subnet-1", "subnet-2"]);
+}
+
+#[test]
+fn an_enabled_platform_names_every_missing_variable() {
+    let e = errors(&[("PLATFORM_PRIORITY", "coolify"), ("COOLIFY_BOT_LIMIT", "5")]);
+    for v in [
+        "COOLIFY_API_URL",
+        "COOLIFY_API_TOKEN",
+        "COOLIFY_PROJECT_UUID",
+        "COOLIFY_SERVER_UUID",
+        "COOLIFY_DESTINATION_UUID",
+    ] {
+        assert!(e.mentions(v), "{v} missing from {e}");
+    }
+    let e = errors(&[("PLATFORM_PRIORITY", "aws"), ("AWS_BOT_LIMIT", "5")]);
+    assert!(e.mentions("AWS_REGION") && e.mentions("AWS_ECS_TASK_DEF_ZOOM"), "{e}");
+}
+
+#[test]
+fn bad_values_name_the_variable() {
+    let e = errors(&[
+        ("MEEBOTER_ENV", "development"),
+        ("GLOBAL_QUEUE_TIMEOUT_MS", "ten"),
+        ("DEPLOYMENT_QUEUE_MAX_CONCURRENT", "0"),
+        ("K8S_BOT_CPU_REQUEST", "lots"),
+        ("APP_ORIGIN_URL", "ftp://x"),
+        ("PLATFORM_PRIORITY", "local,gcp,local"),
+    ]);
+    for v in ["GLOBAL_QUEUE_TIMEOUT_MS", "DEPLOYMENT_QUEUE_MAX_CONCURRENT", "K8S_BOT_CPU_REQUEST", "APP_ORIGIN_URL"] {
+        assert!(e.mentions(v), "{v} missing from {e}");
+    }
+    let text = e.to_string();
+    assert!(text.contains("'gcp' is not a platform"), "{text}");
+    assert!(text.contains("listed twice"), "{text}");
+}
+
+#[test]
+fn database_url_is_required_and_checked() {
+    let e = Config::from_vars(&[("MEEBOTER_ENV", "development")].into_iter().collect()).unwrap_err();
+    assert!(e.mentions("DATABASE_URL"));
+    let e = errors(&[("MEEBOTER_ENV", "development"), ("DATABASE_URL", "mysql://x")]);
+    assert!(e.mentions("DATABASE_URL"));
+}
+
+#[test]
+fn s3_needs_all_four_variables() {
+    let e = errors(&[("MEEBOTER_ENV", "development"), ("S3_ENDPOINT", "http://127.0.0.1:9000")]);
+    assert!(e.mentions("S3_BUCKET_NAME") && e.mentions("S3_ACCESS_KEY") && e.mentions("S3_SECRET_KEY"));
+}
+
+#[test]
+fn the_legacy_token_is_off_by_default_and_must_be_long() {
+    let c = Config::from_vars(&vars(&[("MEEBOTER_ENV", "development"), ("MILO_AUTH_TOKEN", "x")])).unwrap();
+    assert!(c.legacy_bot_token.is_none());
+    let e =
+        errors(&[("MEEBOTER_ENV", "development"), ("LEGACY_BOT_TOKEN_ENABLED", "true"), ("MILO_AUTH_TOKEN", "short")]);
+    assert!(e.mentions("MILO_AUTH_TOKEN"));
+}
+
+#[test]
+fn describe_redacts_secrets() {
+    let c = Config::from_vars(&vars(&[
+        ("MEEBOTER_ENV", "development"),
+        ("S3_ENDPOINT", "http://127.0.0.1:9000"),
+        ("S3_ACCESS_KEY", "AKIA-VISIBLE-NEVER"),
+        ("S3_SECRET_KEY", "super-secret-value"),
+        ("S3_BUCKET_NAME", "bots"),
+    ]))
+    .unwrap();
+    let text = format!("{:?}", c.describe());
+    assert!(!text.contains("super-secret-value") && !text.contains("AKIA-VISIBLE-NEVER"), "{text}");
+    assert!(!text.contains(":p@"), "database password leaked: {text}");
+    assert!(text.contains("[redacted]"));
+}
+
+#[test]
+fn k8s_quantities() {
+    for ok in ["500m", "1", "1.5", "2Gi", "512Mi", "1000m"] {
+        assert!(platforms::is_k8s_quantity(ok), "{ok}");
+    }
+    for bad in ["", "m", "1.2.3", "lots", "2 Gi", "Gi"] {
+        assert!(!platforms::is_k8s_quantity(bad), "{bad}");
+    }
+}

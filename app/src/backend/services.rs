@@ -1,0 +1,10 @@
+//! The operations behind server functions and JSON handlers. Each takes a connection or the
+//! state, validates, and returns user-facing errors.
+
+pub mod accounts;
+pub mod api_keys;
+pub mod bots;
+pub mod events;
+pub mod plans;
+pub mod templates;
+pub mod usage;

@@ -1,0 +1,235 @@
+//! Changing bots: update, delete, cancel deployment, remove from call, log level. Bulk forms
+//! act on each bot on its own and report which succeeded and why others did not.
+
+use chrono::Utc;
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use serde_json::json;
+
+use super::not_found;
+use super::query::owned_row;
+use super::row::BotRow;
+use super::validate::{display_name, http_url, parse_time, time_zone};
+use crate::backend::db::schema::{bots, deployment_queue};
+use crate::backend::services::accounts::internal;
+use crate::backend::services::events;
+use crate::model::bot::{AutomaticLeave, Bot, BotStatus, BulkFailure, BulkResult, LogLevel, UpdateBot};
+use crate::model::error::AppError;
+
+/// Most bots one bulk request may name.
+pub const MAX_BULK: usize = 500;
+
+/// The bulk actions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BulkAction {
+    Cancel,
+    RemoveFromCall,
+}
+
+fn check_bulk(ids: &[i64]) -> Result<(), AppError> {
+    if ids.is_empty() {
+        return Err(AppError::invalid("ids", "ids must name at least one bot"));
+    }
+    if ids.len() > MAX_BULK {
+        return Err(AppError::invalid("ids", format!("ids can name at most {MAX_BULK} bots")));
+    }
+    Ok(())
+}
+
+/// Changes what may change; times only before deployment.
+pub async fn update_bot(conn: &mut AsyncPgConnection, user_id: i64, id: i64, u: &UpdateBot) -> Result<Bot, AppError> {
+    let current = owned_row(conn, user_id, id).await?;
+    let status = current.status();
+    if status.is_terminal() {
+        return Err(AppError::Conflict { field: None, message: format!("Bot {id} has finished and cannot change.") });
+    }
+    let tz = time_zone(u.time_zone.as_deref())?;
+    let start = u.start_time.as_deref().map(|s| parse_time("startTime", s, tz)).transpose()?;
+    let end = u.end_time.as_deref().map(|s| parse_time("endTime", s, tz)).transpose()?;
+    if (start.is_some() || end.is_some()) && !matches!(status, BotStatus::Scheduled | BotStatus::Queued) {
+        return Err(AppError::Conflict {
+            field: Some("startTime".into()),
+            message: "Times can only change before the bot is deployed.".into(),
+        });
+    }
+    let new_start = start.unwrap_or(current.start_time);
+    let new_end = end.unwrap_or(current.end_time);
+    if new_end <= new_start {
+        return Err(AppError::invalid("endTime", "endTime must be after startTime"));
+    }
+    let name = match &u.display_name {
+        Some(n) => display_name(Some(n))?,
+        None => current.display_name.clone(),
+    };
+    let image_url = match &u.image_url {
+        Some(v) => http_url("imageUrl", Some(v))?,
+        None => current.image_url.clone(),
+    };
+    let callback_url = match &u.callback_url {
+        Some(v) => http_url("callbackUrl", Some(v))?,
+        None => current.callback_url.clone(),
+    };
+    let automatic_leave = match u.automatic_leave {
+        Some(a) => serde_json::to_value(AutomaticLeave::clamped(Some(a))).unwrap_or_default(),
+        None => current.automatic_leave.clone(),
+    };
+    let row: BotRow = diesel::update(bots::table.find(id).filter(bots::user_id.eq(user_id)))
+        .set((
+            bots::display_name.eq(name),
+            bots::image_url.eq(image_url),
+            bots::callback_url.eq(callback_url),
+            bots::automatic_leave.eq(automatic_leave),
+            bots::recording_enabled.eq(u.recording_enabled.unwrap_or(current.recording_enabled)),
+            bots::start_time.eq(new_start),
+            bots::end_time.eq(new_end),
+            bots::updated_at.eq(Utc::now()),
+        ))
+        .returning(BotRow::as_returning())
+        .get_result(conn)
+        .await
+        .map_err(|e| internal("updating a bot failed", e))?;
+    Ok(Bot::from(row))
+}
+
+/// Deletes the user's bots (their events, logs and queue rows go with them).
+pub async fn delete_bots(conn: &mut AsyncPgConnection, user_id: i64, ids: &[i64]) -> Result<BulkResult, AppError> {
+    check_bulk(ids)?;
+    let deleted: Vec<i64> = diesel::delete(bots::table.filter(bots::user_id.eq(user_id)).filter(bots::id.eq_any(ids)))
+        .returning(bots::id)
+        .get_results(conn)
+        .await
+        .map_err(|e| internal("deleting bots failed", e))?;
+    let failed = ids
+        .iter()
+        .filter(|id| !deleted.contains(id))
+        .map(|&id| BulkFailure { id, reason: format!("Bot {id} not found.") })
+        .collect();
+    Ok(BulkResult { succeeded: deleted, failed })
+}
+
+enum Refusal {
+    App(AppError),
+    Db(diesel::result::Error),
+}
+
+impl From<diesel::result::Error> for Refusal {
+    fn from(e: diesel::result::Error) -> Self {
+        Refusal::Db(e)
+    }
+}
+
+/// Applies one action to one bot in its own transaction, with the row locked.
+async fn act(conn: &mut AsyncPgConnection, user_id: i64, id: i64, action: BulkAction) -> Result<(), AppError> {
+    let result = conn
+        .transaction::<_, Refusal, _>(async |conn| {
+            let status: Option<String> = bots::table
+                .filter(bots::id.eq(id))
+                .filter(bots::user_id.eq(user_id))
+                .select(bots::status)
+                .for_update()
+                .first(conn)
+                .await
+                .optional()?;
+            let status = status.and_then(|s| BotStatus::parse(&s)).ok_or(Refusal::App(not_found(id)))?;
+            let now = Utc::now();
+            let (allowed, event, new_status, why) = match action {
+                BulkAction::Cancel => (
+                    status.can_cancel(),
+                    "USER_CANCELLED_DEPLOYMENT",
+                    BotStatus::Done,
+                    "only a scheduled, queued, deploying or joining bot can be cancelled",
+                ),
+                BulkAction::RemoveFromCall => (
+                    status.can_remove_from_call(),
+                    "USER_REMOVED_FROM_CALL",
+                    BotStatus::Leaving,
+                    "only a bot in the waiting room or in a call can be removed",
+                ),
+            };
+            if !allowed {
+                return Err(Refusal::App(AppError::Conflict {
+                    field: None,
+                    message: format!("Bot {id} is {}: {why}.", status.label().to_lowercase()),
+                }));
+            }
+            events::record(
+                conn,
+                id,
+                event,
+                now,
+                Some(json!({ "description": crate::model::bot::event_description(event) })),
+            )
+            .await?;
+            let end = if new_status.is_terminal() { Some(now) } else { None };
+            diesel::update(bots::table.find(id))
+                .set((
+                    bots::status.eq(new_status.as_str()),
+                    bots::updated_at.eq(now),
+                    end.map(|e| bots::end_time.eq(e)),
+                ))
+                .execute(conn)
+                .await?;
+            events::record_status(conn, id, new_status, now).await?;
+            if action == BulkAction::Cancel {
+                diesel::delete(deployment_queue::table.filter(deployment_queue::bot_id.eq(id))).execute(conn).await?;
+            }
+            Ok(())
+        })
+        .await;
+    match result {
+        Ok(()) => Ok(()),
+        Err(Refusal::App(e)) => Err(e),
+        Err(Refusal::Db(e)) => Err(internal("changing a bot's status failed", e)),
+    }
+}
+
+async fn bulk(
+    conn: &mut AsyncPgConnection,
+    user_id: i64,
+    ids: &[i64],
+    action: BulkAction,
+) -> Result<BulkResult, AppError> {
+    check_bulk(ids)?;
+    let mut out = BulkResult::default();
+    for &id in ids {
+        match act(conn, user_id, id, action).await {
+            Ok(()) => out.succeeded.push(id),
+            Err(AppError::Internal) => return Err(AppError::Internal),
+            Err(e) => out.failed.push(BulkFailure { id, reason: e.to_string() }),
+        }
+    }
+    Ok(out)
+}
+
+/// Cancels deployments (SCHEDULED, QUEUED, DEPLOYING, JOINING_CALL → DONE).
+pub async fn cancel_deployment(
+    conn: &mut AsyncPgConnection,
+    user_id: i64,
+    ids: &[i64],
+) -> Result<BulkResult, AppError> {
+    bulk(conn, user_id, ids, BulkAction::Cancel).await
+}
+
+/// Asks bots to leave (IN_WAITING_ROOM, IN_CALL → LEAVING).
+pub async fn remove_from_call(conn: &mut AsyncPgConnection, user_id: i64, ids: &[i64]) -> Result<BulkResult, AppError> {
+    bulk(conn, user_id, ids, BulkAction::RemoveFromCall).await
+}
+
+/// Changes the log level a bot picks up on its next heartbeat.
+pub async fn set_log_level(
+    conn: &mut AsyncPgConnection,
+    user_id: i64,
+    id: i64,
+    level: LogLevel,
+) -> Result<(), AppError> {
+    let n = diesel::update(bots::table.find(id).filter(bots::user_id.eq(user_id)))
+        .set((bots::log_level.eq(level.as_str()), bots::updated_at.eq(Utc::now())))
+        .execute(conn)
+        .await
+        .map_err(|e| internal("changing the log level failed", e))?;
+    if n == 0 {
+        Err(not_found(id))
+    } else {
+        Ok(())
+    }
+}

@@ -1,0 +1,31 @@
+//! The state every request handler and server function shares.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use leptos::prelude::LeptosOptions;
+
+use super::config::Config;
+use super::db::DbPool;
+
+/// Shared, cheaply cloned handles: database pool, configuration, Leptos options.
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: DbPool,
+    pub config: Arc<Config>,
+    pub leptos_options: LeptosOptions,
+    /// The OpenAPI document of the JSON API (built once by the server).
+    pub api_doc: Arc<serde_json::Value>,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+impl FromRef<AppState> for DbPool {
+    fn from_ref(state: &AppState) -> Self {
+        state.pool.clone()
+    }
+}

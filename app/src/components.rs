@@ -1,0 +1,11 @@
+//! Reusable view pieces.
+
+pub mod badges;
+pub mod dialog;
+pub mod errors;
+pub mod form;
+pub mod layout;
+pub mod live;
+pub mod protected;
+pub mod time;
+pub mod ui;

@@ -1,0 +1,10 @@
+//! Types both the server and the browser use: users, platforms, errors.
+
+pub mod account;
+pub mod bot;
+pub mod error;
+pub mod keys;
+pub mod platform;
+pub mod template;
+pub mod usage;
+pub mod user;

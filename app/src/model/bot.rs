@@ -1,0 +1,512 @@
+//! Bots as both sides see them: statuses, meeting platforms, events, and the DTOs of the
+//! bots API (create, update, list filters, bulk results).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::platform::DeploymentPlatform;
+
+/// Where a bot is in its life. The server sets SCHEDULED, QUEUED, DEPLOYING (and DONE/FATAL on
+/// cancel or failure); the bot reports the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum BotStatus {
+    Scheduled,
+    Queued,
+    Deploying,
+    JoiningCall,
+    InWaitingRoom,
+    InCall,
+    Leaving,
+    CallEnded,
+    Done,
+    Fatal,
+}
+
+impl BotStatus {
+    pub const ALL: [BotStatus; 10] = [
+        Self::Scheduled,
+        Self::Queued,
+        Self::Deploying,
+        Self::JoiningCall,
+        Self::InWaitingRoom,
+        Self::InCall,
+        Self::Leaving,
+        Self::CallEnded,
+        Self::Done,
+        Self::Fatal,
+    ];
+
+    /// The stored name (`IN_CALL`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Scheduled => "SCHEDULED",
+            Self::Queued => "QUEUED",
+            Self::Deploying => "DEPLOYING",
+            Self::JoiningCall => "JOINING_CALL",
+            Self::InWaitingRoom => "IN_WAITING_ROOM",
+            Self::InCall => "IN_CALL",
+            Self::Leaving => "LEAVING",
+            Self::CallEnded => "CALL_ENDED",
+            Self::Done => "DONE",
+            Self::Fatal => "FATAL",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str().eq_ignore_ascii_case(s.trim()))
+    }
+
+    /// How people read it ("In call").
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Scheduled => "Scheduled",
+            Self::Queued => "Queued",
+            Self::Deploying => "Deploying",
+            Self::JoiningCall => "Joining call",
+            Self::InWaitingRoom => "In waiting room",
+            Self::InCall => "In call",
+            Self::Leaving => "Leaving",
+            Self::CallEnded => "Call ended",
+            Self::Done => "Done",
+            Self::Fatal => "Fatal",
+        }
+    }
+
+    /// DONE and FATAL never change again.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Done | Self::Fatal)
+    }
+
+    /// Holding platform capacity (DEPLOYING through LEAVING).
+    pub fn is_active(self) -> bool {
+        matches!(self, Self::Deploying | Self::JoiningCall | Self::InWaitingRoom | Self::InCall | Self::Leaving)
+    }
+
+    /// Not yet terminal: counts as the user's active bot.
+    pub fn is_live(self) -> bool {
+        !self.is_terminal()
+    }
+
+    /// A deployment that can still be cancelled.
+    pub fn can_cancel(self) -> bool {
+        matches!(self, Self::Scheduled | Self::Queued | Self::Deploying | Self::JoiningCall)
+    }
+
+    /// In a meeting, so it can be asked to leave.
+    pub fn can_remove_from_call(self) -> bool {
+        matches!(self, Self::InWaitingRoom | Self::InCall)
+    }
+}
+
+/// The meeting service a bot joins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "kebab-case")]
+pub enum MeetingPlatform {
+    Zoom,
+    MicrosoftTeams,
+    GoogleMeet,
+}
+
+impl MeetingPlatform {
+    pub const ALL: [MeetingPlatform; 3] = [Self::GoogleMeet, Self::MicrosoftTeams, Self::Zoom];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Zoom => "zoom",
+            Self::MicrosoftTeams => "microsoft-teams",
+            Self::GoogleMeet => "google-meet",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str().eq_ignore_ascii_case(s.trim()))
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Zoom => "Zoom",
+            Self::MicrosoftTeams => "Microsoft Teams",
+            Self::GoogleMeet => "Google Meet",
+        }
+    }
+
+    /// The platform of a meeting URL, from its host: meet.google.com, teams.microsoft.com or
+    /// teams.live.com, zoom.us (and their subdomains). Anything else is `None`.
+    pub fn detect(url: &str) -> Option<Self> {
+        let rest = url.trim().split_once("://").map(|(scheme, rest)| (scheme.to_ascii_lowercase(), rest))?;
+        if rest.0 != "https" && rest.0 != "http" {
+            return None;
+        }
+        let host = rest.1.split(['/', '?', '#']).next()?.rsplit('@').next()?;
+        let host = host.split(':').next()?.to_ascii_lowercase();
+        let is = |domain: &str| host == domain || host.ends_with(&format!(".{domain}"));
+        if is("meet.google.com") {
+            Some(Self::GoogleMeet)
+        } else if is("teams.microsoft.com") || is("teams.live.com") {
+            Some(Self::MicrosoftTeams)
+        } else if is("zoom.us") {
+            Some(Self::Zoom)
+        } else {
+            None
+        }
+    }
+}
+
+/// The log levels a bot can be told to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "UPPERCASE")]
+pub enum LogLevel {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+    Fatal,
+}
+
+impl LogLevel {
+    pub const ALL: [LogLevel; 6] = [Self::Trace, Self::Debug, Self::Info, Self::Warn, Self::Error, Self::Fatal];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Trace => "TRACE",
+            Self::Debug => "DEBUG",
+            Self::Info => "INFO",
+            Self::Warn => "WARN",
+            Self::Error => "ERROR",
+            Self::Fatal => "FATAL",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str().eq_ignore_ascii_case(s.trim()))
+    }
+}
+
+/// Meeting details (the upstream `meeting` JSON).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Meeting {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub meeting_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub meeting_password: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub meeting_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub organizer_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tenant_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thread_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform: Option<MeetingPlatform>,
+}
+
+/// When a bot leaves on its own, in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct AutomaticLeave {
+    pub waiting_room_timeout: u64,
+    pub no_one_joined_timeout: u64,
+    pub everyone_left_timeout: u64,
+    pub inactivity_timeout: u64,
+}
+
+impl AutomaticLeave {
+    /// The upstream minimums, also the defaults: 10 min, 60 s, 60 s, 5 min.
+    pub const MINIMUM: AutomaticLeave = AutomaticLeave {
+        waiting_room_timeout: 600_000,
+        no_one_joined_timeout: 60_000,
+        everyone_left_timeout: 60_000,
+        inactivity_timeout: 300_000,
+    };
+
+    /// Raises every timeout to at least its minimum; missing ones take the minimum.
+    pub fn clamped(input: Option<AutomaticLeaveInput>) -> AutomaticLeave {
+        let i = input.unwrap_or_default();
+        let m = Self::MINIMUM;
+        AutomaticLeave {
+            waiting_room_timeout: i.waiting_room_timeout.unwrap_or(0).max(m.waiting_room_timeout),
+            no_one_joined_timeout: i.no_one_joined_timeout.unwrap_or(0).max(m.no_one_joined_timeout),
+            everyone_left_timeout: i.everyone_left_timeout.unwrap_or(0).max(m.everyone_left_timeout),
+            inactivity_timeout: i.inactivity_timeout.unwrap_or(0).max(m.inactivity_timeout),
+        }
+    }
+}
+
+/// Automatic-leave settings as a client sends them (each optional).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AutomaticLeaveInput {
+    pub waiting_room_timeout: Option<u64>,
+    pub no_one_joined_timeout: Option<u64>,
+    pub everyone_left_timeout: Option<u64>,
+    pub inactivity_timeout: Option<u64>,
+}
+
+/// A bot as its owner sees it (no token, no internal fields).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Bot {
+    pub id: i64,
+    pub display_name: String,
+    pub image_url: Option<String>,
+    pub meeting: Meeting,
+    pub meeting_platform: MeetingPlatform,
+    pub automatic_leave: AutomaticLeave,
+    pub start_time: DateTime<Utc>,
+    pub end_time: DateTime<Utc>,
+    pub recording_enabled: bool,
+    pub recording: Option<String>,
+    pub status: BotStatus,
+    pub last_heartbeat: Option<DateTime<Utc>>,
+    pub callback_url: Option<String>,
+    pub log_level: LogLevel,
+    pub deployment_platform: Option<DeploymentPlatform>,
+    pub platform_identifier: Option<String>,
+    pub queue_timeout_ms: Option<i32>,
+    pub screenshot_count: usize,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What `POST /api/v1/bots` and the deploy dialogs send.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateBot {
+    /// The meeting link; its host decides the platform unless `platform` is given.
+    pub meeting_url: Option<String>,
+    pub meeting_id: Option<String>,
+    pub meeting_password: Option<String>,
+    /// Overrides detection from the URL.
+    pub platform: Option<MeetingPlatform>,
+    /// Shown to participants; default "Meeboter".
+    pub display_name: Option<String>,
+    pub image_url: Option<String>,
+    #[serde(default)]
+    pub recording_enabled: bool,
+    pub automatic_leave: Option<AutomaticLeaveInput>,
+    /// RFC 3339 with an offset, or a local date-time read in `timeZone`. Default: now.
+    pub start_time: Option<String>,
+    /// Same format. Default: one hour after the start.
+    pub end_time: Option<String>,
+    /// IANA name such as "Europe/Lisbon"; default UTC.
+    pub time_zone: Option<String>,
+    /// Called when the bot finishes (http or https only).
+    pub callback_url: Option<String>,
+    /// How long the bot may wait in the deployment queue (0..600000 ms).
+    pub queue_timeout_ms: Option<i32>,
+    /// A retried create with the same key returns the same bot (the header wins).
+    pub idempotency_key: Option<String>,
+}
+
+/// What `PATCH /api/v1/bots/{id}` may change (absent fields stay).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateBot {
+    pub display_name: Option<String>,
+    pub image_url: Option<String>,
+    pub recording_enabled: Option<bool>,
+    pub automatic_leave: Option<AutomaticLeaveInput>,
+    pub callback_url: Option<String>,
+    /// Only before deployment (SCHEDULED or QUEUED).
+    pub start_time: Option<String>,
+    pub end_time: Option<String>,
+    pub time_zone: Option<String>,
+}
+
+/// Filters and page of a bots listing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams, utoipa::ToSchema))]
+#[cfg_attr(feature = "ssr", into_params(parameter_in = Query))]
+#[serde(rename_all = "camelCase")]
+pub struct BotFilter {
+    #[serde(default = "first_page")]
+    pub page: i64,
+    #[serde(default = "default_page_size")]
+    pub page_size: i64,
+    /// Comma-separated statuses, e.g. IN_CALL,LEAVING.
+    pub status: Option<String>,
+    pub meeting_platform: Option<MeetingPlatform>,
+    pub deployment_platform: Option<DeploymentPlatform>,
+}
+
+impl Default for BotFilter {
+    fn default() -> Self {
+        BotFilter {
+            page: 1,
+            page_size: default_page_size(),
+            status: None,
+            meeting_platform: None,
+            deployment_platform: None,
+        }
+    }
+}
+
+fn first_page() -> i64 {
+    1
+}
+
+fn default_page_size() -> i64 {
+    20
+}
+
+/// A page of results.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Page<T> {
+    pub data: Vec<T>,
+    pub total: i64,
+    pub page: i64,
+    pub page_size: i64,
+    pub page_count: i64,
+    pub has_next_page: bool,
+    pub has_previous_page: bool,
+}
+
+impl<T> Page<T> {
+    pub fn new(data: Vec<T>, total: i64, page: i64, page_size: i64) -> Self {
+        let page_count = if total == 0 { 0 } else { (total + page_size - 1) / page_size };
+        Page { data, total, page, page_size, page_count, has_next_page: page < page_count, has_previous_page: page > 1 }
+    }
+}
+
+/// A bot event: a status change or something the bot reported.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct BotEvent {
+    pub id: i64,
+    pub bot_id: i64,
+    pub event_type: String,
+    pub event_time: DateTime<Utc>,
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<Object>))]
+    pub data: Option<serde_json::Value>,
+    /// What the event type means.
+    pub description: String,
+}
+
+/// The result of an action on several bots: which worked, which did not and why.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct BulkResult {
+    pub succeeded: Vec<i64>,
+    pub failed: Vec<BulkFailure>,
+}
+
+/// One bot a bulk action could not handle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct BulkFailure {
+    pub id: i64,
+    pub reason: String,
+}
+
+/// The event types, with the descriptions shown in the UI and the API docs.
+pub const EVENT_TYPES: [(&str, &str); 24] = [
+    ("SCHEDULED", "The bot is scheduled and waits for its start time."),
+    ("QUEUED", "The bot waits in the deployment queue."),
+    ("DEPLOYING", "The bot's container is being started on a platform."),
+    ("JOINING_CALL", "The bot is joining the call."),
+    ("IN_WAITING_ROOM", "The bot is in the waiting room, waiting to be admitted."),
+    ("IN_CALL", "The bot is in the call."),
+    ("LEAVING", "The bot is leaving the call."),
+    ("CALL_ENDED", "The call ended."),
+    ("DONE", "The bot finished."),
+    ("FATAL", "The bot failed and stopped."),
+    ("PARTICIPANT_JOIN", "A participant joined the call."),
+    ("PARTICIPANT_LEAVE", "A participant left the call."),
+    ("LOG", "The bot logged a message."),
+    ("USER_REMOVED_FROM_CALL", "The owner asked the bot to leave the call."),
+    ("USER_CANCELLED_DEPLOYMENT", "The owner cancelled the deployment."),
+    ("SIGN_IN_REQUIRED", "The meeting requires a signed-in account."),
+    ("CAPTCHA_DETECTED", "The meeting page showed a captcha."),
+    ("MEETING_NOT_FOUND", "The meeting does not exist or has not started."),
+    ("MEETING_ENDED", "The meeting has ended."),
+    ("PERMISSION_DENIED", "The bot was not allowed to join."),
+    ("JOIN_BLOCKED", "Joining was blocked by the meeting's settings."),
+    ("RESTARTING", "The bot is restarting."),
+    ("HEARTBEAT_TIMEOUT", "The bot stopped sending heartbeats."),
+    ("DEPLOYMENT_FAILED", "No platform could start the bot."),
+];
+
+/// The description of an event type ("" for unknown types).
+pub fn event_description(event_type: &str) -> &'static str {
+    EVENT_TYPES.iter().find(|(t, _)| *t == event_type).map(|(_, d)| *d).unwrap_or("")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn platforms_are_detected_from_the_url_host() {
+        let d = MeetingPlatform::detect;
+        assert_eq!(d("https://meet.google.com/abc-defg-hij"), Some(MeetingPlatform::GoogleMeet));
+        assert_eq!(d("https://teams.microsoft.com/l/meetup-join/x"), Some(MeetingPlatform::MicrosoftTeams));
+        assert_eq!(d("https://teams.live.com/meet/123"), Some(MeetingPlatform::MicrosoftTeams));
+        assert_eq!(d("https://us02web.zoom.us/j/123?pwd=x"), Some(MeetingPlatform::Zoom));
+        assert_eq!(d("https://zoom.us/j/1"), Some(MeetingPlatform::Zoom));
+        assert_eq!(d("https://evilzoom.us/j/1"), None);
+        assert_eq!(d("https://zoom.us.evil.com/j/1"), None);
+        assert_eq!(d("https://user@meet.google.com.evil.com/x"), None);
+        assert_eq!(d("ftp://zoom.us/1"), None);
+        assert_eq!(d("meet.google.com/abc"), None);
+        assert_eq!(d("https://example.com"), None);
+    }
+
+    #[test]
+    fn automatic_leave_is_clamped_to_the_minimums() {
+        let a = AutomaticLeave::clamped(Some(AutomaticLeaveInput {
+            waiting_room_timeout: Some(1),
+            no_one_joined_timeout: Some(120_000),
+            everyone_left_timeout: None,
+            inactivity_timeout: Some(0),
+        }));
+        assert_eq!(a.waiting_room_timeout, 600_000);
+        assert_eq!(a.no_one_joined_timeout, 120_000);
+        assert_eq!(a.everyone_left_timeout, 60_000);
+        assert_eq!(AutomaticLeave::clamped(None), AutomaticLeave::MINIMUM);
+    }
+
+    #[test]
+    fn statuses_round_trip_and_know_what_is_allowed() {
+        for s in BotStatus::ALL {
+            assert_eq!(BotStatus::parse(s.as_str()), Some(s));
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
+        assert!(BotStatus::Queued.can_cancel() && !BotStatus::InCall.can_cancel());
+        assert!(BotStatus::InCall.can_remove_from_call() && !BotStatus::Leaving.can_remove_from_call());
+        assert!(BotStatus::Fatal.is_terminal() && !BotStatus::Fatal.is_active());
+    }
+
+    #[test]
+    fn every_event_type_has_a_description() {
+        assert!(EVENT_TYPES.iter().all(|(_, d)| !d.is_empty()));
+        assert_eq!(event_description("IN_CALL"), "The bot is in the call.");
+    }
+
+    #[test]
+    fn pages_count_correctly() {
+        let p: Page<u8> = Page::new(vec![], 101, 2, 50);
+        assert_eq!((p.page_count, p.has_next_page, p.has_previous_page), (3, true, true));
+        let p: Page<u8> = Page::new(vec![], 0, 1, 50);
+        assert_eq!((p.page_count, p.has_next_page), (0, false));
+    }
+}

@@ -1,0 +1,300 @@
+//! `/bots`: the bots table with filters and pagination in the URL, live status, bulk cancel and
+//! remove-from-call with confirmation, a multi-bot deploy dialog and the details dialog.
+
+mod deploy;
+mod details;
+mod table;
+
+pub use deploy::{DeployDialog, DeployForm};
+pub use details::BotDetails;
+
+use leptos::prelude::*;
+use leptos_router::hooks::{use_navigate, use_query_map};
+
+use crate::api::bots::{cancel_deployments, list_bots, remove_bots_from_call};
+use crate::components::dialog::Confirm;
+use crate::components::live::use_tick;
+use crate::components::protected::RequireUser;
+use crate::components::ui::{PageHeader, BUTTON, BUTTON_DANGER, BUTTON_SECONDARY, INPUT};
+use crate::model::bot::{Bot, BotFilter, BotStatus, BulkResult, MeetingPlatform, Page};
+use crate::model::error::AppError;
+
+/// `/bots`.
+#[component]
+pub fn BotsPage() -> impl IntoView {
+    // The list resource is created here, outside the sign-in suspense boundary, so the server and
+    // the browser create it in the same order (its serialized value is matched by that order).
+    let query = use_query_map();
+    let page = Memo::new(move |_| {
+        query.read().get("page").and_then(|p| p.parse::<i64>().ok()).filter(|p| *p > 0).unwrap_or(1)
+    });
+    let status = Memo::new(move |_| query.read().get("status").filter(|s| !s.is_empty()));
+    let platform = Memo::new(move |_| query.read().get("platform").and_then(|p| MeetingPlatform::parse(&p)));
+    let tick = use_tick(5);
+    let refresh = RwSignal::new(0u32);
+    let bots = Resource::new(
+        move || (page.get(), status.get(), platform.get(), tick.get(), refresh.get()),
+        |(page, status, meeting_platform, _, _)| {
+            list_bots(BotFilter { page, page_size: 20, status, meeting_platform, deployment_platform: None })
+        },
+    );
+    view! { <RequireUser children=move |_| view! { <BotsView status platform refresh bots /> } /> }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Bulk {
+    Cancel,
+    Remove,
+}
+
+#[component]
+fn BotsView(
+    status: Memo<Option<String>>,
+    platform: Memo<Option<MeetingPlatform>>,
+    refresh: RwSignal<u32>,
+    bots: Resource<Result<Page<Bot>, AppError>>,
+) -> impl IntoView {
+    let selected = RwSignal::new(Vec::<(i64, BotStatus)>::new());
+    let details = RwSignal::new(None::<i64>);
+    let confirm = RwSignal::new(None::<Bulk>);
+    let deploy_open = RwSignal::new(false);
+    let outcome = RwSignal::new(None::<Result<BulkResult, AppError>>);
+    let bulk = Action::new(move |(kind, ids): &(Bulk, Vec<i64>)| {
+        let (kind, ids) = (*kind, ids.clone());
+        async move {
+            match kind {
+                Bulk::Cancel => cancel_deployments(ids).await,
+                Bulk::Remove => remove_bots_from_call(ids).await,
+            }
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(r) = bulk.value().get() {
+            outcome.set(Some(r));
+            confirm.set(None);
+            selected.set(Vec::new());
+            refresh.update(|n| *n += 1);
+        }
+    });
+    let cancellable =
+        move || selected.get().iter().filter(|(_, s)| s.can_cancel()).map(|(id, _)| *id).collect::<Vec<_>>();
+    let removable =
+        move || selected.get().iter().filter(|(_, s)| s.can_remove_from_call()).map(|(id, _)| *id).collect::<Vec<_>>();
+    let navigate = use_navigate();
+    let go = move |status: Option<String>, platform: Option<String>, page: i64| {
+        let mut q = vec![format!("page={page}")];
+        if let Some(s) = status.filter(|s| !s.is_empty()) {
+            q.push(format!("status={s}"));
+        }
+        if let Some(p) = platform.filter(|p| !p.is_empty()) {
+            q.push(format!("platform={p}"));
+        }
+        navigate(&format!("/bots?{}", q.join("&")), Default::default());
+    };
+    let go = StoredValue::new(go);
+
+    view! {
+        <PageHeader title="Bots" subtitle="Every bot you sent into a meeting, live.">
+            <span class="inline-flex items-center gap-1.5 text-xs text-emerald-700">
+                <span class="h-2 w-2 animate-pulse rounded-full bg-emerald-500" />
+                "Live"
+            </span>
+            <button type="button" class=BUTTON on:click=move |_| deploy_open.set(true)>
+                "Deploy Bots"
+            </button>
+        </PageHeader>
+        <div class="mt-4 flex flex-wrap items-center gap-2">
+            <select
+                aria-label="Status filter"
+                class=format!("{INPUT} w-auto")
+                on:change=move |ev| {
+                    go.with_value(|go| go(
+                        Some(event_target_value(&ev)),
+                        platform.get().map(|p| p.as_str().to_owned()),
+                        1,
+                    ))
+                }
+                prop:value=move || status.get().unwrap_or_default()
+            >
+                <option value="">"All statuses"</option>
+                {BotStatus::ALL
+                    .into_iter()
+                    .map(|s| view! { <option value=s.as_str()>{s.label()}</option> })
+                    .collect_view()}
+            </select>
+            <select
+                aria-label="Platform filter"
+                class=format!("{INPUT} w-auto")
+                on:change=move |ev| go.with_value(|go| go(status.get(), Some(event_target_value(&ev)), 1))
+                prop:value=move || platform.get().map(|p| p.as_str().to_owned()).unwrap_or_default()
+            >
+                <option value="">"All platforms"</option>
+                {MeetingPlatform::ALL
+                    .into_iter()
+                    .map(|p| view! { <option value=p.as_str()>{p.label()}</option> })
+                    .collect_view()}
+            </select>
+        </div>
+        <Show when=move || !selected.get().is_empty()>
+            <div class="mt-4 flex flex-wrap items-center gap-2 rounded-lg bg-indigo-50 px-3 py-2 text-sm ring-1 ring-indigo-200">
+                <span class="font-medium text-indigo-900">
+                    {move || format!("{} bot(s) selected", selected.get().len())}
+                </span>
+                <button type="button" class=BUTTON_SECONDARY on:click=move |_| selected.set(Vec::new())>
+                    "Clear"
+                </button>
+                <button
+                    type="button"
+                    class=BUTTON_DANGER
+                    disabled=move || cancellable().is_empty()
+                    on:click=move |_| confirm.set(Some(Bulk::Cancel))
+                >
+                    {move || format!("Cancel Deployments ({})", cancellable().len())}
+                </button>
+                <button
+                    type="button"
+                    class=BUTTON_DANGER
+                    disabled=move || removable().is_empty()
+                    on:click=move |_| confirm.set(Some(Bulk::Remove))
+                >
+                    {move || format!("Remove from Call ({})", removable().len())}
+                </button>
+            </div>
+        </Show>
+        {move || {
+            outcome
+                .get()
+                .map(|r| match r {
+                    Ok(r) => {
+                        let text = format!(
+                            "{} succeeded{}",
+                            r.succeeded.len(),
+                            if r.failed.is_empty() {
+                                String::new()
+                            } else {
+                                format!(
+                                    ", {} failed: {}",
+                                    r.failed.len(),
+                                    r.failed.iter().map(|f| f.reason.clone()).collect::<Vec<_>>().join(" "),
+                                )
+                            },
+                        );
+                        view! {
+                            <p role="status" class="mt-3 text-sm text-slate-700">
+                                {text}
+                            </p>
+                        }
+                            .into_any()
+                    }
+                    Err(e) => {
+                        view! {
+                            <p role="alert" class="mt-3 text-sm text-red-700">
+                                {e.to_string()}
+                            </p>
+                        }
+                            .into_any()
+                    }
+                })
+        }}
+        <div class="mt-4">
+            <Transition fallback=|| {
+                view! { <p class="text-sm text-slate-500">"Loading bots…"</p> }
+            }>
+                {move || Suspend::new(async move {
+                    match bots.await {
+                        Ok(page_data) => {
+                            let (current, count) = (page_data.page, page_data.page_count);
+                            view! {
+                                <table::BotsTable page=page_data selected details />
+                                <div class="mt-3 flex items-center justify-between text-sm text-slate-600">
+                                    <span>{format!("Page {current} of {}", count.max(1))}</span>
+                                    <div class="flex gap-2">
+                                        <button
+                                            type="button"
+                                            class=BUTTON_SECONDARY
+                                            disabled=current <= 1
+                                            on:click=move |_| {
+                                                go.with_value(|go| go(
+                                                    status.get_untracked(),
+                                                    platform.get_untracked().map(|p| p.as_str().to_owned()),
+                                                    current - 1,
+                                                ))
+                                            }
+                                        >
+                                            "Previous"
+                                        </button>
+                                        <button type="button" class=BUTTON_SECONDARY disabled=current>
+                                            = count
+                                            on:click=move |_| go.with_value(|go| go(status.get_untracked(), platform.get_untracked().map(|p| p.as_str().to_owned()), current + 1))
+                                            >
+                                            "Next"
+                                        </button>
+                                    </div>
+                                </div>
+                            }
+                                .into_any()
+                        }
+                        Err(e) => {
+                            view! {
+                                <p role="alert" class="text-sm text-red-700">
+                                    {e.to_string()}
+                                </p>
+                            }
+                                .into_any()
+                        }
+                    }
+                })}
+            </Transition>
+        </div>
+        {move || {
+            confirm
+                .get()
+                .map(|kind| {
+                    let ids = if kind == Bulk::Cancel { cancellable() } else { removable() };
+                    let (title, message, label) = match kind {
+                        Bulk::Cancel => {
+                            (
+                                "Cancel deployments",
+                                format!(
+                                    "Cancel the deployment of {} bot(s)? They will not join their meetings.",
+                                    ids.len(),
+                                ),
+                                format!("Cancel {} deployment(s)", ids.len()),
+                            )
+                        }
+                        Bulk::Remove => {
+                            (
+                                "Remove from call",
+                                format!("Ask {} bot(s) to leave their calls now?", ids.len()),
+                                format!("Remove {} bot(s)", ids.len()),
+                            )
+                        }
+                    };
+                    view! {
+                        <Confirm
+                            title=title.to_owned()
+                            message
+                            confirm_label=label
+                            pending=bulk.pending()
+                            on_confirm=Callback::new(move |()| {
+                                bulk.dispatch((kind, ids.clone()));
+                            })
+                            on_cancel=Callback::new(move |()| confirm.set(None))
+                        />
+                    }
+                })
+        }}
+        <Show when=move || deploy_open.get()>
+            <DeployDialog
+                on_close=Callback::new(move |()| deploy_open.set(false))
+                on_done=Callback::new(move |_| {
+                    deploy_open.set(false);
+                    refresh.update(|n| *n += 1);
+                })
+            />
+        </Show>
+        {move || {
+            details.get().map(|id| view! { <BotDetails id on_close=Callback::new(move |()| details.set(None)) /> })
+        }}
+    }
+}

@@ -1,0 +1,206 @@
+//! The bot details dialog: Overview (meeting, status, heartbeat, events), and the Logs, Platform
+//! and Screenshots tabs.
+
+use leptos::prelude::*;
+
+use crate::api::bots::get_bot;
+use crate::components::badges::{InfraBadge, PlatformLabel, StatusBadge};
+use crate::components::dialog::Dialog;
+use crate::components::live::use_tick;
+use crate::components::time::{now, relative, short};
+use crate::components::ui::{EmptyState, TD, TH};
+use crate::model::bot::{Bot, BotEvent};
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Tab {
+    Overview,
+    Logs,
+    Platform,
+    Screenshots,
+}
+
+/// Details of one bot, refreshed every 5 seconds.
+#[component]
+pub fn BotDetails(id: i64, on_close: Callback<()>) -> impl IntoView {
+    let tick = use_tick(5);
+    let data = Resource::new(move || tick.get(), move |_| get_bot(id));
+    let tab = RwSignal::new(Tab::Overview);
+    let title = Signal::derive(move || {
+        data.get()
+            .and_then(Result::ok)
+            .map(|(b, _)| format!("{} #{}", b.display_name, b.id))
+            .unwrap_or(format!("Bot #{id}"))
+    });
+    let tab_button = move |t: Tab, label: &'static str| {
+        view! {
+            <button
+                type="button"
+                role="tab"
+                aria-selected=move || (tab.get() == t).to_string()
+                class="border-b-2 px-3 py-2 text-sm font-medium aria-[selected=false]:border-transparent aria-[selected=false]:text-slate-500 aria-[selected=true]:border-indigo-600 aria-[selected=true]:text-indigo-700"
+                on:click=move |_| tab.set(t)
+            >
+                {label}
+            </button>
+        }
+    };
+    view! {
+        <Dialog title on_close width="max-w-3xl">
+            <div role="tablist" class="-mt-2 mb-4 flex gap-1 border-b border-slate-200">
+                {tab_button(Tab::Overview, "Overview")}
+                {tab_button(Tab::Logs, "Logs")}
+                {tab_button(Tab::Platform, "Platform")}
+                {tab_button(Tab::Screenshots, "Screenshots")}
+            </div>
+            <Transition fallback=|| {
+                view! { <p class="text-sm text-slate-500">"Loading…"</p> }
+            }>
+                {move || Suspend::new(async move {
+                    match data.await {
+                        Ok((bot, events)) => {
+                            match tab.get() {
+                                Tab::Overview => view! { <Overview bot events /> }.into_any(),
+                                Tab::Logs => {
+                                    view! {
+                                        <EmptyState
+                                            title="No logs yet"
+                                            text="A running bot streams its log lines here, live."
+                                        />
+                                    }
+                                        .into_any()
+                                }
+                                Tab::Platform => view! { <PlatformTab bot /> }.into_any(),
+                                Tab::Screenshots => {
+                                    view! {
+                                        <EmptyState
+                                            title="No screenshots yet"
+                                            text="Screenshots a bot takes when its state changes or something fails appear here."
+                                        />
+                                    }
+                                        .into_any()
+                                }
+                            }
+                        }
+                        Err(e) => {
+                            view! {
+                                <p role="alert" class="text-sm text-red-700">
+                                    {e.to_string()}
+                                </p>
+                            }
+                                .into_any()
+                        }
+                    }
+                })}
+            </Transition>
+        </Dialog>
+    }
+}
+
+fn row(label: &'static str, value: impl IntoView + 'static) -> impl IntoView {
+    view! {
+        <div class="flex justify-between gap-4 py-1.5 text-sm">
+            <dt class="text-slate-500">{label}</dt>
+            <dd class="text-right text-slate-900">{value}</dd>
+        </div>
+    }
+}
+
+#[component]
+fn Overview(bot: Bot, events: Vec<BotEvent>) -> impl IntoView {
+    let n = now();
+    let heartbeat = bot.last_heartbeat.map(|t| relative(t, n)).unwrap_or_else(|| "Never".to_owned());
+    let event_count = events.len();
+    view! {
+        <div class="grid gap-4 sm:grid-cols-2">
+            <section class="rounded-lg bg-slate-50 p-4">
+                <h3 class="text-sm font-semibold text-slate-900">"Meeting Information"</h3>
+                <dl class="mt-2 divide-y divide-slate-200">
+                    {row("Platform", view! { <PlatformLabel platform=bot.meeting_platform /> })}
+                    {row(
+                        "Link",
+                        view! {
+                            <span class="break-all font-mono text-xs">
+                                {bot.meeting.meeting_url.clone().unwrap_or_else(|| "-".into())}
+                            </span>
+                        },
+                    )} {row("Scheduled", short(bot.start_time))} {row("Ends by", short(bot.end_time))}
+                    {row("Recording", if bot.recording_enabled { "On" } else { "Off" })}
+                </dl>
+            </section>
+            <section class="rounded-lg bg-slate-50 p-4">
+                <h3 class="text-sm font-semibold text-slate-900">"Bot Status"</h3>
+                <dl class="mt-2 divide-y divide-slate-200">
+                    {row("Status", view! { <StatusBadge status=bot.status /> })}
+                    {row("Infra", view! { <InfraBadge platform=bot.deployment_platform /> })}
+                    {row("Last Heartbeat", heartbeat)} {row("Events", event_count.to_string())}
+                    {row("Created", relative(bot.created_at, n))}
+                </dl>
+            </section>
+        </div>
+        <h3 class="mt-5 text-sm font-semibold text-slate-900">"Events"</h3>
+        <div class="mt-2 max-h-72 overflow-y-auto rounded-lg ring-1 ring-slate-200">
+            <table class="min-w-full" data-testid="events">
+                <thead class="sticky top-0 bg-slate-50">
+                    <tr>
+                        <th class=TH>"Time"</th>
+                        <th class=TH>"Event"</th>
+                        <th class=TH>"Details"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {events
+                        .into_iter()
+                        .map(|e| {
+                            let details = e
+                                .data
+                                .as_ref()
+                                .and_then(|d| {
+                                    d.get("description")
+                                        .or(d.get("message"))
+                                        .and_then(|v| v.as_str())
+                                        .map(str::to_owned)
+                                })
+                                .unwrap_or(e.description.clone());
+                            view! {
+                                <tr class="border-t border-slate-100">
+                                    <td class=format!("{TD} whitespace-nowrap") title=e.event_time.to_rfc3339()>
+                                        {relative(e.event_time, n)}
+                                    </td>
+                                    <td class=TD>
+                                        <span class="rounded bg-slate-100 px-1.5 py-0.5 font-mono text-xs">
+                                            {e.event_type}
+                                        </span>
+                                    </td>
+                                    <td class=TD>{details}</td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
+#[component]
+fn PlatformTab(bot: Bot) -> impl IntoView {
+    match bot.deployment_platform {
+        None => view! {
+            <EmptyState
+                title="Not deployed yet"
+                text="Once a platform starts this bot, its job, task, pool slot or process shows here."
+            />
+        }
+        .into_any(),
+        Some(p) => view! {
+            <section class="rounded-lg bg-slate-50 p-4">
+                <h3 class="text-sm font-semibold text-slate-900">{format!("{} deployment", p.label())}</h3>
+                <dl class="mt-2 divide-y divide-slate-200">
+                    {row("Platform", p.label())}
+                    {row("Identifier", bot.platform_identifier.unwrap_or_else(|| "-".into()))}
+                </dl>
+            </section>
+        }
+        .into_any(),
+    }
+}

@@ -1,0 +1,132 @@
+//! The bots table: select, name, platform, status, infra, recording, created, actions.
+
+use leptos::prelude::*;
+
+use crate::components::badges::{InfraBadge, PlatformLabel, StatusBadge};
+use crate::components::time::{now, relative};
+use crate::components::ui::{EmptyState, TD, TH};
+use crate::model::bot::{Bot, BotStatus, Page};
+
+/// One page of bots; a row opens the details dialog.
+#[component]
+pub fn BotsTable(
+    page: Page<Bot>,
+    selected: RwSignal<Vec<(i64, BotStatus)>>,
+    details: RwSignal<Option<i64>>,
+) -> impl IntoView {
+    if page.data.is_empty() {
+        return view! {
+            <EmptyState
+                title="No bots here"
+                text="Deploy a bot from the dashboard, the Deploy Bots button or the API, and it appears here with its status."
+            />
+        }
+        .into_any();
+    }
+    let all: Vec<(i64, BotStatus)> = page.data.iter().map(|b| (b.id, b.status)).collect();
+    let all_for_check = all.clone();
+    let all_selected = move || {
+        let sel = selected.get();
+        !all_for_check.is_empty() && all_for_check.iter().all(|(id, _)| sel.iter().any(|(s, _)| s == id))
+    };
+    let rows = page
+        .data
+        .into_iter()
+        .map(|bot| {
+            let (id, status) = (bot.id, bot.status);
+            let checked = move || selected.get().iter().any(|(s, _)| *s == id);
+            view! {
+                <tr
+                    class="cursor-pointer border-t border-slate-100 hover:bg-slate-50"
+                    data-testid="bot-row"
+                    data-bot-id=id
+                    on:click=move |_| details.set(Some(id))
+                >
+                    <td class=TD on:click=|ev| ev.stop_propagation()>
+                        <input
+                            type="checkbox"
+                            aria-label=format!("Select bot {id}")
+                            prop:checked=checked
+                            on:change=move |ev| {
+                                let on = event_target_checked(&ev);
+                                selected
+                                    .update(|s| {
+                                        s.retain(|(x, _)| *x != id);
+                                        if on {
+                                            s.push((id, status));
+                                        }
+                                    });
+                            }
+                        />
+                    </td>
+                    <td class=format!(
+                        "{TD} font-medium text-slate-900",
+                    )>
+                        {bot.display_name.clone()} <span class="ml-1 text-xs text-slate-400">{format!("#{id}")}</span>
+                    </td>
+                    <td class=TD>
+                        <PlatformLabel platform=bot.meeting_platform />
+                    </td>
+                    <td class=TD>
+                        <StatusBadge status=bot.status />
+                    </td>
+                    <td class=TD>
+                        <InfraBadge platform=bot.deployment_platform />
+                    </td>
+                    <td class=TD>{if bot.recording_enabled { "On" } else { "Off" }}</td>
+                    <td class=format!("{TD} whitespace-nowrap") title=bot.created_at.to_rfc3339()>
+                        {relative(bot.created_at, now())}
+                    </td>
+                    <td class=TD>
+                        <button
+                            type="button"
+                            class="text-sm font-medium text-indigo-600 hover:text-indigo-500"
+                            on:click=move |ev| {
+                                ev.stop_propagation();
+                                details.set(Some(id));
+                            }
+                        >
+                            "Details"
+                        </button>
+                    </td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <div class="overflow-x-auto rounded-xl bg-white shadow-sm ring-1 ring-slate-200">
+            <table class="min-w-full">
+                <thead class="bg-slate-50">
+                    <tr>
+                        <th class=TH>
+                            <input
+                                type="checkbox"
+                                aria-label="Select all bots on this page"
+                                prop:checked=all_selected
+                                on:change=move |ev| {
+                                    let on = event_target_checked(&ev);
+                                    selected
+                                        .update(|s| {
+                                            s.retain(|(x, _)| !all.iter().any(|(a, _)| a == x));
+                                            if on {
+                                                s.extend(all.iter().copied());
+                                            }
+                                        });
+                                }
+                            />
+                        </th>
+                        <th class=TH>"Bot Name"</th>
+                        <th class=TH>"Platform"</th>
+                        <th class=TH>"Status"</th>
+                        <th class=TH>"Infra"</th>
+                        <th class=TH>"Recording"</th>
+                        <th class=TH>"Created"</th>
+                        <th class=TH>"Actions"</th>
+                    </tr>
+                </thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </div>
+    }
+    .into_any()
+}

@@ -1,0 +1,24 @@
+import { expect, Page } from "@playwright/test";
+
+export const PASSWORD = "correct horse battery";
+
+/** An email no earlier run used (the database outlives test runs). */
+export function uniqueEmail(prefix: string): string {
+  return `${prefix}-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.com`;
+}
+
+/** Waits until the wasm has hydrated the page (forms then submit without a full reload). */
+export async function hydrated(page: Page) {
+  await page.waitForFunction(() => (window as any).__meeboterHydrated === true);
+}
+
+export async function signUp(page: Page, name: string, email: string) {
+  await page.goto("/auth/sign-up");
+  await hydrated(page);
+  await page.getByLabel("Name").fill(name);
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
+  await page.getByLabel("Confirm Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign Up" }).click();
+  await expect(page.getByTestId("greeting")).toHaveText(`Welcome back, ${name}`);
+}

@@ -1,0 +1,2 @@
+DROP TABLE api_request_logs;
+DROP TABLE api_keys;

@@ -1,0 +1,3 @@
+DROP TABLE bot_logs;
+DROP TABLE events;
+DROP TABLE bots;

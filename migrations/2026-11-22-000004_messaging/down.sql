@@ -1,0 +1,2 @@
+DROP TABLE bot_chat_messages;
+DROP TABLE message_templates;

@@ -1,0 +1,154 @@
+//! JSON API hot paths through the real router and PostgreSQL: create-bot, and list-bots (a page
+//! of 50) with 100,000 bots in the table. Prints a table of latencies.
+//!
+//! Run: `DATABASE_URL=postgres://... cargo bench -p server --bench api` (`./dev bench` does it
+//! against the private cluster). Uses its own database, `meeboter_bench`, recreated each run.
+
+use std::time::{Duration, Instant};
+
+use app::backend::config::{Config, Vars};
+use app::backend::db;
+use axum::body::Body;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use http::Request;
+use leptos::prelude::LeptosOptions;
+use tower::ServiceExt;
+
+const SEED_BOTS: i64 = 100_000;
+const CREATES: usize = 2_000;
+const LISTS: usize = 1_000;
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn row(name: &str, mut samples: Vec<Duration>, wall: Duration) {
+    samples.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "| {name:<28} | {:>6} | {:>8.2} | {:>8.2} | {:>8.2} | {:>9.0} |",
+        samples.len(),
+        ms(percentile(&samples, 0.50)),
+        ms(percentile(&samples, 0.95)),
+        ms(percentile(&samples, 0.99)),
+        samples.len() as f64 / wall.as_secs_f64()
+    );
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    rt.block_on(run());
+}
+
+async fn run() {
+    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL must point at PostgreSQL");
+    let (prefix, _) = base.rsplit_once('/').expect("DATABASE_URL has a database name");
+    let url = format!("{prefix}/meeboter_bench");
+    let mut admin = AsyncPgConnection::establish(&format!("{prefix}/postgres")).await.expect("connect");
+    diesel::sql_query("DROP DATABASE IF EXISTS meeboter_bench WITH (FORCE)").execute(&mut admin).await.unwrap();
+    diesel::sql_query("CREATE DATABASE meeboter_bench").execute(&mut admin).await.unwrap();
+    db::run_migrations(&url).await.expect("migrate");
+
+    let vars: Vars = [("MEEBOTER_ENV", "development"), ("DATABASE_URL", url.as_str()), ("DATABASE_POOL_SIZE", "16")]
+        .into_iter()
+        .collect();
+    let config = Config::from_vars(&vars).expect("config");
+    let state =
+        server::commands::build_state(config, LeptosOptions::builder().output_name("meeboter").build()).unwrap();
+    let router = server::http::router(state.clone());
+
+    // One user on an unlimited plan, a key, and 100k bots.
+    let mut conn = state.pool.get().await.unwrap();
+    diesel::sql_query("INSERT INTO users (name, email, password_hash) VALUES ('Bench', 'bench@example.com', 'x')")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    diesel::sql_query("INSERT INTO subscriptions (user_id, plan) SELECT id, 'CUSTOM' FROM users")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let key = app::backend::services::api_keys::create(&mut conn, 1, "bench", None).await.unwrap().secret;
+    let seeded = Instant::now();
+    diesel::sql_query(format!(
+        "INSERT INTO bots (user_id, meeting, meeting_platform, automatic_leave, start_time, end_time, status, created_at) \
+         SELECT 1, '{{\"meetingUrl\":\"https://meet.google.com/abc-defg-hij\"}}', 'google-meet', '{{}}', \
+                now() - (g || ' seconds')::interval, now() - (g || ' seconds')::interval + interval '1 hour', \
+                (ARRAY['DONE','FATAL','IN_CALL','QUEUED'])[1 + g % 4], now() - (g || ' seconds')::interval \
+         FROM generate_series(1, {SEED_BOTS}) g"
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    diesel::sql_query("ANALYZE").execute(&mut conn).await.unwrap();
+    drop(conn);
+    println!("seeded {SEED_BOTS} bots in {:.1} s", seeded.elapsed().as_secs_f64());
+
+    let body = r#"{"meetingUrl":"https://meet.google.com/abc-defg-hij","displayName":"Bench"}"#;
+    let send = |req: Request<Body>| {
+        let r = router.clone();
+        async move {
+            let t = Instant::now();
+            let res = r.oneshot(req).await.unwrap();
+            let status = res.status();
+            let _ = axum::body::to_bytes(res.into_body(), usize::MAX).await;
+            (t.elapsed(), status)
+        }
+    };
+
+    println!();
+    println!("| operation                    |      n | p50 (ms) | p95 (ms) | p99 (ms) |  req/s    |");
+    println!("|------------------------------|-------:|---------:|---------:|---------:|----------:|");
+
+    for (label, concurrency) in [("create bot (1 client)", 1usize), ("create bot (16 clients)", 16)] {
+        let started = Instant::now();
+        let mut samples = Vec::with_capacity(CREATES);
+        let mut left = CREATES;
+        while left > 0 {
+            let batch = concurrency.min(left);
+            let futs: Vec<_> = (0..batch)
+                .map(|_| {
+                    send(
+                        Request::post("/api/v1/bots")
+                            .header("x-api-key", &key)
+                            .header("content-type", "application/json")
+                            .body(Body::from(body))
+                            .unwrap(),
+                    )
+                })
+                .collect();
+            for (d, status) in futures_join(futs).await {
+                assert_eq!(status, 201);
+                samples.push(d);
+            }
+            left -= batch;
+        }
+        row(label, samples, started.elapsed());
+    }
+
+    for (label, path) in [
+        ("list bots, page 1 of 50", "/api/v1/bots?page=1&pageSize=50"),
+        ("list bots, page 500 of 50", "/api/v1/bots?page=500&pageSize=50"),
+        ("list bots, status=IN_CALL", "/api/v1/bots?pageSize=50&status=IN_CALL"),
+    ] {
+        let started = Instant::now();
+        let mut samples = Vec::with_capacity(LISTS);
+        for _ in 0..LISTS {
+            let (d, status) = send(Request::get(path).header("x-api-key", &key).body(Body::empty()).unwrap()).await;
+            assert_eq!(status, 200);
+            samples.push(d);
+        }
+        row(label, samples, started.elapsed());
+    }
+}
+
+async fn futures_join<F: std::future::Future + Send + 'static>(futs: Vec<F>) -> Vec<F::Output>
+where
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futs.into_iter().map(tokio::spawn).collect();
+    let mut out = Vec::with_capacity(handles.len());
+    for h in handles {
+        out.push(h.await.unwrap());
+    }
+    out
+}

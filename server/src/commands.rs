@@ -1,0 +1,141 @@
+//! The subcommands of `meeboter`: serve, worker, migrate, config check.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use app::backend::config::Config;
+use app::backend::db;
+use app::backend::state::AppState;
+use leptos::prelude::LeptosOptions;
+use secrecy::ExposeSecret;
+
+/// A failure that ends the process with a message for the operator.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error("{0}")]
+    Config(#[from] app::backend::config::ConfigErrors),
+    #[error("{0}")]
+    Db(#[from] db::DbError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Reads and validates the configuration.
+pub fn load_config() -> Result<Config, CommandError> {
+    Ok(Config::from_env()?)
+}
+
+/// Builds the shared state from a configuration.
+pub fn build_state(config: Config, leptos_options: LeptosOptions) -> Result<AppState, CommandError> {
+    let pool = db::build_pool(config.database_url.expose_secret(), config.database_pool_size)?;
+    let api_doc = serde_json::to_value(crate::http::api_v1::openapi::document())
+        .map_err(|e| CommandError::Other(format!("OpenAPI document: {e}")))?;
+    Ok(AppState { pool, config: Arc::new(config), leptos_options, api_doc: Arc::new(api_doc) })
+}
+
+fn warn_skipped(config: &Config) {
+    for p in &config.skipped_platforms {
+        tracing::warn!(
+            platform = p.as_str(),
+            "platform listed in PLATFORM_PRIORITY has no {}_BOT_LIMIT: skipped",
+            p.env_prefix()
+        );
+    }
+}
+
+/// Fails unless every migration is applied.
+async fn ensure_migrated(state: &AppState) -> Result<(), CommandError> {
+    let mut conn = state
+        .pool
+        .get()
+        .await
+        .map_err(|e| CommandError::Other(format!("cannot connect to the database (check DATABASE_URL): {e}")))?;
+    let pending = db::pending_versions(&mut conn).await?;
+    if pending.is_empty() {
+        Ok(())
+    } else {
+        Err(CommandError::Other(format!(
+            "the database is missing {} migration(s) ({}): run `meeboter migrate` first",
+            pending.len(),
+            pending.join(", ")
+        )))
+    }
+}
+
+/// `meeboter serve`: the web app, APIs and workers.
+pub async fn serve(
+    config: Config,
+    leptos_options: LeptosOptions,
+    addr: SocketAddr,
+    migrate_first: bool,
+) -> Result<(), CommandError> {
+    let started = Instant::now();
+    warn_skipped(&config);
+    if migrate_first {
+        migrate(&config).await?;
+    }
+    let state = build_state(config, leptos_options)?;
+    ensure_migrated(&state).await?;
+    crate::runner::serve(state, addr, started).await?;
+    Ok(())
+}
+
+/// `meeboter worker`: background work only.
+pub async fn worker(config: Config, leptos_options: LeptosOptions) -> Result<(), CommandError> {
+    warn_skipped(&config);
+    let state = build_state(config, leptos_options)?;
+    ensure_migrated(&state).await?;
+    tracing::info!("worker started");
+    crate::runner::work(state).await;
+    Ok(())
+}
+
+/// `meeboter migrate`: applies pending migrations.
+pub async fn migrate(config: &Config) -> Result<Vec<String>, CommandError> {
+    let applied = db::run_migrations(config.database_url.expose_secret()).await?;
+    tracing::info!(count = applied.len(), versions = ?applied, "migrations applied");
+    Ok(applied)
+}
+
+/// `meeboter migrate --redo-all`: reverts every migration, then applies them all again.
+/// Proves each `down.sql` undoes its `up.sql` (the whole-history form of `diesel migration redo`).
+pub async fn redo_all(config: &Config) -> Result<(), CommandError> {
+    let url = config.database_url.expose_secret().to_owned();
+    let applied = db::run_migrations(&url).await?;
+    let reverted = db::revert_all_migrations(&url).await?;
+    let reapplied = db::run_migrations(&url).await?;
+    tracing::info!(
+        applied = applied.len(),
+        reverted = reverted.len(),
+        reapplied = reapplied.len(),
+        "migrations redone"
+    );
+    if reapplied.len() != db::embedded_versions().len() {
+        return Err(CommandError::Other("migrations did not all re-apply after reverting".into()));
+    }
+    Ok(())
+}
+
+/// `meeboter migrate --status`: the pending migrations.
+pub async fn pending(config: &Config) -> Result<Vec<String>, CommandError> {
+    let pool = db::build_pool(config.database_url.expose_secret(), 1)?;
+    let mut conn = pool
+        .get()
+        .await
+        .map_err(|e| CommandError::Other(format!("cannot connect to the database (check DATABASE_URL): {e}")))?;
+    Ok(db::pending_versions(&mut conn).await?)
+}
+
+/// `meeboter config check`: the resolved configuration as aligned lines, secrets redacted.
+pub fn describe_config(config: &Config) -> String {
+    let rows = config.describe();
+    let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    let mut out = String::new();
+    for (k, v) in rows {
+        out.push_str(&format!("{k:<width$}  {v}\n"));
+    }
+    out
+}

@@ -1,0 +1,43 @@
+//! The router: web app (SSR + server functions), health endpoints, static files, and the
+//! edge middleware (client address, sign-in guard, request tracing, body limit).
+
+pub mod api_v1;
+pub mod guard;
+pub mod health;
+
+use app::backend::state::AppState;
+use app::{shell, App};
+use axum::routing::get;
+use axum::Router;
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::trace::TraceLayer;
+
+/// Largest request body accepted anywhere (forms, JSON); larger bodies get 413.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Builds the whole HTTP surface; tests drive it with `oneshot`.
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let leptos_options = state.leptos_options.clone();
+    let context_state = state.clone();
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/api/openapi.json", get(api_v1::openapi::serve))
+        .nest("/api/v1", api_v1::router(state.clone(), api_v1::RequestLogSink::start(&state)))
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || provide_context(context_state.clone()),
+            move || shell(leptos_options.clone()),
+        )
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn(guard::server_fn_error_status))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::require_session_for_pages))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::client_ip))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

@@ -1,0 +1,116 @@
+//! Edge middleware: the client's address for rate limits, and the redirect of signed-out
+//! visitors away from signed-in pages (before any rendering, so the answer is a real 303).
+
+use std::net::SocketAddr;
+
+use app::backend::auth::{sessions, ClientIp};
+use app::backend::state::AppState;
+use app::model::error::AppError;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+
+/// Pages that need a session; everything under them does too.
+pub const PROTECTED_PREFIXES: [&str; 5] = ["/bots", "/templates", "/api-keys", "/usage", "/infrastructure"];
+
+/// Whether a path is a signed-in page.
+pub fn is_protected(path: &str) -> bool {
+    PROTECTED_PREFIXES.iter().any(|p| path == *p || path.strip_prefix(p).is_some_and(|rest| rest.starts_with('/')))
+}
+
+/// Records the client address as a `ClientIp` request extension.
+pub async fn client_ip(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let forwarded = state
+        .config
+        .trust_proxy_headers
+        .then(|| req.headers().get("x-forwarded-for"))
+        .flatten()
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty());
+    let ip = forwarded
+        .or_else(|| req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()))
+        .unwrap_or_else(|| "unknown".to_owned());
+    req.extensions_mut().insert(ClientIp(ip));
+    next.run(req).await
+}
+
+/// Redirects a signed-out GET of a signed-in page to `/auth/sign-in?next=<page>`.
+pub async fn require_session_for_pages(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if req.method() != Method::GET || !is_protected(req.uri().path()) {
+        return next.run(req).await;
+    }
+    let token = req
+        .headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(sessions::token_from_cookie_header)
+        .map(str::to_owned);
+    let signed_in = match token {
+        None => false,
+        Some(token) => match state.pool.get().await {
+            Ok(mut conn) => matches!(sessions::find_user(&mut conn, &token).await, Ok(Some(_))),
+            // Let the page render its own error rather than bouncing a signed-in user.
+            Err(_) => true,
+        },
+    };
+    if signed_in {
+        return next.run(req).await;
+    }
+    let target = req.uri().path_and_query().map(|pq| pq.as_str()).unwrap_or("/");
+    let next_param: String = url_encode(target);
+    Redirect::to(&format!("/auth/sign-in?next={next_param}")).into_response()
+}
+
+/// Server functions answer every error with 500; this gives a user-facing `AppError` its own
+/// status (401, 409, 422, 429, ...), including errors raised before the function runs
+/// (missing or malformed arguments). Only 500 answers of `/fn/` are inspected.
+pub async fn server_fn_error_status(req: Request, next: Next) -> Response {
+    let is_fn = req.uri().path().starts_with("/fn/");
+    let res = next.run(req).await;
+    if !is_fn || res.status() != StatusCode::INTERNAL_SERVER_ERROR {
+        return res;
+    }
+    let (mut parts, body) = res.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response();
+    };
+    if let Ok(err) = serde_json::from_slice::<AppError>(&bytes) {
+        parts.status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_signed_in_sections_are_protected() {
+        assert!(is_protected("/bots"));
+        assert!(is_protected("/bots/12"));
+        assert!(is_protected("/api-keys"));
+        assert!(!is_protected("/botsy"));
+        assert!(!is_protected("/"));
+        assert!(!is_protected("/auth/sign-in"));
+        assert!(!is_protected("/docs"));
+    }
+
+    #[test]
+    fn next_is_encoded() {
+        assert_eq!(url_encode("/bots?page=2&x=y"), "/bots%3Fpage%3D2%26x%3Dy");
+    }
+}

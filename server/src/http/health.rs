@@ -1,0 +1,43 @@
+//! `/healthz` (the process is up) and `/readyz` (database reachable, migrations current).
+
+use app::backend::db;
+use app::backend::state::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde_json::{json, Value};
+
+/// Always 200 while the process serves requests.
+pub async fn healthz() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// 200 when the database answers and every embedded migration is applied; 503 otherwise,
+/// with a reason an operator can act on (never a raw driver error).
+pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    let mut conn = match state.pool.get().await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness: database unreachable");
+            return unready("database unreachable");
+        }
+    };
+    match db::pending_versions(&mut conn).await {
+        Ok(pending) if pending.is_empty() => (StatusCode::OK, Json(json!({ "status": "ready" }))),
+        Ok(pending) => {
+            let reason = format!("{} migration(s) pending: run `meeboter migrate`", pending.len());
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "status": "unready", "reason": reason, "pending": pending })),
+            )
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness: migration check failed");
+            unready("database query failed")
+        }
+    }
+}
+
+fn unready(reason: &str) -> (StatusCode, Json<Value>) {
+    (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unready", "reason": reason })))
+}

@@ -1,0 +1,116 @@
+//! `meeboter`: one binary for the web app, the APIs, the workers and operations.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use leptos::prelude::get_configuration;
+use server::commands::{self, CommandError};
+
+#[derive(Parser)]
+#[command(name = "meeboter", version, about = "Meeboter: meeting bots on your own infrastructure")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the web app, the JSON and bot APIs, and run the workers.
+    Serve {
+        /// Address to listen on (default: LEPTOS_SITE_ADDR, or site-addr in Cargo.toml).
+        #[arg(long, env = "MEEBOTER_ADDR")]
+        addr: Option<SocketAddr>,
+        /// Apply pending migrations before serving (otherwise serving refuses a stale schema).
+        #[arg(long)]
+        migrate: bool,
+    },
+    /// Run only the background workers (for separate worker replicas).
+    Worker,
+    /// Apply pending database migrations.
+    Migrate {
+        /// Only list pending migrations; exit 1 if any.
+        #[arg(long, conflicts_with = "redo_all")]
+        status: bool,
+        /// Revert every migration and apply them again (checks down.sql; destroys data).
+        #[arg(long)]
+        redo_all: bool,
+    },
+    /// Inspect the configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Validate the environment and print the resolved configuration, secrets redacted.
+    Check,
+}
+
+fn main() -> ExitCode {
+    let _ = dotenvy::dotenv();
+    let cli = Cli::parse();
+    let config = match commands::load_config() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("meeboter: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    server::telemetry::init(config.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("meeboter: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command, config)) {
+        Ok(code) => code,
+        Err(e) => {
+            tracing::error!(error = %e, "meeboter failed");
+            eprintln!("meeboter: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, config: app::backend::config::Config) -> Result<ExitCode, CommandError> {
+    match command {
+        Command::Serve { addr, migrate } => {
+            let leptos =
+                get_configuration(None).map_err(|e| CommandError::Other(format!("leptos configuration: {e}")))?;
+            let addr = addr.unwrap_or(leptos.leptos_options.site_addr);
+            commands::serve(config, leptos.leptos_options, addr, migrate).await?;
+        }
+        Command::Worker => {
+            let leptos =
+                get_configuration(None).map_err(|e| CommandError::Other(format!("leptos configuration: {e}")))?;
+            commands::worker(config, leptos.leptos_options).await?;
+        }
+        Command::Migrate { status: true, .. } => {
+            let pending = commands::pending(&config).await?;
+            if pending.is_empty() {
+                println!("migrations are current");
+            } else {
+                println!("{} pending: {}", pending.len(), pending.join(", "));
+                return Ok(ExitCode::from(1));
+            }
+        }
+        Command::Migrate { redo_all: true, .. } => {
+            commands::redo_all(&config).await?;
+            println!("every migration reverted and re-applied");
+        }
+        Command::Migrate { .. } => {
+            let applied = commands::migrate(&config).await?;
+            println!("{} migration(s) applied", applied.len());
+        }
+        Command::Config { command: ConfigCommand::Check } => {
+            print!("{}", commands::describe_config(&config));
+            println!("configuration is valid");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,82 @@
+//! Long-running work: the HTTP server, the maintenance worker, and shutdown on SIGTERM/Ctrl-C.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use app::backend::auth::{rate_limit, sessions};
+use app::backend::state::AppState;
+use tokio::sync::watch;
+
+/// Resolves when the process receives SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown requested");
+}
+
+/// Serves HTTP on `addr` until shutdown, with the maintenance worker alongside.
+pub async fn serve(state: AppState, addr: SocketAddr, started: Instant) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let worker = tokio::spawn(maintenance(state.clone(), stop_rx));
+    tracing::info!(
+        addr = %addr,
+        url = %format!("http://{addr}"),
+        startup_ms = started.elapsed().as_millis() as u64,
+        "listening"
+    );
+    let app = crate::http::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let result = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await;
+    let _ = stop_tx.send(true);
+    let _ = worker.await;
+    tracing::info!("stopped");
+    result
+}
+
+/// Runs only the background workers until shutdown (`meeboter worker`).
+pub async fn work(state: AppState) {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let worker = tokio::spawn(maintenance(state, stop_rx));
+    shutdown_signal().await;
+    let _ = stop_tx.send(true);
+    let _ = worker.await;
+}
+
+/// How often expired sessions and old sign-in attempts are deleted.
+pub const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(600);
+
+/// Deletes expired sessions and sign-in attempts outside the rate-limit window. Idempotent,
+/// so several replicas may run it at once.
+pub async fn maintenance(state: AppState, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(MAINTENANCE_INTERVAL);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {},
+            _ = stop.changed() => return,
+        }
+        let Ok(mut conn) = state.pool.get().await else {
+            tracing::warn!("maintenance: database unavailable, will retry");
+            continue;
+        };
+        match (sessions::prune_expired(&mut conn).await, rate_limit::prune(&mut conn).await) {
+            (Ok(s), Ok(a)) => tracing::debug!(sessions = s, sign_in_attempts = a, "maintenance done"),
+            (Err(e), _) | (_, Err(e)) => tracing::warn!(error = %e, "maintenance failed"),
+        }
+    }
+}

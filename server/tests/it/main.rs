@@ -1,0 +1,9 @@
+//! Integration tests: the real router over a real PostgreSQL, one fresh database per test.
+
+mod accounts;
+mod api_v1;
+mod health;
+mod migrations;
+mod pages;
+mod server_fns;
+mod support;

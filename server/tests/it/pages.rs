@@ -1,0 +1,101 @@
+//! Server-rendered pages: landing, 404, the sign-in guard.
+
+use http::StatusCode;
+
+use crate::support::TestApp;
+
+#[tokio::test]
+async fn the_landing_page_names_the_product() {
+    let mut app = TestApp::new().await;
+    let r = app.get("/").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("<h1"), "{}", r.body);
+    assert!(r.body.contains("Welcome to Meeboter"));
+    assert!(r.body.contains("/pkg/meeboter.css"));
+}
+
+#[tokio::test]
+async fn an_unknown_path_is_a_404_page() {
+    let mut app = TestApp::new().await;
+    let r = app.get("/no/such/page").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(r.body.contains("Page not found"));
+}
+
+#[tokio::test]
+async fn signed_in_pages_redirect_a_visitor_to_sign_in_and_back() {
+    let mut app = TestApp::new().await;
+    for page in ["/bots", "/templates", "/api-keys", "/usage", "/infrastructure", "/bots/42"] {
+        let r = app.get(page).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{page}");
+        let expected = format!("/auth/sign-in?next={}", page);
+        assert_eq!(r.location(), Some(expected.as_str()), "{page}");
+    }
+    let r = app.get("/bots?page=2").await;
+    assert_eq!(r.location(), Some("/auth/sign-in?next=/bots%3Fpage%3D2"));
+}
+
+#[tokio::test]
+async fn a_forged_cookie_does_not_open_signed_in_pages() {
+    let mut app = TestApp::new().await;
+    let r = app
+        .send(
+            http::Request::get("/bots")
+                .header(http::header::COOKIE, format!("meeboter_session={}", "a".repeat(64)))
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn the_sign_in_and_sign_up_pages_render_their_forms() {
+    let mut app = TestApp::new().await;
+    let r = app.get("/auth/sign-in").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("name=\"email\"") && r.body.contains("name=\"password\""));
+    let r = app.get("/auth/sign-up").await;
+    assert!(r.body.contains("name=\"confirm_password\""));
+}
+
+#[tokio::test]
+async fn every_signed_in_page_renders_promptly() {
+    let mut app = TestApp::new().await;
+    app.sign_up("Ada Admin", "ada@example.com").await;
+    for page in [
+        "/",
+        "/bots",
+        "/bots?status=QUEUED&platform=zoom&page=2",
+        "/templates",
+        "/api-keys",
+        "/usage",
+        "/infrastructure",
+        "/docs",
+    ] {
+        let r = tokio::time::timeout(std::time::Duration::from_secs(10), app.get(page))
+            .await
+            .unwrap_or_else(|_| panic!("{page} did not render within 10 s"));
+        assert_eq!(r.status, StatusCode::OK, "{page}: {}", r.body);
+    }
+    let docs = app.get("/docs").await;
+    assert!(docs.body.contains("Meeboter API") && docs.body.contains("/api/v1/bots/{id}/cancel"), "{}", docs.body);
+}
+
+#[tokio::test]
+async fn the_infrastructure_page_is_for_administrators() {
+    let mut app = TestApp::new().await;
+    app.sign_up("Admin", "admin@example.com").await;
+    app.forget_cookie();
+    app.sign_up("Plain", "plain@example.com").await;
+    let r = app.call_json("get_infrastructure", serde_json::json!({})).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    let r = app
+        .call_json(
+            "set_user_plan",
+            serde_json::json!({ "user_id": 2, "plan": "CUSTOM", "custom_daily_bot_limit": null }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(app.get("/infrastructure").await.body.contains("This page is for administrators."));
+}
