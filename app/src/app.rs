@@ -3,11 +3,10 @@
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::{path, SsrMode};
+use leptos_router::path;
 
-use crate::api::auth::{get_current_user, SignIn, SignOut, SignUp};
+use crate::api::auth::{SignIn, SignOut, SignUp};
 use crate::components::layout::Layout;
-use crate::model::error::AppError;
 use crate::model::user::CurrentUser;
 use crate::pages::{api_keys, auth, bots, docs, home, infrastructure, not_found::NotFound, templates, usage};
 
@@ -32,13 +31,38 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// Who is signed in, shared by every page. It refetches after sign-in, sign-up and sign-out.
+/// Who is signed in, shared by every page.
+///
+/// The server resolves the session before rendering (see `server/src/http/guard.rs`) and the user
+/// travels to the browser inside the page as a [`SharedValue`], so no page waits on a "who am I"
+/// request and no suspense boundary depends on one. Signing in, up or out ends in a full page load
+/// (the redirect hook in `frontend/`), which renders the new session.
 #[derive(Clone, Copy)]
 pub struct Session {
-    pub user: Resource<Result<Option<CurrentUser>, AppError>>,
+    pub user: Signal<Option<CurrentUser>>,
     pub sign_in: ServerAction<SignIn>,
     pub sign_up: ServerAction<SignUp>,
     pub sign_out: ServerAction<SignOut>,
+}
+
+/// The signed-in user the server found for this request, as a request extension.
+#[derive(Clone, Debug, Default)]
+pub struct RequestUser(pub Option<CurrentUser>);
+
+/// The user of the page being rendered: from the request on the server, from the page during
+/// hydration, and nobody when the app starts in the browser without server rendering.
+fn initial_user() -> Option<CurrentUser> {
+    SharedValue::new(|| {
+        #[cfg(feature = "ssr")]
+        {
+            use_context::<http::request::Parts>()
+                .and_then(|parts| parts.extensions.get::<RequestUser>().cloned())
+                .and_then(|u| u.0)
+        }
+        #[cfg(not(feature = "ssr"))]
+        None
+    })
+    .into_inner()
 }
 
 /// The root component.
@@ -48,19 +72,12 @@ pub fn App() -> impl IntoView {
     let sign_in = ServerAction::<SignIn>::new();
     let sign_up = ServerAction::<SignUp>::new();
     let sign_out = ServerAction::<SignOut>::new();
-    let user = Resource::new(
-        move || (sign_in.version().get(), sign_up.version().get(), sign_out.version().get()),
-        |_| get_current_user(),
-    );
+    let user = Signal::stored(initial_user());
     provide_context(Session { user, sign_in, sign_up, sign_out });
 
     view! {
         <Stylesheet id="leptos" href="/pkg/meeboter.css" />
         <Title formatter=|t: String| if t.is_empty() { "Meeboter".to_owned() } else { format!("{t} · Meeboter") } />
-        // The list pages render in one piece (SsrMode::Async): out-of-order streaming of their
-        // nested suspense boundaries hydrated inconsistently (the API keys page panicked). The
-        // dashboard and usage pages stay streamed: their time-zone-driven resources never settle
-        // in async mode (server rendering waited for ever).
         <Router>
             <Layout>
                 <Routes fallback=NotFound>
@@ -68,11 +85,11 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/auth/sign-in") view=auth::SignInPage />
                     <Route path=path!("/auth/sign-up") view=auth::SignUpPage />
                     <Route path=path!("/docs") view=docs::DocsPage />
-                    <Route path=path!("/bots") view=bots::BotsPage ssr=SsrMode::Async />
-                    <Route path=path!("/templates") view=templates::TemplatesPage ssr=SsrMode::Async />
-                    <Route path=path!("/api-keys") view=api_keys::ApiKeysPage ssr=SsrMode::Async />
+                    <Route path=path!("/bots") view=bots::BotsPage />
+                    <Route path=path!("/templates") view=templates::TemplatesPage />
+                    <Route path=path!("/api-keys") view=api_keys::ApiKeysPage />
                     <Route path=path!("/usage") view=usage::UsagePage />
-                    <Route path=path!("/infrastructure") view=infrastructure::InfrastructurePage ssr=SsrMode::Async />
+                    <Route path=path!("/infrastructure") view=infrastructure::InfrastructurePage />
                 </Routes>
             </Layout>
         </Router>

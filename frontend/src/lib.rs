@@ -4,6 +4,14 @@
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
+    // Server functions that redirect (sign in, sign up, sign out) change who is signed in: load the
+    // target page in full so the server renders it with the new session. Set before the router
+    // installs its own client-side hook, which then stays unset.
+    let _ = leptos::server_fn::redirect::set_redirect_hook(|to: &str| {
+        if let Some(window) = web_sys::window() {
+            let _ = window.location().assign(to);
+        }
+    });
     leptos::mount::hydrate_body(app::App);
     // Lets browser tests wait for interactivity instead of sleeping.
     if let Some(window) = web_sys::window() {

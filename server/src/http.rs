@@ -35,7 +35,7 @@ pub fn router(state: AppState) -> Router {
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn(guard::server_fn_error_status))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::require_session_for_pages))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::session_for_pages))
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard::client_ip))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(TraceLayer::new_for_http())

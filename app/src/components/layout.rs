@@ -58,7 +58,7 @@ fn links_for(user: Option<&CurrentUser>) -> Vec<NavLink> {
 #[component]
 fn Header() -> impl IntoView {
     let session = expect_context::<Session>();
-    let user = move || session.user.get().and_then(Result::ok).flatten();
+    let user = move || session.user.get();
     let nav_class = "rounded-md px-3 py-2 text-sm font-medium text-slate-300 hover:bg-slate-800 hover:text-white aria-[current=page]:bg-slate-800 aria-[current=page]:text-white";
     view! {
         <header class="bg-slate-900 text-white shadow">
@@ -67,8 +67,31 @@ fn Header() -> impl IntoView {
                     <span class="grid h-8 w-8 place-items-center rounded-lg bg-indigo-500 text-sm">"M"</span>
                     "Meeboter"
                 </a>
-                <Transition fallback=|| ()>
-                    <nav class="hidden flex-1 items-center gap-1 md:flex" aria-label="Main">
+                <nav class="hidden flex-1 items-center gap-1 md:flex" aria-label="Main">
+                    {move || {
+                        links_for(user().as_ref())
+                            .into_iter()
+                            .map(|l| {
+                                view! {
+                                    <A href=l.href attr:class=nav_class exact=true>
+                                        {l.label}
+                                    </A>
+                                }
+                            })
+                            .collect_view()
+                    }}
+                </nav>
+                <div class="ml-auto hidden items-center gap-3 md:flex">
+                    {move || match user() {
+                        Some(u) => view! { <UserMenu user=u /> }.into_any(),
+                        None => view! { <SignInLink /> }.into_any(),
+                    }}
+                </div>
+                <details class="relative ml-auto md:hidden">
+                    <summary class="cursor-pointer list-none rounded-md px-3 py-2 text-sm font-medium text-slate-200 hover:bg-slate-800">
+                        "Menu"
+                    </summary>
+                    <div class="absolute right-0 z-20 mt-2 flex w-56 flex-col rounded-lg bg-slate-900 p-2 shadow-xl ring-1 ring-slate-700">
                         {move || {
                             links_for(user().as_ref())
                                 .into_iter()
@@ -81,37 +104,12 @@ fn Header() -> impl IntoView {
                                 })
                                 .collect_view()
                         }}
-                    </nav>
-                    <div class="ml-auto hidden items-center gap-3 md:flex">
                         {move || match user() {
                             Some(u) => view! { <UserMenu user=u /> }.into_any(),
                             None => view! { <SignInLink /> }.into_any(),
                         }}
                     </div>
-                    <details class="relative ml-auto md:hidden">
-                        <summary class="cursor-pointer list-none rounded-md px-3 py-2 text-sm font-medium text-slate-200 hover:bg-slate-800">
-                            "Menu"
-                        </summary>
-                        <div class="absolute right-0 z-20 mt-2 flex w-56 flex-col rounded-lg bg-slate-900 p-2 shadow-xl ring-1 ring-slate-700">
-                            {move || {
-                                links_for(user().as_ref())
-                                    .into_iter()
-                                    .map(|l| {
-                                        view! {
-                                            <A href=l.href attr:class=nav_class exact=true>
-                                                {l.label}
-                                            </A>
-                                        }
-                                    })
-                                    .collect_view()
-                            }}
-                            {move || match user() {
-                                Some(u) => view! { <UserMenu user=u /> }.into_any(),
-                                None => view! { <SignInLink /> }.into_any(),
-                            }}
-                        </div>
-                    </details>
-                </Transition>
+                </details>
             </div>
         </header>
     }

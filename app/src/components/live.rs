@@ -38,3 +38,51 @@ pub fn use_time_zone() -> ReadSignal<String> {
     });
     tz
 }
+
+/// Data the browser loads after hydration and reloads whenever `source` changes (a tick, a
+/// filter, a refresh counter): `None` until the first answer, then the latest answer (an older
+/// answer that arrives late is dropped).
+///
+/// Pages load their data this way rather than through `Resource` + `<Suspense>`: server
+/// rendering never waits on data, so a response can never stall (leptos' suspense bookkeeping
+/// stalled a few streamed responses under load), and the browser hydrates exactly the markup the
+/// server sent (the loading state), then fills it in.
+pub fn use_live<S, T, Fut>(
+    source: impl Fn() -> S + Send + Sync + 'static,
+    fetch: impl Fn(S) -> Fut + Send + Sync + 'static,
+) -> Signal<Option<T>>
+where
+    S: 'static,
+    T: Send + Sync + 'static,
+    Fut: std::future::Future<Output = T> + 'static,
+{
+    let (value, set_value) = signal(None::<T>);
+    let latest = StoredValue::new(0u64);
+    // Effects run only in the browser.
+    Effect::new(move |_| {
+        let request = fetch(source());
+        let generation = latest.get_value() + 1;
+        latest.set_value(generation);
+        leptos::task::spawn_local(async move {
+            let answer = request.await;
+            if latest.try_get_value() == Some(generation) {
+                set_value.set(Some(answer));
+            }
+        });
+    });
+    value.into()
+}
+
+/// Shows `fallback` until `data` has loaded, then `children` with the data.
+#[component]
+pub fn Loaded<T, V, F>(data: Signal<Option<T>>, #[prop(into, optional)] fallback: ViewFn, children: F) -> impl IntoView
+where
+    T: Clone + Send + Sync + 'static,
+    F: Fn(T) -> V + Send + Sync + 'static,
+    V: IntoView + 'static,
+{
+    move || match data.get() {
+        Some(value) => children(value).into_any(),
+        None => fallback.run(),
+    }
+}

@@ -17,35 +17,12 @@ where
 {
     let session = expect_context::<Session>();
     let location = use_location();
-    let children = std::sync::Arc::new(children);
-    view! {
-        <Suspense fallback=|| {
-            view! { <p class="text-sm text-slate-500">"Loading…"</p> }
-        }>
-            {move || {
-                let children = children.clone();
-                Suspend::new(async move {
-                    match session.user.await {
-                        Ok(Some(user)) if !admin || user.is_admin() => children(user).into_any(),
-                        Ok(Some(_)) => {
-                            view! { <p class="text-sm text-slate-600">"This page is for administrators."</p> }
-                                .into_any()
-                        }
-                        Ok(None) => {
-                            let next = location.pathname.get_untracked();
-                            view! { <Redirect path=format!("/auth/sign-in?next={next}") /> }.into_any()
-                        }
-                        Err(e) => {
-                            view! {
-                                <p role="alert" class="text-sm text-red-700">
-                                    {e.to_string()}
-                                </p>
-                            }
-                                .into_any()
-                        }
-                    }
-                })
-            }}
-        </Suspense>
+    move || match session.user.get() {
+        Some(user) if !admin || user.is_admin() => children(user).into_any(),
+        Some(_) => view! { <p class="text-sm text-slate-600">"This page is for administrators."</p> }.into_any(),
+        None => {
+            let next = location.pathname.get_untracked();
+            view! { <Redirect path=format!("/auth/sign-in?next={next}") /> }.into_any()
+        }
     }
 }

@@ -3,6 +3,8 @@
 
 use leptos::prelude::*;
 
+use crate::components::live::{use_live, Loaded};
+
 use crate::api::keys::{create_api_key, get_api_key_logs, list_api_keys, revoke_api_key};
 use crate::components::dialog::{Confirm, Dialog};
 use crate::components::protected::RequireUser;
@@ -15,14 +17,13 @@ use crate::model::keys::{ApiKey, CreatedApiKey, KeyStatus};
 /// `/api-keys`.
 #[component]
 pub fn ApiKeysPage() -> impl IntoView {
-    // Created outside the sign-in suspense boundary: server and browser create it in the same order.
     let refresh = RwSignal::new(0u32);
-    let keys = Resource::new(move || refresh.get(), |_| list_api_keys(1));
+    let keys = use_live(move || refresh.get(), |_| list_api_keys(1));
     view! { <RequireUser children=move |_| view! { <ApiKeysView refresh keys /> } /> }
 }
 
 #[component]
-fn ApiKeysView(refresh: RwSignal<u32>, keys: Resource<Result<Page<ApiKey>, AppError>>) -> impl IntoView {
+fn ApiKeysView(refresh: RwSignal<u32>, keys: Signal<Option<Result<Page<ApiKey>, AppError>>>) -> impl IntoView {
     let creating = RwSignal::new(false);
     let created = RwSignal::new(None::<CreatedApiKey>);
     let revoking = RwSignal::new(None::<ApiKey>);
@@ -53,16 +54,18 @@ fn ApiKeysView(refresh: RwSignal<u32>, keys: Resource<Result<Page<ApiKey>, AppEr
             }}
         </Show>
         <div class="mt-4">
-            <Transition fallback=|| {
-                view! { <p class="text-sm text-slate-500">"Loading keys…"</p> }
-            }>
-                {move || Suspend::new(async move {
-                    match keys.await {
-                        Ok(page) => view! { <KeysTable keys=page.data revoking logs_of /> }.into_any(),
-                        Err(e) => view! { <ErrorText message=e.to_string() /> }.into_any(),
-                    }
-                })}
-            </Transition>
+            <Loaded
+                data=keys
+                fallback=|| {
+                    view! { <p class="text-sm text-slate-500">"Loading keys…"</p> }
+                }
+                let:loaded
+            >
+                {match loaded {
+                    Ok(page) => view! { <KeysTable keys=page.data revoking logs_of /> }.into_any(),
+                    Err(e) => view! { <ErrorText message=e.to_string() /> }.into_any(),
+                }}
+            </Loaded>
         </div>
         <Show when=move || creating.get()>
             <CreateKeyDialog
@@ -311,55 +314,57 @@ fn CreateKeyDialog(on_close: Callback<()>, on_created: Callback<CreatedApiKey>) 
 #[component]
 fn KeyLogsDialog(key: ApiKey, on_close: Callback<()>) -> impl IntoView {
     let id = key.id;
-    let logs = Resource::new(|| (), move |_| get_api_key_logs(id, 1));
+    let logs = use_live(|| (), move |_| get_api_key_logs(id, 1));
     view! {
         <Dialog title=Signal::stored(format!("API Key Logs: {}", key.name)) on_close width="max-w-2xl">
-            <Transition fallback=|| {
-                view! { <p class="text-sm text-slate-500">"Loading…"</p> }
-            }>
-                {move || Suspend::new(async move {
-                    match logs.await {
-                        Ok(page) if page.data.is_empty() => {
-                            view! { <p class="text-sm text-slate-500">"No requests with this key yet."</p> }.into_any()
-                        }
-                        Ok(page) => {
-                            let n = now();
-                            view! {
-                                <table class="min-w-full">
-                                    <thead class="bg-slate-50">
-                                        <tr>
-                                            <th class=TH>"Method"</th>
-                                            <th class=TH>"Path"</th>
-                                            <th class=TH>"Status"</th>
-                                            <th class=TH>"Duration"</th>
-                                            <th class=TH>"Time"</th>
-                                        </tr>
-                                    </thead>
-                                    <tbody>
-                                        {page
-                                            .data
-                                            .into_iter()
-                                            .map(|l| {
-                                                view! {
-                                                    <tr class="border-t border-slate-100">
-                                                        <td class=format!("{TD} font-mono text-xs")>{l.method}</td>
-                                                        <td class=format!("{TD} font-mono text-xs")>{l.path}</td>
-                                                        <td class=TD>{l.status_code}</td>
-                                                        <td class=TD>{format!("{} ms", l.duration_ms)}</td>
-                                                        <td class=TD>{relative(l.created_at, n)}</td>
-                                                    </tr>
-                                                }
-                                            })
-                                            .collect_view()}
-                                    </tbody>
-                                </table>
-                            }
-                                .into_any()
-                        }
-                        Err(e) => view! { <ErrorText message=e.to_string() /> }.into_any(),
+            <Loaded
+                data=logs
+                fallback=|| {
+                    view! { <p class="text-sm text-slate-500">"Loading…"</p> }
+                }
+                let:loaded
+            >
+                {match loaded {
+                    Ok(page) if page.data.is_empty() => {
+                        view! { <p class="text-sm text-slate-500">"No requests with this key yet."</p> }.into_any()
                     }
-                })}
-            </Transition>
+                    Ok(page) => {
+                        let n = now();
+                        view! {
+                            <table class="min-w-full">
+                                <thead class="bg-slate-50">
+                                    <tr>
+                                        <th class=TH>"Method"</th>
+                                        <th class=TH>"Path"</th>
+                                        <th class=TH>"Status"</th>
+                                        <th class=TH>"Duration"</th>
+                                        <th class=TH>"Time"</th>
+                                    </tr>
+                                </thead>
+                                <tbody>
+                                    {page
+                                        .data
+                                        .into_iter()
+                                        .map(|l| {
+                                            view! {
+                                                <tr class="border-t border-slate-100">
+                                                    <td class=format!("{TD} font-mono text-xs")>{l.method}</td>
+                                                    <td class=format!("{TD} font-mono text-xs")>{l.path}</td>
+                                                    <td class=TD>{l.status_code}</td>
+                                                    <td class=TD>{format!("{} ms", l.duration_ms)}</td>
+                                                    <td class=TD>{relative(l.created_at, n)}</td>
+                                                </tr>
+                                            }
+                                        })
+                                        .collect_view()}
+                                </tbody>
+                            </table>
+                        }
+                            .into_any()
+                    }
+                    Err(e) => view! { <ErrorText message=e.to_string() /> }.into_any(),
+                }}
+            </Loaded>
         </Dialog>
     }
 }

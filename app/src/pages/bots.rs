@@ -5,7 +5,7 @@ mod deploy;
 mod details;
 mod table;
 
-pub use deploy::{DeployDialog, DeployForm};
+pub use deploy::{use_deploy_stats, DeployDialog, DeployForm};
 pub use details::BotDetails;
 
 use leptos::prelude::*;
@@ -13,7 +13,7 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 
 use crate::api::bots::{cancel_deployments, list_bots, remove_bots_from_call};
 use crate::components::dialog::Confirm;
-use crate::components::live::use_tick;
+use crate::components::live::{use_live, use_tick, Loaded};
 use crate::components::protected::RequireUser;
 use crate::components::ui::{PageHeader, BUTTON, BUTTON_DANGER, BUTTON_SECONDARY, INPUT};
 use crate::model::bot::{Bot, BotFilter, BotStatus, BulkResult, MeetingPlatform, Page};
@@ -22,8 +22,6 @@ use crate::model::error::AppError;
 /// `/bots`.
 #[component]
 pub fn BotsPage() -> impl IntoView {
-    // The list resource is created here, outside the sign-in suspense boundary, so the server and
-    // the browser create it in the same order (its serialized value is matched by that order).
     let query = use_query_map();
     let page = Memo::new(move |_| {
         query.read().get("page").and_then(|p| p.parse::<i64>().ok()).filter(|p| *p > 0).unwrap_or(1)
@@ -32,7 +30,7 @@ pub fn BotsPage() -> impl IntoView {
     let platform = Memo::new(move |_| query.read().get("platform").and_then(|p| MeetingPlatform::parse(&p)));
     let tick = use_tick(5);
     let refresh = RwSignal::new(0u32);
-    let bots = Resource::new(
+    let bots = use_live(
         move || (page.get(), status.get(), platform.get(), tick.get(), refresh.get()),
         |(page, status, meeting_platform, _, _)| {
             list_bots(BotFilter { page, page_size: 20, status, meeting_platform, deployment_platform: None })
@@ -52,7 +50,7 @@ fn BotsView(
     status: Memo<Option<String>>,
     platform: Memo<Option<MeetingPlatform>>,
     refresh: RwSignal<u32>,
-    bots: Resource<Result<Page<Bot>, AppError>>,
+    bots: Signal<Option<Result<Page<Bot>, AppError>>>,
 ) -> impl IntoView {
     let selected = RwSignal::new(Vec::<(i64, BotStatus)>::new());
     let details = RwSignal::new(None::<i64>);
@@ -197,54 +195,56 @@ fn BotsView(
                 })
         }}
         <div class="mt-4">
-            <Transition fallback=|| {
-                view! { <p class="text-sm text-slate-500">"Loading bots…"</p> }
-            }>
-                {move || Suspend::new(async move {
-                    match bots.await {
-                        Ok(page_data) => {
-                            let (current, count) = (page_data.page, page_data.page_count);
-                            view! {
-                                <table::BotsTable page=page_data selected details />
-                                <div class="mt-3 flex items-center justify-between text-sm text-slate-600">
-                                    <span>{format!("Page {current} of {}", count.max(1))}</span>
-                                    <div class="flex gap-2">
-                                        <button
-                                            type="button"
-                                            class=BUTTON_SECONDARY
-                                            disabled=current <= 1
-                                            on:click=move |_| {
-                                                go.with_value(|go| go(
-                                                    status.get_untracked(),
-                                                    platform.get_untracked().map(|p| p.as_str().to_owned()),
-                                                    current - 1,
-                                                ))
-                                            }
+            <Loaded
+                data=bots
+                fallback=|| {
+                    view! { <p class="text-sm text-slate-500">"Loading bots…"</p> }
+                }
+                let:loaded
+            >
+                {match loaded {
+                    Ok(page_data) => {
+                        let (current, count) = (page_data.page, page_data.page_count);
+                        view! {
+                            <table::BotsTable page=page_data selected details />
+                            <div class="mt-3 flex items-center justify-between text-sm text-slate-600">
+                                <span>{format!("Page {current} of {}", count.max(1))}</span>
+                                <div class="flex gap-2">
+                                    <button
+                                        type="button"
+                                        class=BUTTON_SECONDARY
+                                        disabled=current <= 1
+                                        on:click=move |_| {
+                                            go.with_value(|go| go(
+                                                status.get_untracked(),
+                                                platform.get_untracked().map(|p| p.as_str().to_owned()),
+                                                current - 1,
+                                            ))
+                                        }
+                                    >
+                                        "Previous"
+                                    </button>
+                                    <button type="button" class=BUTTON_SECONDARY disabled=current>
+                                        = count
+                                        on:click=move |_| go.with_value(|go| go(status.get_untracked(), platform.get_untracked().map(|p| p.as_str().to_owned()), current + 1))
                                         >
-                                            "Previous"
-                                        </button>
-                                        <button type="button" class=BUTTON_SECONDARY disabled=current>
-                                            = count
-                                            on:click=move |_| go.with_value(|go| go(status.get_untracked(), platform.get_untracked().map(|p| p.as_str().to_owned()), current + 1))
-                                            >
-                                            "Next"
-                                        </button>
-                                    </div>
+                                        "Next"
+                                    </button>
                                 </div>
-                            }
-                                .into_any()
+                            </div>
                         }
-                        Err(e) => {
-                            view! {
-                                <p role="alert" class="text-sm text-red-700">
-                                    {e.to_string()}
-                                </p>
-                            }
-                                .into_any()
-                        }
+                            .into_any()
                     }
-                })}
-            </Transition>
+                    Err(e) => {
+                        view! {
+                            <p role="alert" class="text-sm text-red-700">
+                                {e.to_string()}
+                            </p>
+                        }
+                            .into_any()
+                    }
+                }}
+            </Loaded>
         </div>
         {move || {
             confirm

@@ -6,6 +6,7 @@ use leptos_meta::Title;
 use serde_json::Value;
 
 use crate::api::docs::get_api_doc;
+use crate::components::live::{use_live, Loaded};
 use crate::components::ui::{ErrorText, CARD};
 
 /// One operation of the document.
@@ -89,7 +90,32 @@ fn method_class(m: &str) -> &'static str {
 /// The API reference.
 #[component]
 pub fn DocsPage() -> impl IntoView {
-    let doc = Resource::new(|| (), |_| get_api_doc());
+    // Rendered on the server and carried into the page for hydration; fetched only when the
+    // browser arrives here by client-side navigation.
+    let rendered = SharedValue::new(|| {
+        #[cfg(feature = "ssr")]
+        {
+            crate::api::ctx::state().ok().map(|state| (*state.api_doc).clone())
+        }
+        #[cfg(not(feature = "ssr"))]
+        None::<Value>
+    })
+    .into_inner();
+    let have = rendered.is_some();
+    let fetched = use_live(
+        || (),
+        move |_| async move {
+            if have {
+                None
+            } else {
+                Some(get_api_doc().await)
+            }
+        },
+    );
+    let doc = Signal::derive(move || match &rendered {
+        Some(doc) => Some(Ok(doc.clone())),
+        None => fetched.get().flatten(),
+    });
     view! {
         <Title text="Meeboter API" />
         <div class="max-w-4xl">
@@ -107,91 +133,93 @@ pub fn DocsPage() -> impl IntoView {
             <pre class="mt-4 overflow-x-auto rounded-xl bg-slate-900 p-4 text-xs text-slate-100">
                 "curl -H 'x-api-key: mbk_…' -H 'content-type: application/json' \\\n     -d '{\"meetingUrl\": \"https://meet.google.com/abc-defg-hij\"}' \\\n     http://127.0.0.1:3000/api/v1/bots"
             </pre>
-            <Suspense fallback=|| {
-                view! { <p class="mt-6 text-sm text-slate-500">"Loading the reference…"</p> }
-            }>
-                {move || Suspend::new(async move {
-                    match doc.await {
-                        Ok(doc) => {
-                            let ops = operations(&doc);
-                            view! {
-                                <div class="mt-8 space-y-3" data-testid="operations">
-                                    {ops
-                                        .into_iter()
-                                        .map(|op| {
-                                            view! {
-                                                <section class=CARD>
-                                                    <div class="flex flex-wrap items-center gap-2">
-                                                        <span class=format!(
-                                                            "rounded px-2 py-0.5 font-mono text-xs font-bold {}",
-                                                            method_class(&op.method),
-                                                        )>{op.method.clone()}</span>
-                                                        <code class="font-mono text-sm font-semibold">
-                                                            {op.path.clone()}
-                                                        </code>
-                                                        <span class="ml-auto text-xs uppercase tracking-wide text-slate-400">
-                                                            {op.tag.clone()}
-                                                        </span>
-                                                    </div>
-                                                    <p class="mt-2 text-sm text-slate-800">{op.summary.clone()}</p>
-                                                    {(!op.description.is_empty())
+            <Loaded
+                data=doc
+                fallback=|| {
+                    view! { <p class="mt-6 text-sm text-slate-500">"Loading the reference…"</p> }
+                }
+                let:loaded
+            >
+                {match loaded {
+                    Ok(doc) => {
+                        let ops = operations(&doc);
+                        view! {
+                            <div class="mt-8 space-y-3" data-testid="operations">
+                                {ops
+                                    .into_iter()
+                                    .map(|op| {
+                                        view! {
+                                            <section class=CARD>
+                                                <div class="flex flex-wrap items-center gap-2">
+                                                    <span class=format!(
+                                                        "rounded px-2 py-0.5 font-mono text-xs font-bold {}",
+                                                        method_class(&op.method),
+                                                    )>{op.method.clone()}</span>
+                                                    <code class="font-mono text-sm font-semibold">
+                                                        {op.path.clone()}
+                                                    </code>
+                                                    <span class="ml-auto text-xs uppercase tracking-wide text-slate-400">
+                                                        {op.tag.clone()}
+                                                    </span>
+                                                </div>
+                                                <p class="mt-2 text-sm text-slate-800">{op.summary.clone()}</p>
+                                                {(!op.description.is_empty())
+                                                    .then(|| {
+                                                        view! {
+                                                            <p class="mt-1 text-sm text-slate-600">
+                                                                {op.description.clone()}
+                                                            </p>
+                                                        }
+                                                    })}
+                                                <dl class="mt-2 grid gap-1 text-xs text-slate-600 sm:grid-cols-[8rem_1fr]">
+                                                    {(!op.params.is_empty())
                                                         .then(|| {
                                                             view! {
-                                                                <p class="mt-1 text-sm text-slate-600">
-                                                                    {op.description.clone()}
-                                                                </p>
+                                                                <dt class="font-semibold">"Parameters"</dt>
+                                                                <dd>
+                                                                    {op
+                                                                        .params
+                                                                        .iter()
+                                                                        .map(|(n, at, req)| {
+                                                                            format!(
+                                                                                "{n} ({at}{})",
+                                                                                if *req { ", required" } else { "" },
+                                                                            )
+                                                                        })
+                                                                        .collect::<Vec<_>>()
+                                                                        .join(", ")}
+                                                                </dd>
                                                             }
                                                         })}
-                                                    <dl class="mt-2 grid gap-1 text-xs text-slate-600 sm:grid-cols-[8rem_1fr]">
-                                                        {(!op.params.is_empty())
-                                                            .then(|| {
-                                                                view! {
-                                                                    <dt class="font-semibold">"Parameters"</dt>
-                                                                    <dd>
-                                                                        {op
-                                                                            .params
-                                                                            .iter()
-                                                                            .map(|(n, at, req)| {
-                                                                                format!(
-                                                                                    "{n} ({at}{})",
-                                                                                    if *req { ", required" } else { "" },
-                                                                                )
-                                                                            })
-                                                                            .collect::<Vec<_>>()
-                                                                            .join(", ")}
-                                                                    </dd>
-                                                                }
-                                                            })}
+                                                    {op
+                                                        .body
+                                                        .clone()
+                                                        .map(|b| {
+                                                            view! {
+                                                                <dt class="font-semibold">"Body"</dt>
+                                                                <dd class="font-mono">{b}</dd>
+                                                            }
+                                                        })} <dt class="font-semibold">"Responses"</dt>
+                                                    <dd>
                                                         {op
-                                                            .body
-                                                            .clone()
-                                                            .map(|b| {
-                                                                view! {
-                                                                    <dt class="font-semibold">"Body"</dt>
-                                                                    <dd class="font-mono">{b}</dd>
-                                                                }
-                                                            })} <dt class="font-semibold">"Responses"</dt>
-                                                        <dd>
-                                                            {op
-                                                                .responses
-                                                                .iter()
-                                                                .map(|(c, d)| format!("{c} {d}"))
-                                                                .collect::<Vec<_>>()
-                                                                .join(" · ")}
-                                                        </dd>
-                                                    </dl>
-                                                </section>
-                                            }
-                                        })
-                                        .collect_view()}
-                                </div>
-                            }
-                                .into_any()
+                                                            .responses
+                                                            .iter()
+                                                            .map(|(c, d)| format!("{c} {d}"))
+                                                            .collect::<Vec<_>>()
+                                                            .join(" · ")}
+                                                    </dd>
+                                                </dl>
+                                            </section>
+                                        }
+                                    })
+                                    .collect_view()}
+                            </div>
                         }
-                        Err(e) => view! { <ErrorText message=e.to_string() /> }.into_any(),
+                            .into_any()
                     }
-                })}
-            </Suspense>
+                    Err(e) => view! { <ErrorText message=e.to_string() /> }.into_any(),
+                }}
+            </Loaded>
         </div>
     }
 }

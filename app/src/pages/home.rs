@@ -6,9 +6,9 @@ use leptos_meta::Title;
 use crate::api::bots::{get_dashboard_stats, list_bots};
 use crate::app::Session;
 use crate::components::badges::{PlatformLabel, StatusBadge};
-use crate::components::live::{use_tick, use_time_zone};
+use crate::components::live::{use_live, use_tick, use_time_zone, Loaded};
 use crate::components::ui::CARD;
-use crate::model::bot::BotFilter;
+use crate::model::bot::{Bot, BotFilter};
 use crate::model::user::CurrentUser;
 use crate::pages::bots::DeployForm;
 
@@ -16,15 +16,9 @@ use crate::pages::bots::DeployForm;
 #[component]
 pub fn HomePage() -> impl IntoView {
     let session = expect_context::<Session>();
-    view! {
-        <Suspense fallback=|| ()>
-            {move || Suspend::new(async move {
-                match session.user.await {
-                    Ok(Some(user)) => view! { <Dashboard user /> }.into_any(),
-                    _ => view! { <Landing /> }.into_any(),
-                }
-            })}
-        </Suspense>
+    move || match session.user.get() {
+        Some(user) => view! { <Dashboard user /> }.into_any(),
+        None => view! { <Landing /> }.into_any(),
     }
 }
 
@@ -100,9 +94,8 @@ fn Dashboard(user: CurrentUser) -> impl IntoView {
     let tick = use_tick(5);
     let tz = use_time_zone();
     let refresh = RwSignal::new(0u32);
-    let stats =
-        Resource::new(move || (tz.get(), tick.get(), refresh.get()), |(tz, _, _)| get_dashboard_stats(Some(tz)));
-    let recent = Resource::new(
+    let stats = use_live(move || (tz.get(), tick.get(), refresh.get()), |(tz, _, _)| get_dashboard_stats(Some(tz)));
+    let recent = use_live(
         move || (tick.get(), refresh.get()),
         |_| list_bots(BotFilter { page: 1, page_size: 8, ..BotFilter::default() }),
     );
@@ -118,60 +111,56 @@ fn Dashboard(user: CurrentUser) -> impl IntoView {
             </p>
         </div>
         <div class="mt-6 grid gap-4 sm:grid-cols-3">
-            <Transition fallback=|| ()>
-                {move || Suspend::new(async move {
-                    stats
-                        .await
-                        .map(|s| {
-                            let pct = s.today.limit.filter(|l| *l > 0).map(|l| (s.today.usage * 100 / l).min(100));
-                            view! {
-                                <a href="/bots" class=format!("{CARD} hover:ring-indigo-300") data-testid="stat-active">
-                                    <p class="text-sm text-slate-500">"Active Bots"</p>
-                                    <p class="mt-1 text-3xl font-bold">{s.active_bots}</p>
-                                </a>
-                                <a
-                                    href="/api-keys"
-                                    class=format!("{CARD} hover:ring-indigo-300")
-                                    data-testid="stat-keys"
-                                >
-                                    <p class="text-sm text-slate-500">"API Keys"</p>
-                                    <p class="mt-1 text-3xl font-bold">{s.api_keys}</p>
-                                </a>
-                                <a href="/usage" class=format!("{CARD} hover:ring-indigo-300") data-testid="stat-usage">
-                                    <p class="text-sm text-slate-500">{format!("Today's Usage ({} plan)", s.plan)}</p>
-                                    <p class="mt-1 text-3xl font-bold">
-                                        {match s.today.limit {
-                                            Some(l) => format!("{}/{l}", s.today.usage),
-                                            None => s.today.usage.to_string(),
-                                        }}
-                                    </p>
-                                    <div class="mt-2 h-2 overflow-hidden rounded-full bg-slate-100">
-                                        <div
-                                            class="h-full rounded-full bg-indigo-500"
-                                            style=format!("width: {}%", pct.unwrap_or(0))
-                                        />
-                                    </div>
-                                    <p class="mt-1 text-xs text-slate-500">
-                                        {match pct {
-                                            Some(p) => format!("{p}% of daily limit"),
-                                            None => "No daily limit".to_owned(),
-                                        }}
-                                    </p>
-                                </a>
-                            }
-                        })
-                })}
-            </Transition>
+            <Loaded data=stats fallback=|| () let:loaded>
+                {loaded
+                    .map(|s| {
+                        let pct = s.today.limit.filter(|l| *l > 0).map(|l| (s.today.usage * 100 / l).min(100));
+                        view! {
+                            <a href="/bots" class=format!("{CARD} hover:ring-indigo-300") data-testid="stat-active">
+                                <p class="text-sm text-slate-500">"Active Bots"</p>
+                                <p class="mt-1 text-3xl font-bold">{s.active_bots}</p>
+                            </a>
+                            <a href="/api-keys" class=format!("{CARD} hover:ring-indigo-300") data-testid="stat-keys">
+                                <p class="text-sm text-slate-500">"API Keys"</p>
+                                <p class="mt-1 text-3xl font-bold">{s.api_keys}</p>
+                            </a>
+                            <a href="/usage" class=format!("{CARD} hover:ring-indigo-300") data-testid="stat-usage">
+                                <p class="text-sm text-slate-500">{format!("Today's Usage ({} plan)", s.plan)}</p>
+                                <p class="mt-1 text-3xl font-bold">
+                                    {match s.today.limit {
+                                        Some(l) => format!("{}/{l}", s.today.usage),
+                                        None => s.today.usage.to_string(),
+                                    }}
+                                </p>
+                                <div class="mt-2 h-2 overflow-hidden rounded-full bg-slate-100">
+                                    <div
+                                        class="h-full rounded-full bg-indigo-500"
+                                        style=format!("width: {}%", pct.unwrap_or(0))
+                                    />
+                                </div>
+                                <p class="mt-1 text-xs text-slate-500">
+                                    {match pct {
+                                        Some(p) => format!("{p}% of daily limit"),
+                                        None => "No daily limit".to_owned(),
+                                    }}
+                                </p>
+                            </a>
+                        }
+                    })}
+            </Loaded>
         </div>
         <div class="mt-6 grid gap-6 lg:grid-cols-2">
             <section class=CARD>
                 <h2 class="font-semibold">"Quick Deploy"</h2>
                 <p class="mt-1 text-sm text-slate-600">"Send bots into a meeting now."</p>
                 <div class="mt-4">
-                    <DeployForm on_done=Callback::new(move |bots: Vec<crate::model::bot::Bot>| {
-                        deployed.set(Some(bots.len()));
-                        refresh.update(|n| *n += 1);
-                    }) />
+                    <DeployForm
+                        stats
+                        on_done=Callback::new(move |bots: Vec<Bot>| {
+                            deployed.set(Some(bots.len()));
+                            refresh.update(|n| *n += 1);
+                        })
+                    />
                 </div>
                 {move || {
                     deployed
@@ -195,50 +184,48 @@ fn Dashboard(user: CurrentUser) -> impl IntoView {
                         "All bots"
                     </a>
                 </div>
-                <Transition fallback=|| ()>
-                    {move || Suspend::new(async move {
-                        match recent.await {
-                            Ok(page) if page.data.is_empty() => {
-                                view! {
-                                    <p class="mt-4 text-sm text-slate-500">"No bots yet. Deploy one to see it here."</p>
-                                }
-                                    .into_any()
+                <Loaded data=recent fallback=|| () let:loaded>
+                    {match loaded {
+                        Ok(page) if page.data.is_empty() => {
+                            view! {
+                                <p class="mt-4 text-sm text-slate-500">"No bots yet. Deploy one to see it here."</p>
                             }
-                            Ok(page) => {
-                                view! {
-                                    <ul class="mt-3 divide-y divide-slate-100" data-testid="recent-bots">
-                                        {page
-                                            .data
-                                            .into_iter()
-                                            .map(|b| {
-                                                view! {
-                                                    <li class="flex items-center justify-between gap-3 py-2 text-sm">
-                                                        <span class="truncate">
-                                                            <PlatformLabel platform=b.meeting_platform />
-                                                            <span class="ml-2 text-slate-500">
-                                                                {format!("{} #{}", b.display_name, b.id)}
-                                                            </span>
-                                                        </span>
-                                                        <StatusBadge status=b.status />
-                                                    </li>
-                                                }
-                                            })
-                                            .collect_view()}
-                                    </ul>
-                                }
-                                    .into_any()
-                            }
-                            Err(e) => {
-                                view! {
-                                    <p role="alert" class="mt-4 text-sm text-red-700">
-                                        {e.to_string()}
-                                    </p>
-                                }
-                                    .into_any()
-                            }
+                                .into_any()
                         }
-                    })}
-                </Transition>
+                        Ok(page) => {
+                            view! {
+                                <ul class="mt-3 divide-y divide-slate-100" data-testid="recent-bots">
+                                    {page
+                                        .data
+                                        .into_iter()
+                                        .map(|b| {
+                                            view! {
+                                                <li class="flex items-center justify-between gap-3 py-2 text-sm">
+                                                    <span class="truncate">
+                                                        <PlatformLabel platform=b.meeting_platform />
+                                                        <span class="ml-2 text-slate-500">
+                                                            {format!("{} #{}", b.display_name, b.id)}
+                                                        </span>
+                                                    </span>
+                                                    <StatusBadge status=b.status />
+                                                </li>
+                                            }
+                                        })
+                                        .collect_view()}
+                                </ul>
+                            }
+                                .into_any()
+                        }
+                        Err(e) => {
+                            view! {
+                                <p role="alert" class="mt-4 text-sm text-red-700">
+                                    {e.to_string()}
+                                </p>
+                            }
+                                .into_any()
+                        }
+                    }}
+                </Loaded>
             </section>
         </div>
     }

@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 
 use crate::api::admin::{get_infrastructure, list_users, set_user_plan, UserSummary};
-use crate::components::live::use_tick;
+use crate::components::live::{use_live, use_tick, Loaded};
 use crate::components::protected::RequireUser;
 use crate::components::ui::{ErrorText, PageHeader, BUTTON_SECONDARY, CARD, INPUT, TD, TH};
 use crate::model::usage::Plan;
@@ -18,108 +18,99 @@ pub fn InfrastructurePage() -> impl IntoView {
 #[component]
 fn InfrastructureView() -> impl IntoView {
     let tick = use_tick(5);
-    let infra = Resource::new(move || tick.get(), |_| get_infrastructure());
+    let infra = use_live(move || tick.get(), |_| get_infrastructure());
     let refresh = RwSignal::new(0u32);
-    let users = Resource::new(move || refresh.get(), |_| list_users());
+    let users = use_live(move || refresh.get(), |_| list_users());
     view! {
         <PageHeader
             title="Infrastructure"
             subtitle="Where bots run, how full each platform is, and who may run how many."
         />
-        <Transition fallback=|| ()>
-            {move || Suspend::new(async move {
-                match infra.await {
-                    Ok(i) => {
-                        view! {
-                            <div class="mt-4 grid gap-4 sm:grid-cols-3">
-                                <div class=CARD>
-                                    <p class="text-sm text-slate-500">"Queued"</p>
-                                    <p class="mt-1 text-2xl font-bold" data-testid="queued">
-                                        {i.queued}
-                                    </p>
-                                </div>
-                                <div class=CARD>
-                                    <p class="text-sm text-slate-500">"Scheduled"</p>
-                                    <p class="mt-1 text-2xl font-bold">{i.scheduled}</p>
-                                </div>
-                                <div class=CARD>
-                                    <p class="text-sm text-slate-500">"Platforms (priority order)"</p>
-                                    <p class="mt-1 text-2xl font-bold">
-                                        {i
-                                            .platforms
-                                            .iter()
-                                            .map(|p| p.platform.label())
-                                            .collect::<Vec<_>>()
-                                            .join(" → ")}
-                                    </p>
-                                </div>
+        <Loaded data=infra fallback=|| () let:loaded>
+            {match loaded {
+                Ok(i) => {
+                    view! {
+                        <div class="mt-4 grid gap-4 sm:grid-cols-3">
+                            <div class=CARD>
+                                <p class="text-sm text-slate-500">"Queued"</p>
+                                <p class="mt-1 text-2xl font-bold" data-testid="queued">
+                                    {i.queued}
+                                </p>
                             </div>
-                            <div class="mt-4 grid gap-4 sm:grid-cols-2">
-                                {i
-                                    .platforms
-                                    .into_iter()
-                                    .map(|p| {
-                                        let pct = if p.limit == 0 {
-                                            0
-                                        } else {
-                                            (p.used * 100 / i64::from(p.limit)).min(100)
-                                        };
-                                        view! {
-                                            <div class=CARD>
-                                                <div class="flex justify-between text-sm">
-                                                    <span class="font-semibold">{p.platform.label()}</span>
-                                                    <span>{format!("{}/{} bots", p.used, p.limit)}</span>
-                                                </div>
-                                                <div class="mt-2 h-2 overflow-hidden rounded-full bg-slate-100">
-                                                    <div class="h-full bg-indigo-500" style=format!("width: {pct}%") />
-                                                </div>
-                                                <p class="mt-1 text-xs text-slate-500">
-                                                    {format!(
-                                                        "Waits {} s when full before the next platform",
-                                                        p.queue_timeout_ms / 1000,
-                                                    )}
-                                                </p>
+                            <div class=CARD>
+                                <p class="text-sm text-slate-500">"Scheduled"</p>
+                                <p class="mt-1 text-2xl font-bold">{i.scheduled}</p>
+                            </div>
+                            <div class=CARD>
+                                <p class="text-sm text-slate-500">"Platforms (priority order)"</p>
+                                <p class="mt-1 text-2xl font-bold">
+                                    {i.platforms.iter().map(|p| p.platform.label()).collect::<Vec<_>>().join(" → ")}
+                                </p>
+                            </div>
+                        </div>
+                        <div class="mt-4 grid gap-4 sm:grid-cols-2">
+                            {i
+                                .platforms
+                                .into_iter()
+                                .map(|p| {
+                                    let pct = if p.limit == 0 {
+                                        0
+                                    } else {
+                                        (p.used * 100 / i64::from(p.limit)).min(100)
+                                    };
+                                    view! {
+                                        <div class=CARD>
+                                            <div class="flex justify-between text-sm">
+                                                <span class="font-semibold">{p.platform.label()}</span>
+                                                <span>{format!("{}/{} bots", p.used, p.limit)}</span>
                                             </div>
-                                        }
-                                    })
-                                    .collect_view()}
-                            </div>
-                        }
-                            .into_any()
+                                            <div class="mt-2 h-2 overflow-hidden rounded-full bg-slate-100">
+                                                <div class="h-full bg-indigo-500" style=format!("width: {pct}%") />
+                                            </div>
+                                            <p class="mt-1 text-xs text-slate-500">
+                                                {format!(
+                                                    "Waits {} s when full before the next platform",
+                                                    p.queue_timeout_ms / 1000,
+                                                )}
+                                            </p>
+                                        </div>
+                                    }
+                                })
+                                .collect_view()}
+                        </div>
                     }
-                    Err(e) => view! { <ErrorText message=e.to_string() /> }.into_any(),
+                        .into_any()
                 }
-            })}
-        </Transition>
+                Err(e) => view! { <ErrorText message=e.to_string() /> }.into_any(),
+            }}
+        </Loaded>
         <h2 class="mt-8 text-lg font-semibold">"Users and plans"</h2>
-        <Transition fallback=|| ()>
-            {move || Suspend::new(async move {
-                match users.await {
-                    Ok(list) => {
-                        view! {
-                            <div class="mt-2 overflow-x-auto rounded-xl bg-white shadow-sm ring-1 ring-slate-200">
-                                <table class="min-w-full">
-                                    <thead class="bg-slate-50">
-                                        <tr>
-                                            <th class=TH>"User"</th>
-                                            <th class=TH>"Role"</th>
-                                            <th class=TH>"Plan"</th>
-                                            <th class=TH>"Daily override"</th>
-                                            <th class=TH></th>
-                                        </tr>
-                                    </thead>
-                                    <tbody>
-                                        {list.into_iter().map(|u| view! { <UserRow user=u refresh /> }).collect_view()}
-                                    </tbody>
-                                </table>
-                            </div>
-                        }
-                            .into_any()
+        <Loaded data=users fallback=|| () let:loaded>
+            {match loaded {
+                Ok(list) => {
+                    view! {
+                        <div class="mt-2 overflow-x-auto rounded-xl bg-white shadow-sm ring-1 ring-slate-200">
+                            <table class="min-w-full">
+                                <thead class="bg-slate-50">
+                                    <tr>
+                                        <th class=TH>"User"</th>
+                                        <th class=TH>"Role"</th>
+                                        <th class=TH>"Plan"</th>
+                                        <th class=TH>"Daily override"</th>
+                                        <th class=TH></th>
+                                    </tr>
+                                </thead>
+                                <tbody>
+                                    {list.into_iter().map(|u| view! { <UserRow user=u refresh /> }).collect_view()}
+                                </tbody>
+                            </table>
+                        </div>
                     }
-                    Err(e) => view! { <ErrorText message=e.to_string() /> }.into_any(),
+                        .into_any()
                 }
-            })}
-        </Transition>
+                Err(e) => view! { <ErrorText message=e.to_string() /> }.into_any(),
+            }}
+        </Loaded>
     }
 }
 

@@ -3,6 +3,8 @@
 
 use leptos::prelude::*;
 
+use crate::components::live::{use_live, Loaded};
+
 use crate::api::bots::list_bots;
 use crate::api::templates::{delete_template, list_templates, save_template, send_chat_message};
 use crate::components::dialog::{Confirm, Dialog};
@@ -16,16 +18,15 @@ use crate::model::template::{MessageTemplate, SendChat, TemplateInput};
 /// `/templates`.
 #[component]
 pub fn TemplatesPage() -> impl IntoView {
-    // Created outside the sign-in suspense boundary: server and browser create it in the same order.
     let refresh = RwSignal::new(0u32);
-    let templates = Resource::new(move || refresh.get(), |_| list_templates());
+    let templates = use_live(move || refresh.get(), |_| list_templates());
     view! { <RequireUser children=move |_| view! { <TemplatesView refresh templates /> } /> }
 }
 
 #[component]
 fn TemplatesView(
     refresh: RwSignal<u32>,
-    templates: Resource<Result<Page<MessageTemplate>, AppError>>,
+    templates: Signal<Option<Result<Page<MessageTemplate>, AppError>>>,
 ) -> impl IntoView {
     let editing = RwSignal::new(None::<Option<MessageTemplate>>);
     let deleting = RwSignal::new(None::<MessageTemplate>);
@@ -47,83 +48,82 @@ fn TemplatesView(
             </button>
         </PageHeader>
         <div class="mt-4">
-            <Transition fallback=|| {
-                view! { <p class="text-sm text-slate-500">"Loading templates…"</p> }
-            }>
-                {move || Suspend::new(async move {
-                    match templates.await {
-                        Ok(page) if page.data.is_empty() => {
-                            view! {
-                                <EmptyState
-                                    title="No templates yet"
-                                    text="A template holds variations of a message; each bot sends one of them at random."
-                                />
-                            }
-                                .into_any()
+            <Loaded
+                data=templates
+                fallback=|| {
+                    view! { <p class="text-sm text-slate-500">"Loading templates…"</p> }
+                }
+                let:loaded
+            >
+                {match loaded {
+                    Ok(page) if page.data.is_empty() => {
+                        view! {
+                            <EmptyState
+                                title="No templates yet"
+                                text="A template holds variations of a message; each bot sends one of them at random."
+                            />
                         }
-                        Ok(page) => {
-                            let n = now();
-                            view! {
-                                <div class="overflow-x-auto rounded-xl bg-white shadow-sm ring-1 ring-slate-200">
-                                    <table class="min-w-full">
-                                        <thead class="bg-slate-50">
-                                            <tr>
-                                                <th class=TH>"Template Name"</th>
-                                                <th class=TH>"Variations"</th>
-                                                <th class=TH>"Preview"</th>
-                                                <th class=TH>"Created"</th>
-                                                <th class=TH>"Actions"</th>
-                                            </tr>
-                                        </thead>
-                                        <tbody>
-                                            {page
-                                                .data
-                                                .into_iter()
-                                                .map(|t| {
-                                                    let (for_edit, for_delete) = (t.clone(), t.clone());
-                                                    view! {
-                                                        <tr
-                                                            class="border-t border-slate-100"
-                                                            data-testid="template-row"
-                                                        >
-                                                            <td class=format!(
-                                                                "{TD} font-medium text-slate-900",
-                                                            )>{t.template_name.clone()}</td>
-                                                            <td class=TD>{t.messages.len()}</td>
-                                                            <td class=format!(
-                                                                "{TD} max-w-xs truncate",
-                                                            )>{t.messages.first().cloned().unwrap_or_default()}</td>
-                                                            <td class=TD>{relative(t.created_at, n)}</td>
-                                                            <td class=format!("{TD} space-x-3 whitespace-nowrap")>
-                                                                <button
-                                                                    type="button"
-                                                                    class="text-sm font-medium text-indigo-600"
-                                                                    on:click=move |_| editing.set(Some(Some(for_edit.clone())))
-                                                                >
-                                                                    "Edit"
-                                                                </button>
-                                                                <button
-                                                                    type="button"
-                                                                    class="text-sm font-medium text-red-600"
-                                                                    on:click=move |_| deleting.set(Some(for_delete.clone()))
-                                                                >
-                                                                    "Delete"
-                                                                </button>
-                                                            </td>
-                                                        </tr>
-                                                    }
-                                                })
-                                                .collect_view()}
-                                        </tbody>
-                                    </table>
-                                </div>
-                            }
-                                .into_any()
-                        }
-                        Err(e) => view! { <ErrorText message=e.to_string() /> }.into_any(),
+                            .into_any()
                     }
-                })}
-            </Transition>
+                    Ok(page) => {
+                        let n = now();
+                        view! {
+                            <div class="overflow-x-auto rounded-xl bg-white shadow-sm ring-1 ring-slate-200">
+                                <table class="min-w-full">
+                                    <thead class="bg-slate-50">
+                                        <tr>
+                                            <th class=TH>"Template Name"</th>
+                                            <th class=TH>"Variations"</th>
+                                            <th class=TH>"Preview"</th>
+                                            <th class=TH>"Created"</th>
+                                            <th class=TH>"Actions"</th>
+                                        </tr>
+                                    </thead>
+                                    <tbody>
+                                        {page
+                                            .data
+                                            .into_iter()
+                                            .map(|t| {
+                                                let (for_edit, for_delete) = (t.clone(), t.clone());
+                                                view! {
+                                                    <tr class="border-t border-slate-100" data-testid="template-row">
+                                                        <td class=format!(
+                                                            "{TD} font-medium text-slate-900",
+                                                        )>{t.template_name.clone()}</td>
+                                                        <td class=TD>{t.messages.len()}</td>
+                                                        <td class=format!(
+                                                            "{TD} max-w-xs truncate",
+                                                        )>{t.messages.first().cloned().unwrap_or_default()}</td>
+                                                        <td class=TD>{relative(t.created_at, n)}</td>
+                                                        <td class=format!("{TD} space-x-3 whitespace-nowrap")>
+                                                            <button
+                                                                type="button"
+                                                                class="text-sm font-medium text-indigo-600"
+                                                                on:click=move |_| editing.set(Some(Some(for_edit.clone())))
+                                                            >
+                                                                "Edit"
+                                                            </button>
+                                                            <button
+                                                                type="button"
+                                                                class="text-sm font-medium text-red-600"
+                                                                on:click=move |_| deleting.set(Some(for_delete.clone()))
+                                                            >
+                                                                "Delete"
+                                                            </button>
+                                                        </td>
+                                                    </tr>
+                                                }
+                                            })
+                                            .collect_view()}
+                                    </tbody>
+                                </table>
+                            </div>
+                        }
+                            .into_any()
+                    }
+                    Err(e) => view! { <ErrorText message=e.to_string() /> }.into_any(),
+                }}
+            </Loaded>
         </div>
         {move || {
             editing
@@ -268,8 +268,8 @@ fn TemplateDialog(current: Option<MessageTemplate>, on_close: Callback<()>, on_s
 
 #[component]
 fn BroadcastDialog(on_close: Callback<()>) -> impl IntoView {
-    let templates = Resource::new(|| (), |_| list_templates());
-    let bots = Resource::new(
+    let templates = use_live(|| (), |_| list_templates());
+    let bots = use_live(
         || (),
         |_| {
             list_bots(BotFilter {
@@ -308,21 +308,19 @@ fn BroadcastDialog(on_close: Callback<()>) -> impl IntoView {
                         on:change=move |ev| template_id.set(event_target_value(&ev))
                     >
                         <option value="">"Select a message template..."</option>
-                        <Transition fallback=|| ()>
-                            {move || {
-                                templates
-                                    .get()
-                                    .and_then(Result::ok)
-                                    .map(|p| {
-                                        p.data
-                                            .into_iter()
-                                            .map(|t| {
-                                                view! { <option value=t.id.to_string()>{t.template_name}</option> }
-                                            })
-                                            .collect_view()
-                                    })
-                            }}
-                        </Transition>
+                        {move || {
+                            templates
+                                .get()
+                                .and_then(Result::ok)
+                                .map(|p| {
+                                    p.data
+                                        .into_iter()
+                                        .map(|t| {
+                                            view! { <option value=t.id.to_string()>{t.template_name}</option> }
+                                        })
+                                        .collect_view()
+                                })
+                        }}
                     </select>
                 </div>
                 <Show when=move || template_id.get().is_empty()>
@@ -336,45 +334,43 @@ fn BroadcastDialog(on_close: Callback<()>) -> impl IntoView {
                 </Show>
                 <fieldset>
                     <legend class="text-sm font-medium text-slate-700">"Recipients"</legend>
-                    <Transition fallback=|| ()>
-                        {move || {
-                            bots.get()
-                                .and_then(Result::ok)
-                                .map(|p| {
-                                    if p.data.is_empty() {
-                                        return view! {
-                                            <p class="mt-1 text-sm text-slate-500">"No live bots to send to."</p>
-                                        }
-                                            .into_any();
+                    {move || {
+                        bots.get()
+                            .and_then(Result::ok)
+                            .map(|p| {
+                                if p.data.is_empty() {
+                                    return view! {
+                                        <p class="mt-1 text-sm text-slate-500">"No live bots to send to."</p>
                                     }
-                                    p.data
-                                        .into_iter()
-                                        .map(|b| {
-                                            let id = b.id;
-                                            view! {
-                                                <label class="mt-1 flex items-center gap-2 text-sm">
-                                                    <input
-                                                        type="checkbox"
-                                                        on:change=move |ev| {
-                                                            let on = event_target_checked(&ev);
-                                                            chosen
-                                                                .update(|c| {
-                                                                    c.retain(|x| *x != id);
-                                                                    if on {
-                                                                        c.push(id);
-                                                                    }
-                                                                })
-                                                        }
-                                                    />
-                                                    {format!("{} #{} ({})", b.display_name, b.id, b.status.label())}
-                                                </label>
-                                            }
-                                        })
-                                        .collect_view()
-                                        .into_any()
-                                })
-                        }}
-                    </Transition>
+                                        .into_any();
+                                }
+                                p.data
+                                    .into_iter()
+                                    .map(|b| {
+                                        let id = b.id;
+                                        view! {
+                                            <label class="mt-1 flex items-center gap-2 text-sm">
+                                                <input
+                                                    type="checkbox"
+                                                    on:change=move |ev| {
+                                                        let on = event_target_checked(&ev);
+                                                        chosen
+                                                            .update(|c| {
+                                                                c.retain(|x| *x != id);
+                                                                if on {
+                                                                    c.push(id);
+                                                                }
+                                                            })
+                                                    }
+                                                />
+                                                {format!("{} #{} ({})", b.display_name, b.id, b.status.label())}
+                                            </label>
+                                        }
+                                    })
+                                    .collect_view()
+                                    .into_any()
+                            })
+                    }}
                 </fieldset>
                 {move || {
                     send.value()

@@ -4,15 +4,21 @@
 use leptos::prelude::*;
 
 use crate::api::usage::get_usage;
-use crate::components::live::use_time_zone;
+use crate::components::live::{use_live, use_time_zone, Loaded};
 use crate::components::protected::RequireUser;
 use crate::components::ui::{ErrorText, PageHeader, CARD};
-use crate::model::usage::{UsageBucket, UsageRange};
+use crate::model::error::AppError;
+use crate::model::usage::{DailyUsage, Subscription, UsageBucket, UsageRange};
+
+type UsageData = Result<(Subscription, DailyUsage, Vec<UsageBucket>), AppError>;
 
 /// `/usage`.
 #[component]
 pub fn UsagePage() -> impl IntoView {
-    view! { <RequireUser children=|_| view! { <UsageView /> } /> }
+    let tz = use_time_zone();
+    let range = RwSignal::new(UsageRange::Today);
+    let data = use_live(move || (range.get(), tz.get()), |(r, tz)| get_usage(r, Some(tz)));
+    view! { <RequireUser children=move |_| view! { <UsageView tz range data /> } /> }
 }
 
 /// What the bars show.
@@ -48,11 +54,8 @@ fn hours(ms: i64) -> String {
 }
 
 #[component]
-fn UsageView() -> impl IntoView {
-    let tz = use_time_zone();
-    let range = RwSignal::new(UsageRange::Today);
+fn UsageView(tz: ReadSignal<String>, range: RwSignal<UsageRange>, data: Signal<Option<UsageData>>) -> impl IntoView {
     let metric = RwSignal::new(Metric::Bots);
-    let data = Resource::new(move || (range.get(), tz.get()), |(r, tz)| get_usage(r, Some(tz)));
     let toggle = |label: &'static str, active: Signal<bool>, on: Callback<()>| {
         view! {
             <button
@@ -70,46 +73,48 @@ fn UsageView() -> impl IntoView {
             title="Usage"
             subtitle="Your plan, today's bots and the history of your usage. Cost: $0.10 per bot-hour."
         />
-        <Transition fallback=|| {
-            view! { <p class="mt-4 text-sm text-slate-500">"Loading usage…"</p> }
-        }>
-            {move || Suspend::new(async move {
-                match data.await {
-                    Ok((sub, today, buckets)) => {
-                        let cards = [
-                            ("Current Plan", sub.current_plan.label().to_owned()),
-                            (
-                                "Daily Bot Limit",
-                                sub.effective_daily_limit.map(|l| l.to_string()).unwrap_or_else(|| "Unlimited".into()),
-                            ),
-                            ("Today's Usage", today.usage.to_string()),
-                            (
-                                "Remaining Today",
-                                today.remaining.map(|r| r.to_string()).unwrap_or_else(|| "Unlimited".into()),
-                            ),
-                        ];
-                        view! {
-                            <div class="mt-4 grid gap-4 sm:grid-cols-4">
-                                {cards
-                                    .into_iter()
-                                    .map(|(k, v)| {
-                                        view! {
-                                            <div class=CARD>
-                                                <p class="text-sm text-slate-500">{k}</p>
-                                                <p class="mt-1 text-2xl font-bold">{v}</p>
-                                            </div>
-                                        }
-                                    })
-                                    .collect_view()}
-                            </div>
-                            <Chart buckets metric=metric.read_only() />
-                        }
-                            .into_any()
+        <Loaded
+            data=data
+            fallback=|| {
+                view! { <p class="mt-4 text-sm text-slate-500">"Loading usage…"</p> }
+            }
+            let:loaded
+        >
+            {match loaded {
+                Ok((sub, today, buckets)) => {
+                    let cards = [
+                        ("Current Plan", sub.current_plan.label().to_owned()),
+                        (
+                            "Daily Bot Limit",
+                            sub.effective_daily_limit.map(|l| l.to_string()).unwrap_or_else(|| "Unlimited".into()),
+                        ),
+                        ("Today's Usage", today.usage.to_string()),
+                        (
+                            "Remaining Today",
+                            today.remaining.map(|r| r.to_string()).unwrap_or_else(|| "Unlimited".into()),
+                        ),
+                    ];
+                    view! {
+                        <div class="mt-4 grid gap-4 sm:grid-cols-4">
+                            {cards
+                                .into_iter()
+                                .map(|(k, v)| {
+                                    view! {
+                                        <div class=CARD>
+                                            <p class="text-sm text-slate-500">{k}</p>
+                                            <p class="mt-1 text-2xl font-bold">{v}</p>
+                                        </div>
+                                    }
+                                })
+                                .collect_view()}
+                        </div>
+                        <Chart buckets metric=metric.read_only() />
                     }
-                    Err(e) => view! { <ErrorText message=e.to_string() /> }.into_any(),
+                        .into_any()
                 }
-            })}
-        </Transition>
+                Err(e) => view! { <ErrorText message=e.to_string() /> }.into_any(),
+            }}
+        </Loaded>
         <div class="mt-4 flex flex-wrap gap-3">
             <div class="inline-flex rounded-lg bg-slate-100 p-1">
                 {toggle(

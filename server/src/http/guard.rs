@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 
+use app::app::RequestUser;
 use app::backend::auth::{sessions, ClientIp};
 use app::backend::state::AppState;
 use app::model::error::AppError;
@@ -38,9 +39,19 @@ pub async fn client_ip(State(state): State<AppState>, mut req: Request, next: Ne
     next.run(req).await
 }
 
-/// Redirects a signed-out GET of a signed-in page to `/auth/sign-in?next=<page>`.
-pub async fn require_session_for_pages(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if req.method() != Method::GET || !is_protected(req.uri().path()) {
+/// Whether a GET of `path` renders a page (rather than an API, a server function or a file).
+fn is_page(path: &str) -> bool {
+    const NOT_PAGES: [&str; 4] = ["/api/", "/fn/", "/pkg/", "/healthz"];
+    !NOT_PAGES.iter().any(|p| path.starts_with(p))
+        && path != "/readyz"
+        && !path.rsplit('/').next().is_some_and(|last| last.contains('.'))
+}
+
+/// Resolves the session of every page request once, before rendering: the page gets the user as
+/// a [`RequestUser`] extension, and a signed-out GET of a signed-in page is redirected to
+/// `/auth/sign-in?next=<page>`.
+pub async fn session_for_pages(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    if req.method() != Method::GET || !is_page(req.uri().path()) {
         return next.run(req).await;
     }
     let token = req
@@ -50,15 +61,23 @@ pub async fn require_session_for_pages(State(state): State<AppState>, req: Reque
         .filter_map(|v| v.to_str().ok())
         .find_map(sessions::token_from_cookie_header)
         .map(str::to_owned);
-    let signed_in = match token {
-        None => false,
+    let user = match token {
+        None => Ok(None),
         Some(token) => match state.pool.get().await {
-            Ok(mut conn) => matches!(sessions::find_user(&mut conn, &token).await, Ok(Some(_))),
-            // Let the page render its own error rather than bouncing a signed-in user.
-            Err(_) => true,
+            Ok(mut conn) => sessions::find_user(&mut conn, &token).await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
         },
     };
-    if signed_in {
+    let user = match user {
+        Ok(user) => user,
+        Err(e) => {
+            tracing::error!(error = %e, "session lookup for a page failed");
+            let body = "Meeboter cannot reach its database right now. Try again in a moment.";
+            return (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "5")], body).into_response();
+        }
+    };
+    if user.is_some() || !is_protected(req.uri().path()) {
+        req.extensions_mut().insert(RequestUser(user));
         return next.run(req).await;
     }
     let target = req.uri().path_and_query().map(|pq| pq.as_str()).unwrap_or("/");
@@ -107,6 +126,18 @@ mod tests {
         assert!(!is_protected("/"));
         assert!(!is_protected("/auth/sign-in"));
         assert!(!is_protected("/docs"));
+    }
+
+    #[test]
+    fn pages_are_told_apart_from_apis_and_files() {
+        assert!(is_page("/"));
+        assert!(is_page("/bots"));
+        assert!(is_page("/auth/sign-in"));
+        assert!(!is_page("/api/v1/bots"));
+        assert!(!is_page("/fn/list_bots"));
+        assert!(!is_page("/pkg/meeboter.wasm"));
+        assert!(!is_page("/favicon.svg"));
+        assert!(!is_page("/readyz"));
     }
 
     #[test]

@@ -82,6 +82,41 @@ async fn every_signed_in_page_renders_promptly() {
     assert!(docs.body.contains("Meeboter API") && docs.body.contains("/api/v1/bots/{id}/cancel"), "{}", docs.body);
 }
 
+/// Streamed server rendering once stalled now and then (a response that never ended). Every
+/// signed-in page is rendered many times at once on a multi-threaded runtime, as in production.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_rendered_concurrently_all_finish() {
+    use tower::ServiceExt;
+    let mut app = TestApp::new().await;
+    app.sign_up("Ada Admin", "ada@example.com").await;
+    let cookie = app.cookie().unwrap().to_owned();
+    let pages = ["/", "/bots", "/templates", "/api-keys", "/usage", "/infrastructure", "/docs"];
+    let mut tasks = tokio::task::JoinSet::new();
+    for round in 0..12 {
+        for page in pages {
+            let router = app.router.clone();
+            let cookie = cookie.clone();
+            tasks.spawn(async move {
+                let req = http::Request::get(page)
+                    .header(http::header::ACCEPT, "text/html")
+                    .header(http::header::COOKIE, cookie)
+                    .body(axum::body::Body::empty())
+                    .unwrap();
+                let res = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+                    crate::support::TestResponse::read(router.oneshot(req).await.unwrap()).await
+                })
+                .await
+                .unwrap_or_else(|_| panic!("{page} (round {round}) did not finish within 20 s"));
+                assert_eq!(res.status, StatusCode::OK, "{page}");
+                assert!(res.body.contains("</body>"), "{page} ended early: {}", res.body);
+            });
+        }
+    }
+    while let Some(r) = tasks.join_next().await {
+        r.unwrap();
+    }
+}
+
 #[tokio::test]
 async fn the_infrastructure_page_is_for_administrators() {
     let mut app = TestApp::new().await;

@@ -116,6 +116,11 @@ impl TestApp {
         resp
     }
 
+    /// The session cookie (`name=value`), if signed in.
+    pub fn cookie(&self) -> Option<&str> {
+        self.cookie.as_deref()
+    }
+
     pub async fn get(&mut self, path: &str) -> TestResponse {
         self.send(Request::get(path).header(header::ACCEPT, "text/html").body(Body::empty()).unwrap()).await
     }
@@ -256,7 +261,7 @@ pub struct TestResponse {
 }
 
 impl TestResponse {
-    async fn read(res: Response<Body>) -> TestResponse {
+    pub async fn read(res: Response<Body>) -> TestResponse {
         let status = res.status();
         let headers = res.headers().clone();
         let set_cookies = headers.get_all(header::SET_COOKIE).iter().map(|v| v.to_str().unwrap().to_owned()).collect();

@@ -4,22 +4,33 @@
 
 use leptos::prelude::*;
 
+use crate::api::bots::DashboardStats;
 use crate::api::bots::{deploy_bots, get_dashboard_stats};
 use crate::components::dialog::Dialog;
-use crate::components::live::use_time_zone;
+use crate::components::live::{use_live, use_time_zone, Loaded};
 use crate::components::ui::{ErrorText, BUTTON, INPUT};
 use crate::model::bot::{Bot, CreateBot, MeetingPlatform};
+use crate::model::error::AppError;
 
 /// The most bots one deploy may create.
 pub const MAX_COUNT: u32 = 256;
 
-/// Meeting link and number of bots; calls `on_done` with the created bots.
+/// Today's plan and usage for the deploy form, in the browser's time zone.
+pub fn use_deploy_stats() -> Signal<Option<Result<DashboardStats, AppError>>> {
+    let tz = use_time_zone();
+    use_live(move || tz.get(), |tz| get_dashboard_stats(Some(tz)))
+}
+
+/// Meeting link and number of bots; calls `on_done` with the created bots. `stats` caps the count
+/// by what remains of today's limit (see [`use_deploy_stats`]); `on_done` is where the caller
+/// reloads it.
 #[component]
-pub fn DeployForm(on_done: Callback<Vec<Bot>>) -> impl IntoView {
+pub fn DeployForm(
+    stats: Signal<Option<Result<DashboardStats, AppError>>>,
+    on_done: Callback<Vec<Bot>>,
+) -> impl IntoView {
     let url = RwSignal::new(String::new());
     let count = RwSignal::new(1u32);
-    let tz = use_time_zone();
-    let stats = Resource::new(move || tz.get(), |tz| get_dashboard_stats(Some(tz)));
     let detected = Memo::new(move |_| MeetingPlatform::detect(&url.get()));
     let deploy = Action::new(|(url, count): &(String, u32)| {
         let request = CreateBot { meeting_url: Some(url.clone()), ..CreateBot::default() };
@@ -30,18 +41,19 @@ pub fn DeployForm(on_done: Callback<Vec<Bot>>) -> impl IntoView {
         if let Some(Ok(bots)) = deploy.value().get() {
             url.set(String::new());
             count.set(1);
-            stats.refetch();
             on_done.run(bots);
         }
     });
-    // Resources are read only under Transition: outside a suspense boundary, server rendering
-    // would wait on them forever.
     view! {
-        <Transition fallback=|| {
-            view! { <p class="text-sm text-slate-500">"Loading your plan…"</p> }
-        }>
-            {move || Suspend::new(async move {
-                let stats = stats.await.ok();
+        <Loaded
+            data=stats
+            fallback=|| {
+                view! { <p class="text-sm text-slate-500">"Loading your plan…"</p> }
+            }
+            let:loaded
+        >
+            {
+                let stats = loaded.ok();
                 let remaining = stats.as_ref().and_then(|s| s.today.remaining);
                 let cap = remaining.map_or(MAX_COUNT, |r| (r.max(0) as u32).min(MAX_COUNT));
                 let hint = match &stats {
@@ -122,8 +134,8 @@ pub fn DeployForm(on_done: Callback<Vec<Bot>>) -> impl IntoView {
                         </button>
                     </form>
                 }
-            })}
-        </Transition>
+            }
+        </Loaded>
     }
 }
 
@@ -132,7 +144,7 @@ pub fn DeployForm(on_done: Callback<Vec<Bot>>) -> impl IntoView {
 pub fn DeployDialog(on_close: Callback<()>, on_done: Callback<Vec<Bot>>) -> impl IntoView {
     view! {
         <Dialog title=Signal::stored("Join Multiple Bots to Meeting".to_owned()) on_close>
-            <DeployForm on_done />
+            <DeployForm stats=use_deploy_stats() on_done />
         </Dialog>
     }
 }

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use crate::api::bots::get_bot;
 use crate::components::badges::{InfraBadge, PlatformLabel, StatusBadge};
 use crate::components::dialog::Dialog;
-use crate::components::live::use_tick;
+use crate::components::live::{use_live, use_tick, Loaded};
 use crate::components::time::{now, relative, short};
 use crate::components::ui::{EmptyState, TD, TH};
 use crate::model::bot::{Bot, BotEvent};
@@ -23,7 +23,7 @@ enum Tab {
 #[component]
 pub fn BotDetails(id: i64, on_close: Callback<()>) -> impl IntoView {
     let tick = use_tick(5);
-    let data = Resource::new(move || tick.get(), move |_| get_bot(id));
+    let data = use_live(move || tick.get(), move |_| get_bot(id));
     let tab = RwSignal::new(Tab::Overview);
     let title = Signal::derive(move || {
         data.get()
@@ -52,46 +52,48 @@ pub fn BotDetails(id: i64, on_close: Callback<()>) -> impl IntoView {
                 {tab_button(Tab::Platform, "Platform")}
                 {tab_button(Tab::Screenshots, "Screenshots")}
             </div>
-            <Transition fallback=|| {
-                view! { <p class="text-sm text-slate-500">"Loading…"</p> }
-            }>
-                {move || Suspend::new(async move {
-                    match data.await {
-                        Ok((bot, events)) => {
-                            match tab.get() {
-                                Tab::Overview => view! { <Overview bot events /> }.into_any(),
-                                Tab::Logs => {
-                                    view! {
-                                        <EmptyState
-                                            title="No logs yet"
-                                            text="A running bot streams its log lines here, live."
-                                        />
-                                    }
-                                        .into_any()
+            <Loaded
+                data=data
+                fallback=|| {
+                    view! { <p class="text-sm text-slate-500">"Loading…"</p> }
+                }
+                let:loaded
+            >
+                {match loaded {
+                    Ok((bot, events)) => {
+                        match tab.get() {
+                            Tab::Overview => view! { <Overview bot events /> }.into_any(),
+                            Tab::Logs => {
+                                view! {
+                                    <EmptyState
+                                        title="No logs yet"
+                                        text="A running bot streams its log lines here, live."
+                                    />
                                 }
-                                Tab::Platform => view! { <PlatformTab bot /> }.into_any(),
-                                Tab::Screenshots => {
-                                    view! {
-                                        <EmptyState
-                                            title="No screenshots yet"
-                                            text="Screenshots a bot takes when its state changes or something fails appear here."
-                                        />
-                                    }
-                                        .into_any()
+                                    .into_any()
+                            }
+                            Tab::Platform => view! { <PlatformTab bot /> }.into_any(),
+                            Tab::Screenshots => {
+                                view! {
+                                    <EmptyState
+                                        title="No screenshots yet"
+                                        text="Screenshots a bot takes when its state changes or something fails appear here."
+                                    />
                                 }
+                                    .into_any()
                             }
-                        }
-                        Err(e) => {
-                            view! {
-                                <p role="alert" class="text-sm text-red-700">
-                                    {e.to_string()}
-                                </p>
-                            }
-                                .into_any()
                         }
                     }
-                })}
-            </Transition>
+                    Err(e) => {
+                        view! {
+                            <p role="alert" class="text-sm text-red-700">
+                                {e.to_string()}
+                            </p>
+                        }
+                            .into_any()
+                    }
+                }}
+            </Loaded>
         </Dialog>
     }
 }
