@@ -4,6 +4,7 @@
 pub mod api_v1;
 pub mod guard;
 pub mod health;
+pub mod trpc;
 
 use app::backend::state::AppState;
 use app::{shell, App};
@@ -27,6 +28,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/api/openapi.json", get(api_v1::openapi::serve))
         .nest("/api/v1", api_v1::router(state.clone(), api_v1::RequestLogSink::start(&state)))
+        .merge(trpc::router())
         .leptos_routes_with_context(
             &state,
             routes,

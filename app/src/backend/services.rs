@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod api_keys;
+pub mod bot_api;
 pub mod bots;
 pub mod events;
 pub mod plans;

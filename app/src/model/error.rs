@@ -26,6 +26,12 @@ pub enum AppError {
     /// The daily bot limit of the plan is reached.
     #[error("{message}")]
     DailyLimit { message: String, limit: i64, used: i64, remaining: i64, resets_at: chrono::DateTime<chrono::Utc> },
+    /// The resource is in a state that forbids this (a finished bot asking for its config).
+    #[error("{0}")]
+    Precondition(String),
+    /// The request carries more than the server accepts.
+    #[error("{0}")]
+    TooLarge(String),
     /// Too many attempts; try again later.
     #[error("{0}")]
     TooManyRequests(String),
@@ -59,6 +65,8 @@ impl AppError {
             AppError::Forbidden => 403,
             AppError::NotFound(_) => 404,
             AppError::Conflict { .. } => 409,
+            AppError::Precondition(_) => 412,
+            AppError::TooLarge(_) => 413,
             AppError::TooManyRequests(_) | AppError::DailyLimit { .. } => 429,
             AppError::Internal => 500,
             AppError::Transport(_) => 502,

@@ -3,6 +3,7 @@
 //! is `{"error": {"code", "message", "details"}}`; every request is logged against its key.
 
 mod auth;
+pub mod bot;
 mod bots;
 mod error;
 mod extract;
@@ -16,9 +17,10 @@ use axum::Router;
 pub use auth::RequestLogSink;
 pub use error::ApiError;
 
-/// The `/api/v1` routes (key authentication and request logging included).
+/// The `/api/v1` routes: those of API-key clients (key authentication and request logging
+/// included) and those of running bots (`/bot/...`, authorised by the bot's token).
 pub fn router(state: AppState, logs: RequestLogSink) -> Router<AppState> {
-    Router::new()
+    let keyed = Router::new()
         .route("/bots", get(bots::list).post(bots::create))
         .route("/bots/active-count", get(bots::active_count))
         .route("/bots/delete", post(bots::delete_many))
@@ -36,5 +38,6 @@ pub fn router(state: AppState, logs: RequestLogSink) -> Router<AppState> {
         .route("/templates/{id}", patch(misc::update_template).delete(misc::delete_template))
         .route("/chat/send", post(misc::send_chat))
         .fallback(error::not_found)
-        .layer(axum::middleware::from_fn_with_state((state, logs), auth::require_api_key))
+        .layer(axum::middleware::from_fn_with_state((state, logs), auth::require_api_key));
+    bot::router().merge(keyed)
 }

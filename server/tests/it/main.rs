@@ -2,6 +2,7 @@
 
 mod accounts;
 mod api_v1;
+mod bot_api;
 mod health;
 mod migrations;
 mod pages;

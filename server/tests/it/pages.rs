@@ -89,7 +89,7 @@ async fn pages_rendered_concurrently_all_finish() {
     use tower::ServiceExt;
     let mut app = TestApp::new().await;
     app.sign_up("Ada Admin", "ada@example.com").await;
-    let cookie = app.cookie().unwrap().to_owned();
+    let cookie = app.session_cookie().unwrap().to_owned();
     let pages = ["/", "/bots", "/templates", "/api-keys", "/usage", "/infrastructure", "/docs"];
     let mut tasks = tokio::task::JoinSet::new();
     for round in 0..12 {

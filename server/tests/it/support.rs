@@ -116,11 +116,6 @@ impl TestApp {
         resp
     }
 
-    /// The session cookie (`name=value`), if signed in.
-    pub fn cookie(&self) -> Option<&str> {
-        self.cookie.as_deref()
-    }
-
     pub async fn get(&mut self, path: &str) -> TestResponse {
         self.send(Request::get(path).header(header::ACCEPT, "text/html").body(Body::empty()).unwrap()).await
     }
@@ -174,6 +169,37 @@ impl TestApp {
         let r = self.send(b.body(body).unwrap()).await;
         self.cookie = saved;
         r
+    }
+
+    /// Sends a request with the given headers and body, without the session cookie.
+    pub async fn raw(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<String>,
+    ) -> TestResponse {
+        let mut b = Request::builder().method(method).uri(path);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        if body.is_some() {
+            b = b.header(header::CONTENT_TYPE, "application/json");
+        }
+        let saved = self.cookie.take();
+        let r = self.send(b.body(body.map(Body::from).unwrap_or_default()).unwrap()).await;
+        self.cookie = saved;
+        r
+    }
+
+    /// Creates a bot through the JSON API and issues it a token, as a deployment does.
+    pub async fn bot_with_token(&mut self, key: &str, body: serde_json::Value) -> (i64, String) {
+        let r = self.api("POST", "/api/v1/bots", key, Some(body)).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let id = r.json()["id"].as_i64().unwrap();
+        let mut conn = self.state.pool.get().await.unwrap();
+        let token = app::backend::services::bot_api::issue_token(&mut conn, id).await.unwrap();
+        (id, token)
     }
 
     /// Runs a statement.

@@ -54,6 +54,8 @@ impl From<AppError> for ApiError {
             AppError::NotFound(_) => ("not_found", Value::Null),
             AppError::Conflict { field, .. } => ("conflict", json!({ "field": field })),
             AppError::TooManyRequests(_) => ("rate_limited", Value::Null),
+            AppError::Precondition(_) => ("precondition_failed", Value::Null),
+            AppError::TooLarge(_) => ("payload_too_large", Value::Null),
             AppError::DailyLimit { limit, used, remaining, resets_at, .. } => (
                 "daily_limit_reached",
                 json!({ "limit": limit, "used": used, "remaining": remaining, "resetsAt": resets_at }),

@@ -5,7 +5,7 @@ use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{bots, error, misc};
+use super::{bot, bots, error, misc};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -16,10 +16,12 @@ use super::{bots, error, misc};
         bots::events, bots::active_count,
         misc::usage, misc::subscription, misc::daily_usage,
         misc::list_templates, misc::create_template, misc::update_template, misc::delete_template, misc::send_chat,
+        bot::config, bot::slot_config, bot::heartbeat, bot::status, bot::events, bot::logs, bot::flush, bot::dequeue,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail, app::model::usage::UsageRange)),
     modifiers(&Security),
-    tags((name = "bots", description = "Bots and their events"), (name = "usage", description = "Plan, limits and usage"), (name = "chat", description = "Message templates and chat"))
+    tags((name = "bots", description = "Bots and their events"), (name = "usage", description = "Plan, limits and usage"), (name = "chat", description = "Message templates and chat"),
+        (name = "bot", description = "Called by running bots, with the bot's own token (MILO_AUTH_TOKEN)"))
 )]
 pub struct ApiDoc;
 
@@ -30,6 +32,8 @@ impl Modify for Security {
         let components = openapi.components.get_or_insert_with(Default::default);
         components
             .add_security_scheme("api_key", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("x-api-key"))));
+        components
+            .add_security_scheme("bot_token", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-Milo-Token"))));
         components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),

@@ -1,0 +1,596 @@
+//! What a running bot asks of the server: its configuration, heartbeats, status changes, events,
+//! log lines, chat messages. One implementation behind both wire formats (REST under
+//! `/api/v1/bot` and the upstream tRPC batch format under `/api/trpc`).
+//!
+//! Every call is authorised by the bot's own token (see [`authorize`]); the caller passes the
+//! bot id it was started with, and a token opens only that bot.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable, Text};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::backend::auth::tokens::{hash_token, random_token};
+use crate::backend::config::Config;
+use crate::backend::db::schema::{bot_logs, bot_pool_slots, bots};
+use crate::backend::services::accounts::internal;
+use crate::backend::services::events;
+use crate::model::bot::{event_description, BotStatus, LogLevel, EVENT_TYPES};
+use crate::model::error::AppError;
+
+/// Most events one report may carry.
+pub const MAX_EVENTS: usize = 500;
+/// Most log lines one stream call may carry (bots send at most 100 at a time).
+pub const MAX_LOG_ENTRIES: usize = 1000;
+/// Longest log message kept; longer ones are cut (with a marker), never refused.
+pub const MAX_LOG_MESSAGE: usize = 16 * 1024;
+
+/// Prefix of bot tokens, so a leaked one is recognisable.
+pub const TOKEN_PREFIX: &str = "mbt_";
+
+/// Creates a new token for a bot (at each deployment) and stores its hash; the plaintext goes to
+/// the container as `MILO_AUTH_TOKEN` and is never stored.
+pub async fn issue_token(conn: &mut AsyncPgConnection, bot_id: i64) -> Result<String, AppError> {
+    let token = format!("{TOKEN_PREFIX}{}", random_token());
+    let n = diesel::update(bots::table.find(bot_id))
+        .set(bots::token_hash.eq(Some(hash_token(&token))))
+        .execute(conn)
+        .await
+        .map_err(|e| internal("storing a bot token failed", e))?;
+    if n == 0 {
+        return Err(not_found(bot_id));
+    }
+    Ok(token)
+}
+
+/// Creates a new token for a Coolify pool slot; it opens whichever bot the slot currently runs.
+pub async fn issue_slot_token(conn: &mut AsyncPgConnection, slot_uuid: &str) -> Result<String, AppError> {
+    let token = format!("{TOKEN_PREFIX}{}", random_token());
+    let n = diesel::update(bot_pool_slots::table.filter(bot_pool_slots::application_uuid.eq(slot_uuid)))
+        .set(bot_pool_slots::token_hash.eq(Some(hash_token(&token))))
+        .execute(conn)
+        .await
+        .map_err(|e| internal("storing a slot token failed", e))?;
+    if n == 0 {
+        return Err(AppError::NotFound(format!("Pool slot {slot_uuid} was not found.")));
+    }
+    Ok(token)
+}
+
+fn not_found(bot_id: i64) -> AppError {
+    AppError::NotFound(format!("Bot {bot_id} was not found."))
+}
+
+/// The token a request carries: `X-Milo-Token`, or `Authorization: Bearer <token>`.
+pub fn token_from_headers(headers: &http::HeaderMap) -> Option<&str> {
+    if let Some(v) = headers.get("x-milo-token").and_then(|v| v.to_str().ok()) {
+        return Some(v.trim()).filter(|v| !v.is_empty());
+    }
+    headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Checks that `token` opens bot `bot_id`: the bot's own token, the token of the pool slot that
+/// currently runs it, or (only when `LEGACY_BOT_TOKEN_ENABLED=true`) the shared legacy token.
+/// No token: 401. A token of another bot, or none we know: 403. No such bot: 404.
+pub async fn authorize(
+    conn: &mut AsyncPgConnection,
+    config: &Config,
+    bot_id: i64,
+    token: Option<&str>,
+) -> Result<(), AppError> {
+    let Some(token) = token else {
+        return Err(AppError::Unauthorized(
+            "Send the bot's token (MILO_AUTH_TOKEN) in the X-Milo-Token header or as Authorization: Bearer <token>."
+                .into(),
+        ));
+    };
+    if let Some(legacy) = config.legacy_bot_token.as_ref() {
+        use secrecy::ExposeSecret;
+        if constant_time_eq(legacy.expose_secret().as_bytes(), token.as_bytes()) {
+            return Ok(());
+        }
+    }
+    let hash = hash_token(token);
+    let stored: Option<Option<Vec<u8>>> = bots::table
+        .find(bot_id)
+        .select(bots::token_hash)
+        .first(conn)
+        .await
+        .optional()
+        .map_err(|e| internal("reading a bot token failed", e))?;
+    let Some(stored) = stored else {
+        return Err(not_found(bot_id));
+    };
+    if stored.is_some_and(|s| constant_time_eq(&s, &hash)) {
+        return Ok(());
+    }
+    let slot: i64 = bot_pool_slots::table
+        .filter(bot_pool_slots::assigned_bot_id.eq(bot_id))
+        .filter(bot_pool_slots::token_hash.eq(&hash))
+        .count()
+        .get_result(conn)
+        .await
+        .map_err(|e| internal("reading a slot token failed", e))?;
+    if slot > 0 {
+        return Ok(());
+    }
+    Err(AppError::Forbidden)
+}
+
+/// What a bot needs to join its meeting (the upstream `BotConfig` shape).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BotConfig {
+    pub id: i64,
+    pub user_id: i64,
+    pub meeting: Value,
+    pub start_time: DateTime<Utc>,
+    pub end_time: DateTime<Utc>,
+    pub display_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_url: Option<String>,
+    pub recording_enabled: bool,
+    pub automatic_leave: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub callback_url: Option<String>,
+}
+
+type ConfigRow =
+    (i64, i64, Value, DateTime<Utc>, DateTime<Utc>, String, Option<String>, bool, Value, Option<String>, String);
+
+/// The configuration of a bot; 412 once it is DONE, FATAL or LEAVING (a bot asking then is
+/// a restart that must not happen).
+pub async fn get_config(conn: &mut AsyncPgConnection, bot_id: i64) -> Result<BotConfig, AppError> {
+    let row: Option<ConfigRow> = bots::table
+        .find(bot_id)
+        .select((
+            bots::id,
+            bots::user_id,
+            bots::meeting,
+            bots::start_time,
+            bots::end_time,
+            bots::display_name,
+            bots::image_url,
+            bots::recording_enabled,
+            bots::automatic_leave,
+            bots::callback_url,
+            bots::status,
+        ))
+        .first(conn)
+        .await
+        .optional()
+        .map_err(|e| internal("reading a bot's config failed", e))?;
+    let Some((id, user_id, meeting, start_time, end_time, display_name, image_url, recording_enabled, leave, cb, st)) =
+        row
+    else {
+        return Err(not_found(bot_id));
+    };
+    if matches!(st.as_str(), "DONE" | "FATAL" | "LEAVING") {
+        return Err(AppError::Precondition(format!(
+            "PRECONDITION_FAILED: bot {bot_id} is {st}; it must not start again."
+        )));
+    }
+    Ok(BotConfig {
+        id,
+        user_id,
+        meeting,
+        start_time,
+        end_time,
+        display_name,
+        image_url,
+        recording_enabled,
+        automatic_leave: leave,
+        callback_url: cb,
+    })
+}
+
+/// The bot running in a Coolify pool slot, by the slot's application UUID.
+pub async fn slot_bot(conn: &mut AsyncPgConnection, slot_uuid: &str) -> Result<i64, AppError> {
+    let bot: Option<Option<i64>> = bot_pool_slots::table
+        .filter(bot_pool_slots::application_uuid.eq(slot_uuid))
+        .select(bot_pool_slots::assigned_bot_id)
+        .first(conn)
+        .await
+        .optional()
+        .map_err(|e| internal("reading a pool slot failed", e))?;
+    match bot {
+        None => Err(AppError::NotFound(format!("Pool slot {slot_uuid} was not found."))),
+        Some(None) => Err(AppError::NotFound(format!("Pool slot {slot_uuid} has no bot assigned."))),
+        Some(Some(id)) => Ok(id),
+    }
+}
+
+/// What a heartbeat answers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HeartbeatReply {
+    /// The bot should leave the call now (someone removed it).
+    pub should_leave: bool,
+    /// The log level the bot should use from now on.
+    pub log_level: Option<String>,
+}
+
+/// Records a heartbeat and tells the bot whether to leave and at which level to log. One
+/// statement: the write and the read are the same round trip.
+pub async fn heartbeat(conn: &mut AsyncPgConnection, bot_id: i64) -> Result<HeartbeatReply, AppError> {
+    let row: Option<(String, String)> = diesel::update(bots::table.find(bot_id))
+        .set(bots::last_heartbeat.eq(diesel::dsl::now))
+        .returning((bots::status, bots::log_level))
+        .get_result(conn)
+        .await
+        .optional()
+        .map_err(|e| internal("recording a heartbeat failed", e))?;
+    let (status, log_level) = row.ok_or_else(|| not_found(bot_id))?;
+    Ok(HeartbeatReply { should_leave: status == "LEAVING", log_level: Some(log_level) })
+}
+
+/// A status change a bot reports.
+#[derive(Debug, Clone, PartialEq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StatusUpdate {
+    /// JOINING_CALL, IN_WAITING_ROOM, IN_CALL, CALL_ENDED, DONE, FATAL, ...
+    pub status: String,
+    /// The object key of the recording (required for DONE when recording is enabled).
+    #[serde(default)]
+    pub recording: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub speaker_timeframes: Option<Value>,
+}
+
+/// The status after an update, and whether the platform resource is to be released.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusReply {
+    pub id: i64,
+    pub status: String,
+    /// DONE or FATAL: the bot's deployment is over.
+    pub finished: bool,
+}
+
+/// Applies a status change with the upstream rules: from LEAVING only DONE or FATAL (anything
+/// else is refused with 409 and the reason); DONE with recording enabled needs the recording
+/// key; DONE and FATAL set the end time. Every change is an event; the same status again is
+/// accepted and changes nothing.
+pub async fn update_status(
+    conn: &mut AsyncPgConnection,
+    bot_id: i64,
+    update: &StatusUpdate,
+) -> Result<StatusReply, AppError> {
+    let new = BotStatus::parse(&update.status).ok_or_else(|| {
+        let all: Vec<&str> = BotStatus::ALL.iter().map(|s| s.as_str()).collect();
+        AppError::invalid("status", format!("Unknown status \"{}\"; use one of {}.", update.status, all.join(", ")))
+    })?;
+    if let Some(r) = &update.recording {
+        if r.is_empty() || r.len() > 1024 {
+            return Err(AppError::invalid("recording", "The recording key must be 1 to 1024 characters."));
+        }
+    }
+    if let Some(t) = &update.speaker_timeframes {
+        if !t.is_array() {
+            return Err(AppError::invalid("speakerTimeframes", "Send speaker timeframes as a list."));
+        }
+    }
+    let update = update.clone();
+    conn.transaction::<_, Tx, _>(async |conn| {
+        let row: Option<(String, bool)> = bots::table
+            .find(bot_id)
+            .select((bots::status, bots::recording_enabled))
+            .for_update()
+            .first(conn)
+            .await
+            .optional()?;
+        let (current, recording_enabled) = row.ok_or_else(|| not_found(bot_id))?;
+        let current = BotStatus::parse(&current).unwrap_or(BotStatus::Fatal);
+        if current == new {
+            return Ok(StatusReply { id: bot_id, status: new.as_str().to_owned(), finished: new.is_terminal() });
+        }
+        if current.is_terminal() {
+            return Err(AppError::Conflict {
+                field: Some("status".into()),
+                message: format!("Bot {bot_id} is already {}; its status can no longer change.", current.as_str()),
+            }
+            .into());
+        }
+        if current == BotStatus::Leaving && !matches!(new, BotStatus::Done | BotStatus::Fatal) {
+            return Err(AppError::Conflict {
+                field: Some("status".into()),
+                message: format!("Bot {bot_id} is LEAVING; it can only become DONE or FATAL."),
+            }
+            .into());
+        }
+        if new == BotStatus::Done && recording_enabled && update.recording.is_none() {
+            return Err(AppError::invalid(
+                "recording",
+                "Recording is enabled for this bot: DONE needs the recording's object key.",
+            )
+            .into());
+        }
+        let now = Utc::now();
+        let finished = matches!(new, BotStatus::Done | BotStatus::Fatal);
+        diesel::update(bots::table.find(bot_id))
+            .set((bots::status.eq(new.as_str()), bots::updated_at.eq(now)))
+            .execute(conn)
+            .await?;
+        if finished {
+            diesel::update(bots::table.find(bot_id)).set(bots::end_time.eq(now)).execute(conn).await?;
+        }
+        if new == BotStatus::Done {
+            diesel::update(bots::table.find(bot_id))
+                .set((
+                    bots::recording.eq(update.recording.clone()),
+                    bots::speaker_timeframes.eq(update.speaker_timeframes.clone().unwrap_or_else(|| json!([]))),
+                ))
+                .execute(conn)
+                .await?;
+        }
+        events::record_status(conn, bot_id, new, now).await.map_err(|e| internal("recording an event failed", e))?;
+        Ok(StatusReply { id: bot_id, status: new.as_str().to_owned(), finished })
+    })
+    .await
+    .map_err(|Tx(e)| e)
+}
+
+/// An error inside a transaction: ours, or the database's (which also rolls back).
+struct Tx(AppError);
+
+impl From<AppError> for Tx {
+    fn from(e: AppError) -> Self {
+        Tx(e)
+    }
+}
+
+impl From<diesel::result::Error> for Tx {
+    fn from(e: diesel::result::Error) -> Self {
+        Tx(internal("a bot update failed", e))
+    }
+}
+
+/// One event a bot reports.
+#[derive(Debug, Clone, PartialEq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReportedEvent {
+    /// One of the event types (PARTICIPANT_JOIN, IN_CALL, ...).
+    pub event_type: String,
+    pub event_time: DateTime<Utc>,
+    /// `{participantId}`, `{message}` or `{sub_code?, description?}`.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub data: Option<Value>,
+}
+
+/// Stores a batch of events in one statement; an unknown type refuses the whole batch (422,
+/// naming the entry), so nothing is half-written.
+pub async fn report_events(
+    conn: &mut AsyncPgConnection,
+    bot_id: i64,
+    batch: &[ReportedEvent],
+) -> Result<usize, AppError> {
+    if batch.is_empty() {
+        return Ok(0);
+    }
+    if batch.len() > MAX_EVENTS {
+        return Err(AppError::TooLarge(format!("Send at most {MAX_EVENTS} events at a time (got {}).", batch.len())));
+    }
+    for (i, e) in batch.iter().enumerate() {
+        if !EVENT_TYPES.iter().any(|(t, _)| *t == e.event_type) {
+            return Err(AppError::invalid(
+                &format!("events[{i}].eventType"),
+                format!("Unknown event type \"{}\".", e.event_type),
+            ));
+        }
+        if e.data.as_ref().is_some_and(|d| !(d.is_object() || d.is_null())) {
+            return Err(AppError::invalid(&format!("events[{i}].data"), "Event data must be an object or null."));
+        }
+    }
+    use crate::backend::db::schema::events as ev;
+    let rows: Vec<_> = batch
+        .iter()
+        .map(|e| {
+            let data = match &e.data {
+                Some(Value::Object(m)) if !m.contains_key("description") && event_description(&e.event_type) != "" => {
+                    let mut m = m.clone();
+                    m.insert("description".into(), json!(event_description(&e.event_type)));
+                    Some(Value::Object(m))
+                }
+                Some(Value::Null) | None => Some(json!({ "description": event_description(&e.event_type) })),
+                other => other.clone(),
+            };
+            (
+                ev::bot_id.eq(bot_id),
+                ev::event_type.eq(e.event_type.clone()),
+                ev::event_time.eq(e.event_time),
+                ev::data.eq(data),
+            )
+        })
+        .collect();
+    exists(conn, bot_id).await?;
+    diesel::insert_into(ev::table).values(rows).execute(conn).await.map_err(|e| internal("storing events failed", e))
+}
+
+async fn exists(conn: &mut AsyncPgConnection, bot_id: i64) -> Result<(), AppError> {
+    let n: i64 =
+        bots::table.find(bot_id).count().get_result(conn).await.map_err(|e| internal("reading a bot failed", e))?;
+    if n == 0 {
+        Err(not_found(bot_id))
+    } else {
+        Ok(())
+    }
+}
+
+/// One log line a bot streams (the upstream `LogEntry`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LogEntry {
+    /// The bot's own id for the line (a UUID).
+    pub id: String,
+    /// Ignored: the path names the bot.
+    #[serde(default, skip_serializing)]
+    pub bot_id: Option<Value>,
+    pub timestamp: DateTime<Utc>,
+    /// TRACE, DEBUG, INFO, WARN, ERROR or FATAL.
+    pub level: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub context: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub elapsed: Option<String>,
+}
+
+/// Stores a batch of log lines with one multi-row insert. A bad level refuses the batch (422);
+/// over-long messages are cut rather than refused.
+pub async fn stream_logs(conn: &mut AsyncPgConnection, bot_id: i64, entries: &[LogEntry]) -> Result<usize, AppError> {
+    if entries.is_empty() {
+        return Ok(0);
+    }
+    if entries.len() > MAX_LOG_ENTRIES {
+        return Err(AppError::TooLarge(format!(
+            "Send at most {MAX_LOG_ENTRIES} log lines at a time (got {}).",
+            entries.len()
+        )));
+    }
+    for (i, e) in entries.iter().enumerate() {
+        if LogLevel::parse(&e.level).is_none() {
+            return Err(AppError::invalid(
+                &format!("entries[{i}].level"),
+                format!("Unknown level \"{}\"; use TRACE, DEBUG, INFO, WARN, ERROR or FATAL.", e.level),
+            ));
+        }
+        if e.id.is_empty() || e.id.len() > 64 {
+            return Err(AppError::invalid(&format!("entries[{i}].id"), "Each line needs an id of 1 to 64 characters."));
+        }
+    }
+    let rows: Vec<_> = entries
+        .iter()
+        .map(|e| {
+            let message = if e.message.len() > MAX_LOG_MESSAGE {
+                let mut cut = MAX_LOG_MESSAGE;
+                while !e.message.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                format!("{}… [cut]", &e.message[..cut])
+            } else {
+                e.message.clone()
+            };
+            (
+                bot_logs::bot_id.eq(bot_id),
+                bot_logs::entry_id.eq(e.id.clone()),
+                bot_logs::logged_at.eq(e.timestamp),
+                bot_logs::level.eq(e.level.clone()),
+                bot_logs::message.eq(message),
+                bot_logs::state.eq(e.state.clone()),
+                bot_logs::location.eq(e.location.clone()),
+                bot_logs::context.eq(e.context.clone()),
+                bot_logs::elapsed.eq(e.elapsed.clone()),
+            )
+        })
+        .collect();
+    exists(conn, bot_id).await?;
+    diesel::insert_into(bot_logs::table)
+        .values(rows)
+        .execute(conn)
+        .await
+        .map_err(|e| internal("storing log lines failed", e))
+}
+
+/// A stored log line, read live by "after id".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredLogLine {
+    /// Increasing: pass the last one seen as `after` to get only newer lines.
+    pub seq: i64,
+    #[serde(flatten)]
+    pub entry: LogEntry,
+}
+
+type LogRow =
+    (i64, String, DateTime<Utc>, String, String, Option<String>, Option<String>, Option<Value>, Option<String>);
+
+/// Log lines of a bot after `after` (a `seq`), oldest first, at most `limit`.
+pub async fn logs_after(
+    conn: &mut AsyncPgConnection,
+    bot_id: i64,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<StoredLogLine>, AppError> {
+    let rows: Vec<LogRow> = bot_logs::table
+        .filter(bot_logs::bot_id.eq(bot_id))
+        .filter(bot_logs::id.gt(after))
+        .order(bot_logs::id.asc())
+        .limit(limit.clamp(1, 1000))
+        .select((
+            bot_logs::id,
+            bot_logs::entry_id,
+            bot_logs::logged_at,
+            bot_logs::level,
+            bot_logs::message,
+            bot_logs::state,
+            bot_logs::location,
+            bot_logs::context,
+            bot_logs::elapsed,
+        ))
+        .load(conn)
+        .await
+        .map_err(|e| internal("reading log lines failed", e))?;
+    Ok(rows
+        .into_iter()
+        .map(|(seq, id, timestamp, level, message, state, location, context, elapsed)| StoredLogLine {
+            seq,
+            entry: LogEntry { id, bot_id: None, timestamp, level, message, state, location, context, elapsed },
+        })
+        .collect())
+}
+
+/// A chat message for the bot to send.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatMessage {
+    pub message_text: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template_id: Option<i64>,
+    pub user_id: i64,
+}
+
+#[derive(QueryableByName)]
+struct Dequeued {
+    #[diesel(sql_type = Text)]
+    message_text: String,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    template_id: Option<i64>,
+    #[diesel(sql_type = BigInt)]
+    user_id: i64,
+}
+
+/// Takes the oldest queued chat message of a bot, marking it sent in the same statement: two
+/// bots (or two retries) asking at once never get the same message.
+pub async fn dequeue_chat(conn: &mut AsyncPgConnection, bot_id: i64) -> Result<Option<ChatMessage>, AppError> {
+    exists(conn, bot_id).await?;
+    let row: Option<Dequeued> = diesel::sql_query(
+        "UPDATE bot_chat_messages SET status = 'sent', delivered_at = now() \
+         WHERE id = (SELECT id FROM bot_chat_messages WHERE bot_id = $1 AND status = 'queued' \
+                     ORDER BY sent_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) \
+         RETURNING message_text, template_id, user_id",
+    )
+    .bind::<BigInt, _>(bot_id)
+    .get_result(conn)
+    .await
+    .optional()
+    .map_err(|e| internal("dequeuing a chat message failed", e))?;
+    Ok(row.map(|r| ChatMessage { message_text: r.message_text, template_id: r.template_id, user_id: r.user_id }))
+}

@@ -1,0 +1,178 @@
+//! `/api/v1/bot/...`: the API a running bot calls, authorised by the bot's own token
+//! (`X-Milo-Token` or `Authorization: Bearer`). The same service answers the upstream tRPC
+//! format (`crate::http::trpc`).
+
+use app::backend::db::DbConn;
+use app::backend::services::bot_api::{
+    self as svc, BotConfig, ChatMessage, HeartbeatReply, LogEntry, ReportedEvent, StatusReply, StatusUpdate,
+};
+use app::backend::state::AppState;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use super::error::{ApiError, ErrorBody};
+use super::extract::{conn, ApiJson, Id};
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// The bot routes (no API key: each handler checks the bot token).
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/bot/{id}/config", get(config))
+        .route("/bot/{id}/heartbeat", post(heartbeat))
+        .route("/bot/{id}/status", post(status).patch(status))
+        .route("/bot/{id}/events", post(events))
+        .route("/bot/{id}/logs", post(logs))
+        .route("/bot/{id}/logs/flush", post(flush))
+        .route("/bot/{id}/chat/dequeue", post(dequeue))
+        .route("/bot/slots/{uuid}/config", get(slot_config))
+}
+
+/// A connection, once the request's token is known to open bot `id`.
+pub async fn open(state: &AppState, headers: &HeaderMap, id: i64) -> ApiResult<DbConn> {
+    let mut c = conn(state).await?;
+    svc::authorize(&mut c, &state.config, id, svc::token_from_headers(headers)).await?;
+    Ok(c)
+}
+
+/// Events a bot reports.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EventsBody {
+    /// 1 to 500 events.
+    pub events: Vec<ReportedEvent>,
+}
+
+/// Log lines a bot streams.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LogsBody {
+    /// Up to 1,000 lines (bots send 100 at a time).
+    pub entries: Vec<LogEntry>,
+}
+
+/// How many items were stored.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Received {
+    pub received: usize,
+}
+
+/// Success.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Success {
+    pub success: bool,
+}
+
+/// The next chat message, or `null` when none is queued.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Dequeued {
+    pub message: Option<ChatMessage>,
+}
+
+/// The bot's configuration. 412 once the bot is DONE, FATAL or LEAVING: a bot must not start again.
+#[utoipa::path(get, path = "/api/v1/bot/{id}/config", tag = "bot", params(("id" = i64, Path)),
+    responses((status = 200, body = Object, description = "BotConfig"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 412, body = ErrorBody)),
+    security(("bot_token" = []), ("bearer" = [])))]
+pub async fn config(State(state): State<AppState>, headers: HeaderMap, Id(id): Id) -> ApiResult<Json<BotConfig>> {
+    let mut c = open(&state, &headers, id).await?;
+    Ok(Json(svc::get_config(&mut c, id).await?))
+}
+
+/// The configuration of the bot a Coolify pool slot runs; the slot's token opens it.
+#[utoipa::path(get, path = "/api/v1/bot/slots/{uuid}/config", tag = "bot", params(("uuid" = String, Path)),
+    responses((status = 200, body = Object, description = "BotConfig"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 412, body = ErrorBody)),
+    security(("bot_token" = []), ("bearer" = [])))]
+pub async fn slot_config(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(uuid): Path<String>,
+) -> ApiResult<Json<BotConfig>> {
+    let mut c = conn(&state).await?;
+    let id = svc::slot_bot(&mut c, &uuid).await?;
+    svc::authorize(&mut c, &state.config, id, svc::token_from_headers(&headers)).await?;
+    Ok(Json(svc::get_config(&mut c, id).await?))
+}
+
+/// A heartbeat (bots send one every 10 s): answers whether to leave and at which level to log.
+#[utoipa::path(post, path = "/api/v1/bot/{id}/heartbeat", tag = "bot", params(("id" = i64, Path)),
+    responses((status = 200, body = HeartbeatReply), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bot_token" = []), ("bearer" = [])))]
+pub async fn heartbeat(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Id(id): Id,
+) -> ApiResult<Json<HeartbeatReply>> {
+    let mut c = open(&state, &headers, id).await?;
+    Ok(Json(svc::heartbeat(&mut c, id).await?))
+}
+
+/// A status change. From LEAVING only DONE or FATAL (409 otherwise); DONE with recording
+/// enabled needs `recording`; DONE and FATAL end the bot.
+#[utoipa::path(post, path = "/api/v1/bot/{id}/status", tag = "bot", params(("id" = i64, Path)), request_body = StatusUpdate,
+    responses((status = 200, body = StatusReply), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bot_token" = []), ("bearer" = [])))]
+pub async fn status(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Id(id): Id,
+    ApiJson(body): ApiJson<StatusUpdate>,
+) -> ApiResult<Json<StatusReply>> {
+    let mut c = open(&state, &headers, id).await?;
+    Ok(Json(svc::update_status(&mut c, id, &body).await?))
+}
+
+/// A batch of events (all stored or none).
+#[utoipa::path(post, path = "/api/v1/bot/{id}/events", tag = "bot", params(("id" = i64, Path)), request_body = EventsBody,
+    responses((status = 200, body = Received), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bot_token" = []), ("bearer" = [])))]
+pub async fn events(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Id(id): Id,
+    ApiJson(body): ApiJson<EventsBody>,
+) -> ApiResult<Json<Received>> {
+    let mut c = open(&state, &headers, id).await?;
+    Ok(Json(Received { received: svc::report_events(&mut c, id, &body.events).await? }))
+}
+
+/// A batch of log lines (all stored or none).
+#[utoipa::path(post, path = "/api/v1/bot/{id}/logs", tag = "bot", params(("id" = i64, Path)), request_body = LogsBody,
+    responses((status = 200, body = Received), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bot_token" = []), ("bearer" = [])))]
+pub async fn logs(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Id(id): Id,
+    ApiJson(body): ApiJson<LogsBody>,
+) -> ApiResult<Json<Received>> {
+    let mut c = open(&state, &headers, id).await?;
+    Ok(Json(Received { received: svc::stream_logs(&mut c, id, &body.entries).await? }))
+}
+
+/// Called by a bot as it shuts down. Lines are durable once `logs` answers, so this only
+/// confirms the bot may exit.
+#[utoipa::path(post, path = "/api/v1/bot/{id}/logs/flush", tag = "bot", params(("id" = i64, Path)),
+    responses((status = 200, body = Success), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bot_token" = []), ("bearer" = [])))]
+pub async fn flush(State(state): State<AppState>, headers: HeaderMap, Id(id): Id) -> ApiResult<Json<Success>> {
+    let _authorised = open(&state, &headers, id).await?;
+    Ok(Json(Success { success: true }))
+}
+
+/// Takes the oldest queued chat message (each message is delivered once).
+#[utoipa::path(post, path = "/api/v1/bot/{id}/chat/dequeue", tag = "bot", params(("id" = i64, Path)),
+    responses((status = 200, body = Dequeued), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bot_token" = []), ("bearer" = [])))]
+pub async fn dequeue(State(state): State<AppState>, headers: HeaderMap, Id(id): Id) -> ApiResult<Json<Dequeued>> {
+    let mut c = open(&state, &headers, id).await?;
+    Ok(Json(Dequeued { message: svc::dequeue_chat(&mut c, id).await? }))
+}

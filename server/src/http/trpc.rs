@@ -1,0 +1,333 @@
+//! `/api/trpc/...`: the bot procedures in the wire format existing bot containers speak
+//! (tRPC `httpBatchLink` with the superjson transformer, see docs/BOT_API.md):
+//!
+//! - query `GET /api/trpc/<path>?batch=1&input={"0":{"json":<input>}}`,
+//!   mutation `POST /api/trpc/<path>?batch=1` with the same object as the body;
+//! - several procedures in one request: `/api/trpc/a,b?batch=1` with inputs `"0"`, `"1"`;
+//! - each answer is `{"result":{"data":{"json","meta"?}}}` or
+//!   `{"error":{"json":{"message","code","data":{"code","httpStatus","path"}}}}`, in an array
+//!   for a batch; Dates travel as ISO strings named in `meta.values`.
+//!
+//! The procedures call the same service as the REST routes (`bot_api`), with the same token check.
+
+use std::collections::HashMap;
+
+use app::backend::services::bot_api::{self as svc, LogEntry, ReportedEvent, StatusUpdate};
+use app::backend::state::AppState;
+use app::model::error::AppError;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::de::DeserializeOwned;
+use serde_json::{json, Map, Value};
+
+/// Most procedures one batch may call.
+pub const MAX_BATCH: usize = 32;
+
+/// The tRPC routes.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/trpc/{paths}", get(handle).post(handle))
+}
+
+/// Whether a procedure is a query (GET) or a mutation (POST).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Query,
+    Mutation,
+}
+
+fn kind_of(path: &str) -> Option<Kind> {
+    Some(match path {
+        "bots.getConfig" | "bots.chat.dequeueMessage" | "infrastructure.coolify.pool.getSlot" => Kind::Query,
+        "bots.updateStatus" | "bots.sendHeartbeat" | "bots.events.report" | "bots.logs.stream" | "bots.logs.flush" => {
+            Kind::Mutation
+        }
+        _ => return None,
+    })
+}
+
+/// One procedure's failure, in tRPC terms.
+#[derive(Debug)]
+struct TrpcError {
+    code: &'static str,
+    status: u16,
+    message: String,
+}
+
+impl TrpcError {
+    fn new(code: &'static str, status: u16, message: impl Into<String>) -> Self {
+        TrpcError { code, status, message: message.into() }
+    }
+
+    fn bad_request(message: impl Into<String>) -> Self {
+        Self::new("BAD_REQUEST", 400, message)
+    }
+
+    /// The JSON-RPC number tRPC sends next to the code name.
+    fn number(&self) -> i32 {
+        match self.code {
+            "PARSE_ERROR" => -32700,
+            "BAD_REQUEST" => -32600,
+            "UNAUTHORIZED" => -32001,
+            "FORBIDDEN" => -32003,
+            "NOT_FOUND" => -32004,
+            "METHOD_NOT_SUPPORTED" => -32005,
+            "CONFLICT" => -32009,
+            "PRECONDITION_FAILED" => -32012,
+            "PAYLOAD_TOO_LARGE" => -32013,
+            "TOO_MANY_REQUESTS" => -32029,
+            _ => -32603,
+        }
+    }
+
+    fn body(&self, path: &str) -> Value {
+        json!({ "error": { "json": {
+            "message": self.message,
+            "code": self.number(),
+            "data": { "code": self.code, "httpStatus": self.status, "path": path, "zodError": null },
+        } } })
+    }
+}
+
+impl From<AppError> for TrpcError {
+    fn from(e: AppError) -> Self {
+        let code = match &e {
+            AppError::Validation { .. } => "BAD_REQUEST",
+            AppError::Unauthorized(_) => "UNAUTHORIZED",
+            AppError::Forbidden => "FORBIDDEN",
+            AppError::NotFound(_) => "NOT_FOUND",
+            AppError::Conflict { .. } => "CONFLICT",
+            AppError::Precondition(_) => "PRECONDITION_FAILED",
+            AppError::TooLarge(_) => "PAYLOAD_TOO_LARGE",
+            AppError::TooManyRequests(_) | AppError::DailyLimit { .. } => "TOO_MANY_REQUESTS",
+            AppError::Internal | AppError::Transport(_) => "INTERNAL_SERVER_ERROR",
+        };
+        let status = if code == "BAD_REQUEST" { 400 } else { e.status() };
+        let message = match &e {
+            AppError::Validation { field: Some(f), message } => format!("{f}: {message}"),
+            _ => e.to_string(),
+        };
+        TrpcError { code, status, message }
+    }
+}
+
+/// A procedure's answer: superjson `json`, plus the paths of the values that are Dates.
+struct Output {
+    json: Value,
+    dates: Vec<String>,
+    /// The procedure returns nothing (`undefined`, which superjson tells apart from `null`).
+    nothing: bool,
+}
+
+impl Output {
+    fn plain(json: Value) -> Self {
+        Output { json, dates: Vec::new(), nothing: false }
+    }
+
+    fn nothing() -> Self {
+        Output { json: Value::Null, dates: Vec::new(), nothing: true }
+    }
+
+    fn body(self) -> Value {
+        if self.nothing {
+            // superjson's encoding of `undefined` (a procedure that returns nothing).
+            return json!({ "result": { "data": { "json": null, "meta": { "values": ["undefined"] } } } });
+        }
+        let mut data = Map::new();
+        data.insert("json".into(), self.json);
+        if !self.dates.is_empty() {
+            let values: Map<String, Value> = self.dates.into_iter().map(|p| (p, json!(["Date"]))).collect();
+            data.insert("meta".into(), json!({ "values": values }));
+        }
+        json!({ "result": { "data": data } })
+    }
+}
+
+/// A Date as JavaScript's `toISOString` writes it (milliseconds, `Z`).
+fn js_date(t: DateTime<Utc>) -> Value {
+    Value::String(t.to_rfc3339_opts(SecondsFormat::Millis, true))
+}
+
+async fn handle(
+    State(state): State<AppState>,
+    method: Method,
+    Path(paths): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let paths: Vec<&str> = paths.split(',').collect();
+    let batch = query.get("batch").is_some_and(|b| b == "1" || b == "true");
+    let fail_all = |e: TrpcError| -> Response {
+        let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
+        if batch {
+            (status, Json(Value::Array(paths.iter().map(|p| e.body(p)).collect()))).into_response()
+        } else {
+            (status, Json(e.body(paths[0]))).into_response()
+        }
+    };
+    if !batch && paths.len() > 1 {
+        return fail_all(TrpcError::bad_request("Several procedures in one request need ?batch=1."));
+    }
+    if paths.len() > MAX_BATCH {
+        return fail_all(TrpcError::new(
+            "PAYLOAD_TOO_LARGE",
+            413,
+            format!("Call at most {MAX_BATCH} procedures in one batch."),
+        ));
+    }
+    let raw = if method == Method::GET {
+        query.get("input").cloned().unwrap_or_default()
+    } else {
+        match String::from_utf8(body.to_vec()) {
+            Ok(s) => s,
+            Err(_) => return fail_all(TrpcError::new("PARSE_ERROR", 400, "The body is not UTF-8.")),
+        }
+    };
+    let input: Value = if raw.trim().is_empty() {
+        Value::Null
+    } else {
+        match serde_json::from_str(&raw) {
+            Ok(v) => v,
+            Err(e) => return fail_all(TrpcError::new("PARSE_ERROR", 400, format!("The input is not valid JSON: {e}"))),
+        }
+    };
+    let token = svc::token_from_headers(&headers).map(str::to_owned);
+    let mut answers = Vec::with_capacity(paths.len());
+    let mut statuses = Vec::with_capacity(paths.len());
+    for (i, path) in paths.iter().enumerate() {
+        let one = if batch { input.get(i.to_string()).cloned().unwrap_or(Value::Null) } else { input.clone() };
+        let result = match kind_of(path) {
+            None => Err(TrpcError::new("NOT_FOUND", 404, format!("No procedure found on path \"{path}\""))),
+            Some(Kind::Query) if method != Method::GET => {
+                Err(TrpcError::new("METHOD_NOT_SUPPORTED", 405, format!("{path} is a query: call it with GET.")))
+            }
+            Some(Kind::Mutation) if method != Method::POST => {
+                Err(TrpcError::new("METHOD_NOT_SUPPORTED", 405, format!("{path} is a mutation: call it with POST.")))
+            }
+            Some(_) => call(&state, path, unwrap_superjson(one), token.as_deref()).await,
+        };
+        match result {
+            Ok(out) => {
+                statuses.push(200);
+                answers.push(out.body());
+            }
+            Err(e) => {
+                if e.status >= 500 {
+                    tracing::error!(path, message = %e.message, "tRPC procedure failed");
+                }
+                statuses.push(e.status);
+                answers.push(e.body(path));
+            }
+        }
+    }
+    let status = if statuses.iter().all(|s| *s == statuses[0]) { statuses[0] } else { 207 };
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    if batch {
+        (status, Json(Value::Array(answers))).into_response()
+    } else {
+        (status, Json(answers.pop().unwrap_or(Value::Null))).into_response()
+    }
+}
+
+/// The `json` part of a superjson value (Dates inside are ISO strings, which the inputs parse
+/// whether or not `meta` names them).
+fn unwrap_superjson(v: Value) -> Value {
+    match v {
+        Value::Object(mut m) if m.contains_key("json") => m.remove("json").unwrap_or(Value::Null),
+        other => other,
+    }
+}
+
+fn field<T: DeserializeOwned>(input: &Value, name: &str) -> Result<T, TrpcError> {
+    let v = input.get(name).cloned().unwrap_or(Value::Null);
+    serde_json::from_value(v).map_err(|e| TrpcError::bad_request(format!("{name}: {e}")))
+}
+
+/// A bot id sent as a number or a string of digits.
+fn id_field(input: &Value, name: &str) -> Result<i64, TrpcError> {
+    let id = match input.get(name) {
+        Some(Value::Number(n)) => n.as_i64(),
+        Some(Value::String(s)) => s.trim().parse().ok(),
+        _ => None,
+    };
+    id.filter(|id| *id > 0).ok_or_else(|| TrpcError::bad_request(format!("{name}: expected a positive bot id")))
+}
+
+async fn call(state: &AppState, path: &str, input: Value, token: Option<&str>) -> Result<Output, TrpcError> {
+    let mut conn = state
+        .pool
+        .get()
+        .await
+        .map_err(|e| TrpcError::from(app::backend::services::accounts::internal("database unavailable", e)))?;
+    let conn = &mut *conn;
+    let config = &state.config;
+    match path {
+        "bots.getConfig" => {
+            let id = id_field(&input, "botId")?;
+            svc::authorize(conn, config, id, token).await?;
+            config_output(svc::get_config(conn, id).await?)
+        }
+        "infrastructure.coolify.pool.getSlot" => {
+            let uuid: String = field(&input, "poolSlotUuid")?;
+            let id = svc::slot_bot(conn, &uuid).await?;
+            svc::authorize(conn, config, id, token).await?;
+            config_output(svc::get_config(conn, id).await?)
+        }
+        "bots.sendHeartbeat" => {
+            let id = id_field(&input, "id")?;
+            svc::authorize(conn, config, id, token).await?;
+            Ok(Output::plain(json!(svc::heartbeat(conn, id).await?)))
+        }
+        "bots.updateStatus" => {
+            let id = id_field(&input, "id")?;
+            let mut rest = input.clone();
+            if let Value::Object(m) = &mut rest {
+                m.remove("id");
+            }
+            let update: StatusUpdate =
+                serde_json::from_value(rest).map_err(|e| TrpcError::bad_request(e.to_string()))?;
+            svc::authorize(conn, config, id, token).await?;
+            let reply = svc::update_status(conn, id, &update).await?;
+            Ok(Output::plain(json!({ "id": reply.id, "status": reply.status })))
+        }
+        "bots.events.report" => {
+            let id = id_field(&input, "id")?;
+            let event: ReportedEvent = field(&input, "event")?;
+            svc::authorize(conn, config, id, token).await?;
+            svc::report_events(conn, id, std::slice::from_ref(&event)).await?;
+            Ok(Output::nothing())
+        }
+        "bots.logs.stream" => {
+            let id = id_field(&input, "botId")?;
+            let entries: Vec<LogEntry> = field(&input, "entries")?;
+            svc::authorize(conn, config, id, token).await?;
+            let received = svc::stream_logs(conn, id, &entries).await?;
+            Ok(Output::plain(json!({ "received": received })))
+        }
+        "bots.logs.flush" => {
+            let id = id_field(&input, "botId")?;
+            svc::authorize(conn, config, id, token).await?;
+            Ok(Output::plain(json!({ "success": true })))
+        }
+        "bots.chat.dequeueMessage" => {
+            let id = id_field(&input, "botId")?;
+            svc::authorize(conn, config, id, token).await?;
+            Ok(Output::plain(json!(svc::dequeue_chat(conn, id).await?)))
+        }
+        _ => Err(TrpcError::new("NOT_FOUND", 404, format!("No procedure found on path \"{path}\""))),
+    }
+}
+
+fn config_output(c: svc::BotConfig) -> Result<Output, TrpcError> {
+    let (start, end) = (c.start_time, c.end_time);
+    let mut json = serde_json::to_value(c)
+        .map_err(|e| TrpcError::from(app::backend::services::accounts::internal("encoding a config failed", e)))?;
+    json["startTime"] = js_date(start);
+    json["endTime"] = js_date(end);
+    Ok(Output { json, dates: vec!["startTime".into(), "endTime".into()], nothing: false })
+}

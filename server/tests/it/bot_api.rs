@@ -1,0 +1,399 @@
+//! The API running bots call: REST under `/api/v1/bot` and the upstream tRPC format under
+//! `/api/trpc`, both authorised by per-bot tokens.
+
+use http::StatusCode;
+use serde_json::{json, Value};
+
+use crate::support::{TestApp, TestResponse};
+
+const MEET: &str = "https://meet.google.com/abc-defg-hij";
+
+async fn rest(app: &mut TestApp, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> TestResponse {
+    let headers: Vec<(&str, &str)> = token.map(|t| vec![("x-milo-token", t)]).unwrap_or_default();
+    app.raw(method, path, &headers, body.map(|b| b.to_string())).await
+}
+
+#[tokio::test]
+async fn a_bot_runs_its_whole_life_through_the_rest_api() {
+    let mut app = TestApp::new().await;
+    let key = app.user_with_key("Ada").await;
+    let (id, token) = app.bot_with_token(&key, json!({ "meetingUrl": MEET, "displayName": "Notes" })).await;
+    assert!(token.starts_with("mbt_"));
+    assert_eq!(
+        app.count(&format!("SELECT count(*) AS n FROM bots WHERE id = {id} AND token_hash IS NOT NULL")).await,
+        1
+    );
+
+    let r = rest(&mut app, "GET", &format!("/api/v1/bot/{id}/config"), Some(&token), None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let c = r.json();
+    assert_eq!(c["id"], id);
+    assert_eq!(c["displayName"], "Notes");
+    assert_eq!(c["meeting"]["meetingUrl"], MEET);
+    assert_eq!(c["automaticLeave"]["waitingRoomTimeout"], 600_000);
+
+    let r = rest(&mut app, "POST", &format!("/api/v1/bot/{id}/heartbeat"), Some(&token), None).await;
+    assert_eq!(r.json(), json!({ "shouldLeave": false, "logLevel": "TRACE" }));
+    assert_eq!(
+        app.count(&format!("SELECT count(*) AS n FROM bots WHERE id = {id} AND last_heartbeat IS NOT NULL")).await,
+        1
+    );
+
+    for status in ["JOINING_CALL", "IN_WAITING_ROOM", "IN_CALL"] {
+        let r = rest(
+            &mut app,
+            "POST",
+            &format!("/api/v1/bot/{id}/status"),
+            Some(&token),
+            Some(json!({ "status": status })),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{status}: {}", r.body);
+        assert_eq!(r.json()["status"], status);
+    }
+    let events = json!({ "events": [
+        { "eventType": "PARTICIPANT_JOIN", "eventTime": "2026-11-23T10:00:00.000Z", "data": { "participantId": "p1" } },
+        { "eventType": "PARTICIPANT_LEAVE", "eventTime": "2026-11-23T10:05:00Z", "data": null },
+    ] });
+    let r = rest(&mut app, "POST", &format!("/api/v1/bot/{id}/events"), Some(&token), Some(events)).await;
+    assert_eq!(r.json(), json!({ "received": 2 }), "{}", r.body);
+
+    let entries: Vec<Value> = (0..100)
+        .map(|i| json!({ "id": format!("line-{i}"), "botId": id, "timestamp": "2026-11-23T10:00:00.000Z", "level": "INFO", "message": format!("line {i}") }))
+        .collect();
+    let r =
+        rest(&mut app, "POST", &format!("/api/v1/bot/{id}/logs"), Some(&token), Some(json!({ "entries": entries })))
+            .await;
+    assert_eq!(r.json(), json!({ "received": 100 }), "{}", r.body);
+    let mut conn = app.state.pool.get().await.unwrap();
+    let lines = app::backend::services::bot_api::logs_after(&mut conn, id, 0, 10).await.unwrap();
+    assert_eq!(lines.len(), 10);
+    assert_eq!(lines[0].entry.message, "line 0");
+    let more = app::backend::services::bot_api::logs_after(&mut conn, id, lines[9].seq, 1000).await.unwrap();
+    assert_eq!(more.len(), 90);
+    drop(conn);
+
+    // The owner removes the bot from the call: the next heartbeat tells it to leave.
+    let r = app.api("POST", &format!("/api/v1/bots/{id}/remove-from-call"), &key, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = rest(&mut app, "POST", &format!("/api/v1/bot/{id}/heartbeat"), Some(&token), None).await;
+    assert_eq!(r.json()["shouldLeave"], true);
+    let r =
+        rest(&mut app, "POST", &format!("/api/v1/bot/{id}/status"), Some(&token), Some(json!({ "status": "IN_CALL" })))
+            .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert!(r.json()["error"]["message"].as_str().unwrap().contains("only become DONE or FATAL"));
+    let r =
+        rest(&mut app, "POST", &format!("/api/v1/bot/{id}/status"), Some(&token), Some(json!({ "status": "DONE" })))
+            .await;
+    assert_eq!(r.json(), json!({ "id": id, "status": "DONE", "finished": true }));
+    assert_eq!(app.count(&format!("SELECT count(*) AS n FROM bots WHERE id = {id} AND end_time <= now()")).await, 1);
+
+    let r = rest(&mut app, "GET", &format!("/api/v1/bot/{id}/config"), Some(&token), None).await;
+    assert_eq!(r.status, StatusCode::PRECONDITION_FAILED, "{}", r.body);
+    assert!(r.json()["error"]["message"].as_str().unwrap().contains("PRECONDITION_FAILED"));
+
+    let r = app.api("GET", &format!("/api/v1/bots/{id}/events"), &key, None).await;
+    let types: Vec<String> =
+        r.json().as_array().unwrap().iter().map(|e| e["eventType"].as_str().unwrap().to_owned()).collect();
+    for t in ["IN_CALL", "PARTICIPANT_JOIN", "USER_REMOVED_FROM_CALL", "DONE"] {
+        assert!(types.contains(&t.to_owned()), "{t} missing from {types:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_token_opens_only_its_own_bot() {
+    let mut app = TestApp::new().await;
+    let key = app.user_with_key("Ada").await;
+    let (a, token_a) = app.bot_with_token(&key, json!({ "meetingUrl": MEET })).await;
+    let (b, _token_b) = app.bot_with_token(&key, json!({ "meetingUrl": MEET })).await;
+    for (method, path, body) in [
+        ("GET", "config", None),
+        ("POST", "heartbeat", None),
+        ("POST", "status", Some(json!({ "status": "IN_CALL" }))),
+        ("POST", "events", Some(json!({ "events": [] }))),
+        ("POST", "logs", Some(json!({ "entries": [] }))),
+        ("POST", "logs/flush", None),
+        ("POST", "chat/dequeue", None),
+    ] {
+        let own = rest(&mut app, method, &format!("/api/v1/bot/{a}/{path}"), Some(&token_a), body.clone()).await;
+        assert_eq!(own.status, StatusCode::OK, "{path}: {}", own.body);
+        let other = rest(&mut app, method, &format!("/api/v1/bot/{b}/{path}"), Some(&token_a), body.clone()).await;
+        assert_eq!(other.status, StatusCode::FORBIDDEN, "{path}: {}", other.body);
+        let none = rest(&mut app, method, &format!("/api/v1/bot/{b}/{path}"), None, body.clone()).await;
+        assert_eq!(none.status, StatusCode::UNAUTHORIZED, "{path}: {}", none.body);
+        assert!(none.json()["error"]["message"].as_str().unwrap().contains("X-Milo-Token"));
+        // An API key is not a bot token.
+        let with_key = app
+            .raw(
+                method,
+                &format!("/api/v1/bot/{b}/{path}"),
+                &[("x-milo-token", key.as_str())],
+                body.map(|b| b.to_string()),
+            )
+            .await;
+        assert_eq!(with_key.status, StatusCode::FORBIDDEN, "{path}");
+    }
+    let bearer = app
+        .raw("POST", &format!("/api/v1/bot/{a}/heartbeat"), &[("authorization", &format!("Bearer {token_a}"))], None)
+        .await;
+    assert_eq!(bearer.status, StatusCode::OK);
+    let missing = rest(&mut app, "GET", "/api/v1/bot/999999/config", Some(&token_a), None).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    let bad_id = rest(&mut app, "GET", "/api/v1/bot/abc/config", Some(&token_a), None).await;
+    assert_eq!(bad_id.status, StatusCode::BAD_REQUEST);
+    // A new deployment issues a new token; the old one stops working.
+    let mut conn = app.state.pool.get().await.unwrap();
+    let fresh = app::backend::services::bot_api::issue_token(&mut conn, a).await.unwrap();
+    drop(conn);
+    assert_eq!(
+        rest(&mut app, "POST", &format!("/api/v1/bot/{a}/heartbeat"), Some(&token_a), None).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        rest(&mut app, "POST", &format!("/api/v1/bot/{a}/heartbeat"), Some(&fresh), None).await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn the_shared_legacy_token_works_only_when_enabled() {
+    let legacy = "l".repeat(40);
+    let mut app =
+        TestApp::builder().var("LEGACY_BOT_TOKEN_ENABLED", "true").var("MILO_AUTH_TOKEN", &legacy).build().await;
+    let key = app.user_with_key("Ada").await;
+    let (id, _) = app.bot_with_token(&key, json!({ "meetingUrl": MEET })).await;
+    let r = rest(&mut app, "POST", &format!("/api/v1/bot/{id}/heartbeat"), Some(&legacy), None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+
+    let mut plain = TestApp::builder().var("MILO_AUTH_TOKEN", &legacy).build().await;
+    let key = plain.user_with_key("Bob").await;
+    let (id, _) = plain.bot_with_token(&key, json!({ "meetingUrl": MEET })).await;
+    let r = rest(&mut plain, "POST", &format!("/api/v1/bot/{id}/heartbeat"), Some(&legacy), None).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn bad_reports_are_refused_whole_with_a_reason() {
+    let mut app = TestApp::new().await;
+    let key = app.user_with_key("Ada").await;
+    let (id, token) = app.bot_with_token(&key, json!({ "meetingUrl": MEET, "recordingEnabled": true })).await;
+    let path = format!("/api/v1/bot/{id}/events");
+    let events = json!({ "events": [
+        { "eventType": "IN_CALL", "eventTime": "2026-11-23T10:00:00Z" },
+        { "eventType": "DANCING", "eventTime": "2026-11-23T10:00:00Z" },
+    ] });
+    let r = rest(&mut app, "POST", &path, Some(&token), Some(events)).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("events[1].eventType") && r.body.contains("DANCING"), "{}", r.body);
+    assert_eq!(
+        app.count(&format!("SELECT count(*) AS n FROM events WHERE bot_id = {id} AND event_type = 'IN_CALL'")).await,
+        0
+    );
+
+    let too_many: Vec<Value> =
+        (0..501).map(|_| json!({ "eventType": "IN_CALL", "eventTime": "2026-11-23T10:00:00Z" })).collect();
+    let r = rest(&mut app, "POST", &path, Some(&token), Some(json!({ "events": too_many }))).await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", r.body);
+
+    let r = rest(
+        &mut app,
+        "POST",
+        &path,
+        Some(&token),
+        Some(json!({ "events": [{ "eventType": "IN_CALL", "eventTime": "yesterday" }] })),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    let r = app.raw("POST", &path, &[("x-milo-token", &token)], Some("{not json".into())).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+
+    let status = format!("/api/v1/bot/{id}/status");
+    let r = rest(&mut app, "POST", &status, Some(&token), Some(json!({ "status": "PARTYING" }))).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("IN_CALL"), "the message lists the statuses: {}", r.body);
+    let r = rest(&mut app, "POST", &status, Some(&token), Some(json!({ "status": "DONE" }))).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "recording is enabled: {}", r.body);
+    assert!(r.body.contains("recording"));
+    let r =
+        rest(&mut app, "POST", &status, Some(&token), Some(json!({ "status": "DONE", "recording": "bots/1/rec.mp4" })))
+            .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = rest(&mut app, "POST", &status, Some(&token), Some(json!({ "status": "IN_CALL" }))).await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+
+    let logs = format!("/api/v1/bot/{id}/logs");
+    let r = rest(
+        &mut app,
+        "POST",
+        &logs,
+        Some(&token),
+        Some(
+            json!({ "entries": [{ "id": "1", "timestamp": "2026-11-23T10:00:00Z", "level": "LOUD", "message": "x" }] }),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("entries[0].level"), "{}", r.body);
+}
+
+#[tokio::test]
+async fn a_chat_message_is_delivered_once() {
+    let mut app = TestApp::new().await;
+    let key = app.user_with_key("Ada").await;
+    let (id, token) = app.bot_with_token(&key, json!({ "meetingUrl": MEET })).await;
+    app.exec(&format!(
+        "INSERT INTO bot_chat_messages (bot_id, user_id, message_text, status, sent_at) \
+         SELECT {id}, user_id, 'first', 'queued', now() - interval '1 minute' FROM bots WHERE id = {id}"
+    ))
+    .await;
+    app.exec(&format!(
+        "INSERT INTO bot_chat_messages (bot_id, user_id, message_text, status) \
+         SELECT {id}, user_id, 'second', 'queued' FROM bots WHERE id = {id}"
+    ))
+    .await;
+    let path = format!("/api/v1/bot/{id}/chat/dequeue");
+    let mut got = Vec::new();
+    for _ in 0..3 {
+        let r = rest(&mut app, "POST", &path, Some(&token), None).await;
+        got.push(r.json()["message"]["messageText"].clone());
+    }
+    assert_eq!(got, vec![json!("first"), json!("second"), Value::Null]);
+}
+
+// ---- the upstream tRPC wire format ----
+
+fn input(v: Value) -> String {
+    url_encode(&v.to_string())
+}
+
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn trpc_queries_and_mutations_speak_batch_and_superjson() {
+    let mut app = TestApp::new().await;
+    let key = app.user_with_key("Ada").await;
+    let (id, token) =
+        app.bot_with_token(&key, json!({ "meetingUrl": MEET, "startTime": "2027-01-02T03:04:05.678Z" })).await;
+    let h = [("x-milo-token", token.as_str())];
+
+    // bots.getConfig as the bots send it: GET, batch=1, superjson input.
+    let q = input(json!({ "0": { "json": { "botId": id } } }));
+    let r = app.raw("GET", &format!("/api/trpc/bots.getConfig?batch=1&input={q}"), &h, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let data = &r.json()[0]["result"]["data"];
+    assert_eq!(data["json"]["id"], id);
+    assert_eq!(data["json"]["startTime"], "2027-01-02T03:04:05.678Z");
+    assert_eq!(data["meta"], json!({ "values": { "startTime": ["Date"], "endTime": ["Date"] } }));
+
+    // Two mutations merged into one request, a Date in the input.
+    let body = json!({
+        "0": { "json": { "id": id.to_string() } },
+        "1": { "json": { "id": id.to_string(), "event": { "eventType": "JOINING_CALL", "eventTime": "2026-11-23T10:00:00.000Z", "data": null } },
+               "meta": { "values": { "event.eventTime": ["Date"] } } },
+    });
+    let r =
+        app.raw("POST", "/api/trpc/bots.sendHeartbeat,bots.events.report?batch=1", &h, Some(body.to_string())).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        r.json(),
+        json!([
+            { "result": { "data": { "json": { "shouldLeave": false, "logLevel": "TRACE" } } } },
+            { "result": { "data": { "json": null, "meta": { "values": ["undefined"] } } } },
+        ])
+    );
+
+    let body = json!({ "0": { "json": { "id": id.to_string(), "status": "IN_CALL" } } });
+    let r = app.raw("POST", "/api/trpc/bots.updateStatus?batch=1", &h, Some(body.to_string())).await;
+    assert_eq!(r.json()[0]["result"]["data"]["json"], json!({ "id": id, "status": "IN_CALL" }));
+
+    let entries = json!([{ "id": "9b2f", "botId": id, "timestamp": "2026-11-23T10:00:01.000Z", "level": "INFO", "message": "joined" }]);
+    let body = json!({ "0": { "json": { "botId": id.to_string(), "entries": entries }, "meta": { "values": { "entries.0.timestamp": ["Date"] } } },
+                       "1": { "json": { "botId": id.to_string() } } });
+    let r = app.raw("POST", "/api/trpc/bots.logs.stream,bots.logs.flush?batch=1", &h, Some(body.to_string())).await;
+    assert_eq!(r.json()[0]["result"]["data"]["json"], json!({ "received": 1 }), "{}", r.body);
+    assert_eq!(r.json()[1]["result"]["data"]["json"], json!({ "success": true }));
+
+    let q = input(json!({ "0": { "json": { "botId": id.to_string() } } }));
+    let r = app.raw("GET", &format!("/api/trpc/bots.chat.dequeueMessage?batch=1&input={q}"), &h, None).await;
+    assert_eq!(r.json(), json!([{ "result": { "data": { "json": null } } }]));
+
+    // Without batching: one object in, one object out.
+    let q = input(json!({ "json": { "botId": id } }));
+    let r = app.raw("GET", &format!("/api/trpc/bots.getConfig?input={q}"), &h, None).await;
+    assert_eq!(r.json()["result"]["data"]["json"]["id"], id, "{}", r.body);
+    assert_eq!(
+        app.count(&format!("SELECT count(*) AS n FROM events WHERE bot_id = {id} AND event_type = 'JOINING_CALL'"))
+            .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn trpc_errors_have_the_trpc_shape_and_status() {
+    let mut app = TestApp::new().await;
+    let key = app.user_with_key("Ada").await;
+    let (a, token_a) = app.bot_with_token(&key, json!({ "meetingUrl": MEET })).await;
+    let (b, _) = app.bot_with_token(&key, json!({ "meetingUrl": MEET })).await;
+    let h = [("x-milo-token", token_a.as_str())];
+
+    let q = input(json!({ "0": { "json": { "botId": b } } }));
+    let r = app.raw("GET", &format!("/api/trpc/bots.getConfig?batch=1&input={q}"), &h, None).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        r.json(),
+        json!([{ "error": { "json": {
+            "message": "You do not have permission to do that.",
+            "code": -32003,
+            "data": { "code": "FORBIDDEN", "httpStatus": 403, "path": "bots.getConfig", "zodError": null },
+        } } }])
+    );
+
+    let r = app.raw("GET", &format!("/api/trpc/bots.getConfig?batch=1&input={q}"), &[], None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(r.json()[0]["error"]["json"]["data"]["code"], "UNAUTHORIZED");
+
+    // One good and one failing call in a batch: 207, each answer in its place.
+    let body = json!({ "0": { "json": { "id": a.to_string() } }, "1": { "json": { "id": b.to_string() } } });
+    let r =
+        app.raw("POST", "/api/trpc/bots.sendHeartbeat,bots.sendHeartbeat?batch=1", &h, Some(body.to_string())).await;
+    assert_eq!(r.status.as_u16(), 207, "{}", r.body);
+    assert!(r.json()[0]["result"].is_object() && r.json()[1]["error"].is_object());
+
+    let r = app.raw("POST", "/api/trpc/bots.nope?batch=1", &h, Some("{}".into())).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(r.json()[0]["error"]["json"]["code"], -32004);
+
+    let r = app
+        .raw(
+            "POST",
+            "/api/trpc/bots.getConfig?batch=1",
+            &h,
+            Some(json!({ "0": { "json": { "botId": a } } }).to_string()),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+
+    let r = app.raw("POST", "/api/trpc/bots.sendHeartbeat?batch=1", &h, Some("{oops".into())).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.json()[0]["error"]["json"]["data"]["code"], "PARSE_ERROR");
+
+    let body = json!({ "0": { "json": { "id": a.to_string(), "event": { "eventType": "NOPE", "eventTime": "2026-11-23T10:00:00Z" } } } });
+    let r = app.raw("POST", "/api/trpc/bots.events.report?batch=1", &h, Some(body.to_string())).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.json()[0]["error"]["json"]["message"].as_str().unwrap().contains("Unknown event type"));
+
+    // A finished bot: PRECONDITION_FAILED, with the code in the message (the bots look for it there).
+    app.exec(&format!("UPDATE bots SET status = 'DONE' WHERE id = {a}")).await;
+    let q = input(json!({ "0": { "json": { "botId": a } } }));
+    let r = app.raw("GET", &format!("/api/trpc/bots.getConfig?batch=1&input={q}"), &h, None).await;
+    assert_eq!(r.status, StatusCode::PRECONDITION_FAILED);
+    assert!(r.json()[0]["error"]["json"]["message"].as_str().unwrap().contains("PRECONDITION_FAILED"));
+}
