@@ -41,6 +41,9 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Be a simulated bot: follow the bot contract against MILO_URL like a real bot container
+    /// (needs only BOT_ID or POOL_SLOT_UUID, MILO_URL and MILO_AUTH_TOKEN).
+    BotSim(server::bot_sim::SimArgs),
 }
 
 #[derive(Subcommand)]
@@ -52,6 +55,9 @@ enum ConfigCommand {
 fn main() -> ExitCode {
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
+    if let Command::BotSim(args) = cli.command {
+        return bot_sim(args);
+    }
     let config = match commands::load_config() {
         Ok(c) => c,
         Err(e) => {
@@ -72,6 +78,25 @@ fn main() -> ExitCode {
         Err(e) => {
             tracing::error!(error = %e, "meeboter failed");
             eprintln!("meeboter: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `meeboter bot-sim`: needs none of the server's configuration.
+fn bot_sim(args: server::bot_sim::SimArgs) -> ExitCode {
+    server::telemetry::init(app::backend::config::LogFormat::Pretty);
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("meeboter bot-sim: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(server::bot_sim::run(args)) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("meeboter bot-sim: {e}");
             ExitCode::FAILURE
         }
     }
@@ -107,6 +132,7 @@ async fn run(command: Command, config: app::backend::config::Config) -> Result<E
             let applied = commands::migrate(&config).await?;
             println!("{} migration(s) applied", applied.len());
         }
+        Command::BotSim(_) => return Err(CommandError::Other("bot-sim runs before the configuration is read".into())),
         Command::Config { command: ConfigCommand::Check } => {
             print!("{}", commands::describe_config(&config));
             println!("configuration is valid");

@@ -3,6 +3,7 @@
 mod accounts;
 mod api_v1;
 mod bot_api;
+mod bot_sim;
 mod health;
 mod migrations;
 mod pages;

@@ -399,7 +399,9 @@ pub async fn report_events(
         .iter()
         .map(|e| {
             let data = match &e.data {
-                Some(Value::Object(m)) if !m.contains_key("description") && event_description(&e.event_type) != "" => {
+                Some(Value::Object(m))
+                    if !m.contains_key("description") && !event_description(&e.event_type).is_empty() =>
+                {
                     let mut m = m.clone();
                     m.insert("description".into(), json!(event_description(&e.event_type)));
                     Some(Value::Object(m))
