@@ -1,5 +1,7 @@
-//! JSON API hot paths through the real router and PostgreSQL: create-bot, and list-bots (a page
-//! of 50) with 100,000 bots in the table. Prints a table of latencies.
+//! Hot paths against PostgreSQL with 100,000 bots in the table, printed as a table of latencies:
+//! create-bot and list-bots (a page of 50) through the router; bot heartbeats and log batches of
+//! 100 lines through the real HTTP stack (a socket on 127.0.0.1, 32 concurrent clients), next to a
+//! bare axum handler served the same way as the ceiling.
 //!
 //! Run: `DATABASE_URL=postgres://... cargo bench -p server --bench api` (`./dev bench` does it
 //! against the private cluster). Uses its own database, `meeboter_bench`, recreated each run.
@@ -139,6 +141,103 @@ async fn run() {
         }
         row(label, samples, started.elapsed());
     }
+
+    http_hot_paths(&state, router.clone()).await;
+}
+
+const HEARTBEATS: usize = 20_000;
+const LOG_BATCHES: usize = 1_000;
+const CLIENTS: usize = 32;
+
+async fn serve(router: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>()).await.unwrap();
+    });
+    format!("http://{addr}")
+}
+
+/// `total` requests made by `CLIENTS` concurrent clients; `make(i)` builds request `i`.
+async fn load<F>(label: &str, total: usize, make: F)
+where
+    F: Fn(&reqwest::Client, usize) -> reqwest::RequestBuilder + Send + Sync + 'static,
+{
+    let client = reqwest::Client::builder().pool_max_idle_per_host(CLIENTS).build().unwrap();
+    let make = std::sync::Arc::new(make);
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..CLIENTS {
+        let (client, make, next) = (client.clone(), make.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut samples = Vec::new();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= total {
+                    return samples;
+                }
+                let t = Instant::now();
+                let res = make(&client, i).send().await.unwrap();
+                assert!(res.status().is_success(), "{}", res.status());
+                let _ = res.bytes().await;
+                samples.push(t.elapsed());
+            }
+        }));
+    }
+    let mut samples = Vec::with_capacity(total);
+    for t in tasks {
+        samples.extend(t.await.unwrap());
+    }
+    row(label, samples, started.elapsed());
+}
+
+async fn http_hot_paths(state: &app::backend::state::AppState, router: axum::Router) {
+    let base = serve(router).await;
+    let bare = serve(axum::Router::new().route("/ping", axum::routing::post(|| async { "{}" }))).await;
+    let mut conn = state.pool.get().await.unwrap();
+    let mut tokens = Vec::new();
+    for id in 1..=64i64 {
+        tokens.push((id, app::backend::services::bot_api::issue_token(&mut conn, id).await.unwrap()));
+    }
+    drop(conn);
+    let tokens = std::sync::Arc::new(tokens);
+
+    load("bare axum handler (HTTP)", HEARTBEATS, move |c, _| c.post(format!("{bare}/ping"))).await;
+    let (b, t) = (base.clone(), tokens.clone());
+    load("bot heartbeat (HTTP, REST)", HEARTBEATS, move |c, i| {
+        let (id, token) = &t[i % t.len()];
+        c.post(format!("{b}/api/v1/bot/{id}/heartbeat")).header("x-milo-token", token)
+    })
+    .await;
+    let (b, t) = (base.clone(), tokens.clone());
+    load("bot heartbeat (HTTP, tRPC)", HEARTBEATS, move |c, i| {
+        let (id, token) = &t[i % t.len()];
+        c.post(format!("{b}/api/trpc/bots.sendHeartbeat?batch=1"))
+            .header("x-milo-token", token)
+            .header("content-type", "application/json")
+            .body(format!(r#"{{"0":{{"json":{{"id":"{id}"}}}}}}"#))
+    })
+    .await;
+    let lines: Vec<serde_json::Value> = (0..100)
+        .map(|i| serde_json::json!({ "id": format!("line-{i}"), "timestamp": "2026-11-23T10:00:00.000Z", "level": "INFO", "message": format!("bench line {i} with a realistic amount of text in it") }))
+        .collect();
+    let body = serde_json::json!({ "entries": lines }).to_string();
+    let (b, t) = (base.clone(), tokens.clone());
+    let started = Instant::now();
+    load("log batch of 100 (HTTP, REST)", LOG_BATCHES, move |c, i| {
+        let (id, token) = &t[i % t.len()];
+        c.post(format!("{b}/api/v1/bot/{id}/logs"))
+            .header("x-milo-token", token)
+            .header("content-type", "application/json")
+            .body(body.clone())
+    })
+    .await;
+    println!(
+        "\nlog lines stored: {:.0} lines/s ({} batches of 100)",
+        (LOG_BATCHES * 100) as f64 / started.elapsed().as_secs_f64(),
+        LOG_BATCHES
+    );
 }
 
 async fn futures_join<F: std::future::Future + Send + 'static>(futs: Vec<F>) -> Vec<F::Output>

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 use serde::{Deserialize, Serialize};
 
-use crate::model::bot::{Bot, BotEvent, BotFilter, BulkResult, CreateBot, LogLevel, Page};
+use crate::model::bot::{Bot, BotEvent, BotFilter, BotLogLine, BulkResult, CreateBot, LogLevel, Page};
 use crate::model::error::AppError;
 use crate::model::usage::DailyUsage;
 
@@ -33,6 +33,26 @@ pub async fn get_bot(id: i64) -> Result<(Bot, Vec<BotEvent>), AppError> {
     let bot = svc::get_bot(&mut conn, user.id, id).await?;
     let events = svc::list_events(&mut conn, user.id, id).await?;
     Ok((bot, events))
+}
+
+/// Log lines of one of the user's bots after `after` (a `seq`), oldest first, at most 500.
+#[server(prefix = "/fn", endpoint = "get_bot_logs", input = Json)]
+pub async fn get_bot_logs(id: i64, after: i64) -> Result<Vec<BotLogLine>, AppError> {
+    use crate::backend::services::{bot_api, bots as svc};
+    let (user, mut conn) = super::ctx::user_and_conn().await?;
+    svc::get_bot(&mut conn, user.id, id).await?;
+    let lines = bot_api::logs_after(&mut conn, id, after.max(0), 500).await?;
+    Ok(lines
+        .into_iter()
+        .map(|l| BotLogLine {
+            seq: l.seq,
+            timestamp: l.entry.timestamp,
+            level: l.entry.level,
+            message: l.entry.message,
+            state: l.entry.state,
+            location: l.entry.location,
+        })
+        .collect())
 }
 
 /// Creates `count` bots for one meeting (quick deploy and the multi-bot dialog).

@@ -385,6 +385,19 @@ impl<T> Page<T> {
     }
 }
 
+/// A log line of a bot, as the Logs tab shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BotLogLine {
+    /// Increasing; the live tail asks for lines after the last one it has.
+    pub seq: i64,
+    pub timestamp: DateTime<Utc>,
+    pub level: String,
+    pub message: String,
+    pub state: Option<String>,
+    pub location: Option<String>,
+}
+
 /// A bot event: a status change or something the bot reported.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

@@ -397,3 +397,30 @@ async fn trpc_errors_have_the_trpc_shape_and_status() {
     assert_eq!(r.status, StatusCode::PRECONDITION_FAILED);
     assert!(r.json()[0]["error"]["json"]["message"].as_str().unwrap().contains("PRECONDITION_FAILED"));
 }
+
+#[tokio::test]
+async fn the_owner_reads_a_bots_log_live_and_nobody_else_can() {
+    let mut app = TestApp::new().await;
+    app.sign_up("Ada", "ada@example.com").await;
+    let r = app.call_json("create_api_key", json!({ "name": "k" })).await;
+    let key = r.json()["secret"].as_str().unwrap().to_owned();
+    let (id, token) = app.bot_with_token(&key, json!({ "meetingUrl": MEET })).await;
+    let entries: Vec<Value> = (0..3)
+        .map(|i| json!({ "id": format!("l{i}"), "timestamp": "2026-11-23T10:00:00Z", "level": "WARN", "message": format!("m{i}") }))
+        .collect();
+    rest(&mut app, "POST", &format!("/api/v1/bot/{id}/logs"), Some(&token), Some(json!({ "entries": entries }))).await;
+
+    let r = app.call_json("get_bot_logs", json!({ "id": id, "after": 0 })).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let lines = r.json();
+    assert_eq!(lines.as_array().unwrap().len(), 3);
+    assert_eq!(lines[2]["message"], "m2");
+    let last = lines[1]["seq"].as_i64().unwrap();
+    let r = app.call_json("get_bot_logs", json!({ "id": id, "after": last })).await;
+    assert_eq!(r.json().as_array().unwrap().len(), 1);
+
+    app.forget_cookie();
+    app.sign_up("Bob", "bob@example.com").await;
+    let r = app.call_json("get_bot_logs", json!({ "id": id, "after": 0 })).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+}

@@ -74,7 +74,7 @@ pub struct Dequeued {
 }
 
 /// The bot's configuration. 412 once the bot is DONE, FATAL or LEAVING: a bot must not start again.
-#[utoipa::path(get, path = "/api/v1/bot/{id}/config", tag = "bot", params(("id" = i64, Path)),
+#[utoipa::path(get, path = "/api/v1/bot/{id}/config", operation_id = "bot_config", tag = "bot", params(("id" = i64, Path)),
     responses((status = 200, body = Object, description = "BotConfig"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 412, body = ErrorBody)),
     security(("bot_token" = []), ("bearer" = [])))]
@@ -84,7 +84,7 @@ pub async fn config(State(state): State<AppState>, headers: HeaderMap, Id(id): I
 }
 
 /// The configuration of the bot a Coolify pool slot runs; the slot's token opens it.
-#[utoipa::path(get, path = "/api/v1/bot/slots/{uuid}/config", tag = "bot", params(("uuid" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/bot/slots/{uuid}/config", operation_id = "bot_slot_config", tag = "bot", params(("uuid" = String, Path)),
     responses((status = 200, body = Object, description = "BotConfig"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 412, body = ErrorBody)),
     security(("bot_token" = []), ("bearer" = [])))]
@@ -100,7 +100,7 @@ pub async fn slot_config(
 }
 
 /// A heartbeat (bots send one every 10 s): answers whether to leave and at which level to log.
-#[utoipa::path(post, path = "/api/v1/bot/{id}/heartbeat", tag = "bot", params(("id" = i64, Path)),
+#[utoipa::path(post, path = "/api/v1/bot/{id}/heartbeat", operation_id = "bot_heartbeat", tag = "bot", params(("id" = i64, Path)),
     responses((status = 200, body = HeartbeatReply), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bot_token" = []), ("bearer" = [])))]
 pub async fn heartbeat(
@@ -114,7 +114,7 @@ pub async fn heartbeat(
 
 /// A status change. From LEAVING only DONE or FATAL (409 otherwise); DONE with recording
 /// enabled needs `recording`; DONE and FATAL end the bot.
-#[utoipa::path(post, path = "/api/v1/bot/{id}/status", tag = "bot", params(("id" = i64, Path)), request_body = StatusUpdate,
+#[utoipa::path(post, path = "/api/v1/bot/{id}/status", operation_id = "bot_status", tag = "bot", params(("id" = i64, Path)), request_body = StatusUpdate,
     responses((status = 200, body = StatusReply), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bot_token" = []), ("bearer" = [])))]
@@ -129,7 +129,7 @@ pub async fn status(
 }
 
 /// A batch of events (all stored or none).
-#[utoipa::path(post, path = "/api/v1/bot/{id}/events", tag = "bot", params(("id" = i64, Path)), request_body = EventsBody,
+#[utoipa::path(post, path = "/api/v1/bot/{id}/events", operation_id = "bot_events", tag = "bot", params(("id" = i64, Path)), request_body = EventsBody,
     responses((status = 200, body = Received), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bot_token" = []), ("bearer" = [])))]
@@ -144,7 +144,7 @@ pub async fn events(
 }
 
 /// A batch of log lines (all stored or none).
-#[utoipa::path(post, path = "/api/v1/bot/{id}/logs", tag = "bot", params(("id" = i64, Path)), request_body = LogsBody,
+#[utoipa::path(post, path = "/api/v1/bot/{id}/logs", operation_id = "bot_logs", tag = "bot", params(("id" = i64, Path)), request_body = LogsBody,
     responses((status = 200, body = Received), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bot_token" = []), ("bearer" = [])))]
@@ -160,7 +160,7 @@ pub async fn logs(
 
 /// Called by a bot as it shuts down. Lines are durable once `logs` answers, so this only
 /// confirms the bot may exit.
-#[utoipa::path(post, path = "/api/v1/bot/{id}/logs/flush", tag = "bot", params(("id" = i64, Path)),
+#[utoipa::path(post, path = "/api/v1/bot/{id}/logs/flush", operation_id = "bot_flush", tag = "bot", params(("id" = i64, Path)),
     responses((status = 200, body = Success), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bot_token" = []), ("bearer" = [])))]
 pub async fn flush(State(state): State<AppState>, headers: HeaderMap, Id(id): Id) -> ApiResult<Json<Success>> {
@@ -169,7 +169,7 @@ pub async fn flush(State(state): State<AppState>, headers: HeaderMap, Id(id): Id
 }
 
 /// Takes the oldest queued chat message (each message is delivered once).
-#[utoipa::path(post, path = "/api/v1/bot/{id}/chat/dequeue", tag = "bot", params(("id" = i64, Path)),
+#[utoipa::path(post, path = "/api/v1/bot/{id}/chat/dequeue", operation_id = "bot_dequeue", tag = "bot", params(("id" = i64, Path)),
     responses((status = 200, body = Dequeued), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bot_token" = []), ("bearer" = [])))]
 pub async fn dequeue(State(state): State<AppState>, headers: HeaderMap, Id(id): Id) -> ApiResult<Json<Dequeued>> {
