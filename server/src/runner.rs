@@ -3,8 +3,14 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
 use app::backend::auth::{rate_limit, sessions};
+use app::backend::deployer::Deployer;
+use app::backend::platforms::local::LocalPlatform;
+use app::backend::platforms::Platform;
 use app::backend::state::AppState;
+use app::model::platform::DeploymentPlatform;
 use tokio::sync::watch;
 
 /// Resolves when the process receives SIGTERM or Ctrl-C.
@@ -30,11 +36,37 @@ pub async fn shutdown_signal() {
     tracing::info!("shutdown requested");
 }
 
-/// Serves HTTP on `addr` until shutdown, with the maintenance worker alongside.
+/// The platforms this process can drive, and the deployer over them. The local platform runs
+/// `bot-sim` children of this very binary.
+pub fn deployer(state: &AppState) -> (Arc<Deployer>, Option<LocalPlatform>) {
+    let mut available: Vec<Arc<dyn Platform>> = Vec::new();
+    let local = state.config.platforms.iter().any(|s| s.platform == DeploymentPlatform::Local).then(|| {
+        let exe = std::env::current_exe().unwrap_or_else(|_| "meeboter".into());
+        LocalPlatform::new(exe, Vec::new())
+    });
+    if let Some(l) = &local {
+        available.push(Arc::new(l.clone()));
+    }
+    (Arc::new(Deployer::new(state.pool.clone(), state.config.clone(), available)), local)
+}
+
+/// Background work of every replica: maintenance and the deployer (dispatcher, scheduler,
+/// health, reconcile). Resolves once `stop` turns true and everything has stopped, local bots
+/// included.
+async fn background(state: AppState, stop: watch::Receiver<bool>) {
+    let (deployer, local) = deployer(&state);
+    let jobs = tokio::join!(maintenance(state, stop.clone()), deployer.run(stop));
+    let _ = jobs;
+    if let Some(local) = local {
+        local.shutdown().await;
+    }
+}
+
+/// Serves HTTP on `addr` until shutdown, with the background work alongside.
 pub async fn serve(state: AppState, addr: SocketAddr, started: Instant) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let (stop_tx, stop_rx) = watch::channel(false);
-    let worker = tokio::spawn(maintenance(state.clone(), stop_rx));
+    let worker = tokio::spawn(background(state.clone(), stop_rx));
     tracing::info!(
         addr = %addr,
         url = %format!("http://{addr}"),
@@ -52,7 +84,7 @@ pub async fn serve(state: AppState, addr: SocketAddr, started: Instant) -> std::
 /// Runs only the background workers until shutdown (`meeboter worker`).
 pub async fn work(state: AppState) {
     let (stop_tx, stop_rx) = watch::channel(false);
-    let worker = tokio::spawn(maintenance(state, stop_rx));
+    let worker = tokio::spawn(background(state, stop_rx));
     shutdown_signal().await;
     let _ = stop_tx.send(true);
     let _ = worker.await;

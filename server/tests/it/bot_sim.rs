@@ -6,17 +6,13 @@ use std::time::Duration;
 use http::StatusCode;
 use serde_json::json;
 
-use crate::support::TestApp;
+use crate::support::{bind, bot_status as status, serve_on, wait_for_status as wait_for, TestApp};
 
 /// Serves the app on 127.0.0.1 (a free port) until the test ends.
 async fn listen(app: &TestApp) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let router = app.router.clone();
-    tokio::spawn(async move {
-        axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>()).await.unwrap();
-    });
-    format!("http://{addr}")
+    let (listener, url) = bind().await;
+    serve_on(listener, app.router.clone());
+    url
 }
 
 fn sim(url: &str, id: i64, token: &str, protocol: &str, extra: &[&str]) -> tokio::process::Child {
@@ -33,31 +29,6 @@ fn sim(url: &str, id: i64, token: &str, protocol: &str, extra: &[&str]) -> tokio
         .kill_on_drop(true)
         .spawn()
         .expect("start meeboter bot-sim")
-}
-
-async fn status(app: &TestApp, id: i64) -> String {
-    #[derive(diesel::QueryableByName)]
-    struct S {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        status: String,
-    }
-    use diesel_async::RunQueryDsl;
-    let mut conn = app.state.pool.get().await.unwrap();
-    diesel::sql_query(format!("SELECT status FROM bots WHERE id = {id}"))
-        .get_result::<S>(&mut conn)
-        .await
-        .unwrap()
-        .status
-}
-
-async fn wait_for(app: &TestApp, id: i64, want: &str) {
-    for _ in 0..300 {
-        if status(app, id).await == want {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("bot {id} never reached {want}; it is {}", status(app, id).await);
 }
 
 async fn joins_and_leaves_when_removed(protocol: &str) {

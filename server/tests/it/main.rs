@@ -4,6 +4,7 @@ mod accounts;
 mod api_v1;
 mod bot_api;
 mod bot_sim;
+mod deployer;
 mod health;
 mod migrations;
 mod pages;

@@ -240,6 +240,46 @@ impl TestApp {
     }
 }
 
+/// A socket on 127.0.0.1 (a free port) and its URL, for a server started with [`serve_on`].
+pub async fn bind() -> (tokio::net::TcpListener, String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    (listener, url)
+}
+
+/// Serves `router` on `listener` until the test ends.
+pub fn serve_on(listener: tokio::net::TcpListener, router: Router) {
+    tokio::spawn(async move {
+        axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>()).await.unwrap();
+    });
+}
+
+/// A bot's status, read from the database.
+pub async fn bot_status(app: &TestApp, id: i64) -> String {
+    #[derive(diesel::QueryableByName)]
+    struct S {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        status: String,
+    }
+    let mut conn = app.state.pool.get().await.unwrap();
+    diesel::sql_query(format!("SELECT status FROM bots WHERE id = {id}"))
+        .get_result::<S>(&mut conn)
+        .await
+        .unwrap()
+        .status
+}
+
+/// Waits (up to 15 s) until a bot has status `want`.
+pub async fn wait_for_status(app: &TestApp, id: i64, want: &str) {
+    for _ in 0..300 {
+        if bot_status(app, id).await == want {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("bot {id} never reached {want}; it is {}", bot_status(app, id).await);
+}
+
 /// The password every test user has.
 pub const PASSWORD: &str = "correct horse battery";
 

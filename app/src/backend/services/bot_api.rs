@@ -324,7 +324,7 @@ pub async fn update_status(
             .execute(conn)
             .await?;
         if finished {
-            diesel::update(bots::table.find(bot_id)).set(bots::end_time.eq(now)).execute(conn).await?;
+            diesel::update(bots::table.find(bot_id)).set(bots::end_time.eq(ended_at())).execute(conn).await?;
         }
         if new == BotStatus::Done {
             diesel::update(bots::table.find(bot_id))
@@ -340,6 +340,12 @@ pub async fn update_status(
     })
     .await
     .map_err(|Tx(e)| e)
+}
+
+/// The end time of a bot that ends now: never before its start (a bot can end before its start
+/// time when it was queued within the lead time), which the table's check requires.
+pub fn ended_at() -> diesel::expression::SqlLiteral<diesel::sql_types::Timestamptz> {
+    diesel::dsl::sql::<diesel::sql_types::Timestamptz>("GREATEST(start_time, now())")
 }
 
 /// An error inside a transaction: ours, or the database's (which also rolls back).

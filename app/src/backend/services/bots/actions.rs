@@ -160,15 +160,17 @@ async fn act(conn: &mut AsyncPgConnection, user_id: i64, id: i64, action: BulkAc
                 Some(json!({ "description": crate::model::bot::event_description(event) })),
             )
             .await?;
-            let end = if new_status.is_terminal() { Some(now) } else { None };
             diesel::update(bots::table.find(id))
-                .set((
-                    bots::status.eq(new_status.as_str()),
-                    bots::updated_at.eq(now),
-                    end.map(|e| bots::end_time.eq(e)),
-                ))
+                .set((bots::status.eq(new_status.as_str()), bots::updated_at.eq(now)))
                 .execute(conn)
                 .await?;
+            if new_status.is_terminal() {
+                // Never before the start time: a scheduled bot can be cancelled before it starts.
+                diesel::update(bots::table.find(id))
+                    .set(bots::end_time.eq(crate::backend::services::bot_api::ended_at()))
+                    .execute(conn)
+                    .await?;
+            }
             events::record_status(conn, id, new_status, now).await?;
             if action == BulkAction::Cancel {
                 diesel::delete(deployment_queue::table.filter(deployment_queue::bot_id.eq(id))).execute(conn).await?;
