@@ -54,7 +54,7 @@ test("an API key is shown once, works, and stops working when revoked", async ({
   expect((await denied.json()).error.message).toContain("revoked");
 });
 
-test("quick deploy three bots, see them in the table, cancel them in bulk", async ({ page }) => {
+test("quick deploy three bots, watch them join live with logs, remove them from the call", async ({ page }) => {
   await signUp(page, "Deployer", uniqueEmail("deploy"));
   await page.getByLabel("Meeting URL").fill(MEET);
   await expect(page.getByTestId("detected-platform")).toHaveText("Platform: Google Meet");
@@ -63,30 +63,43 @@ test("quick deploy three bots, see them in the table, cancel them in bulk", asyn
   await expect(page.getByRole("status")).toContainText("3 bot(s) queued");
   await expect(page.getByTestId("recent-bots").locator("li")).toHaveCount(3);
 
+  // The dispatcher starts them on the local platform; the simulated bots join and report.
   await page.goto("/bots");
   await hydrated(page);
   const rows = page.getByTestId("bot-row");
   await expect(rows).toHaveCount(3);
-  await expect(rows.getByTestId("status").first()).toHaveText("Queued");
+  await expect(rows.locator('[data-status="IN_CALL"]')).toHaveCount(3, { timeout: 30_000 });
+  await expect(rows.first()).toContainText("Local");
 
-  await page.getByLabel("Select all bots on this page").check();
-  await page.getByRole("button", { name: "Cancel Deployments (3)" }).click();
-  await page.getByRole("button", { name: "Cancel 3 deployment(s)" }).click();
-  await expect(page.getByRole("status")).toContainText("3 succeeded");
-  await expect(rows.locator('[data-status="DONE"]')).toHaveCount(3);
-
-  // The details dialog shows the events of a bot.
+  // Logs arrive live in the details dialog.
   await rows.first().click();
   await expect(page.getByRole("dialog")).toBeVisible();
-  await expect(page.getByTestId("events")).toContainText("USER_CANCELLED_DEPLOYMENT");
+  await page.getByRole("tab", { name: "Logs" }).click();
+  const lines = page.getByTestId("log-lines");
+  await expect(lines).toContainText("Admitted: in the call", { timeout: 15_000 });
+  const count = async () => parseInt((await page.getByTestId("log-count").textContent())!.split(" of ")[1], 10);
+  const before = await count();
+  await expect.poll(count, { timeout: 15_000 }).toBeGreaterThan(before);
+  await page.getByLabel("Search logs").fill("Admitted");
+  await expect(lines.locator("div")).toHaveCount(1);
+  await page.getByRole("button", { name: "Close" }).click();
+
+  await page.getByLabel("Select all bots on this page").check();
+  await page.getByRole("button", { name: "Remove from Call (3)" }).click();
+  await page.getByRole("button", { name: "Remove 3 bot(s)" }).click();
+  await expect(page.getByRole("status")).toContainText("3 succeeded");
+  await expect(rows.locator('[data-status="DONE"]')).toHaveCount(3, { timeout: 20_000 });
+  await rows.first().click();
+  await expect(page.getByTestId("events")).toContainText("USER_REMOVED_FROM_CALL");
 });
 
-test("a bot created through the JSON API appears in the table", async ({ page, request }) => {
+test("a bot created through the JSON API appears in the table and can be cancelled", async ({ page, request }) => {
   await signUp(page, "Api User", uniqueEmail("api"));
   const secret = await createKey(page, "script");
+  const tomorrow = new Date(Date.now() + 24 * 3600 * 1000).toISOString();
   const res = await request.post("/api/v1/bots", {
     headers: { "x-api-key": secret },
-    data: { meetingUrl: "https://zoom.us/j/123456", displayName: "From the API" },
+    data: { meetingUrl: "https://zoom.us/j/123456", displayName: "From the API", startTime: tomorrow },
   });
   expect(res.status()).toBe(201);
   await page.goto("/bots");
@@ -94,7 +107,15 @@ test("a bot created through the JSON API appears in the table", async ({ page, r
   const row = page.getByTestId("bot-row").filter({ hasText: "From the API" });
   await expect(row).toBeVisible();
   await expect(row).toContainText("Zoom");
-  await expect(row.getByTestId("status")).toHaveText("Queued");
+  await expect(row.getByTestId("status")).toHaveText("Scheduled");
+
+  await page.getByLabel("Select all bots on this page").check();
+  await page.getByRole("button", { name: "Cancel Deployments (1)" }).click();
+  await page.getByRole("button", { name: "Cancel 1 deployment(s)" }).click();
+  await expect(page.getByRole("status")).toContainText("1 succeeded");
+  await expect(row.locator('[data-status="DONE"]')).toHaveCount(1);
+  await row.click();
+  await expect(page.getByTestId("events")).toContainText("USER_CANCELLED_DEPLOYMENT");
 });
 
 test("the docs page renders the API reference", async ({ page }) => {
