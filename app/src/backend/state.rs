@@ -7,6 +7,7 @@ use leptos::prelude::LeptosOptions;
 
 use super::config::Config;
 use super::db::DbPool;
+use super::services::heartbeats::Heartbeats;
 
 /// Shared, cheaply cloned handles: database pool, configuration, Leptos options.
 #[derive(Clone)]
@@ -16,6 +17,8 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     /// The OpenAPI document of the JSON API (built once by the server).
     pub api_doc: Arc<serde_json::Value>,
+    /// The heartbeat cache and write buffer of this process.
+    pub heartbeats: Arc<Heartbeats>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

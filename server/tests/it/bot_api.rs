@@ -13,6 +13,19 @@ async fn rest(app: &mut TestApp, method: &str, path: &str, token: Option<&str>, 
     app.raw(method, path, &headers, body.map(|b| b.to_string())).await
 }
 
+/// Heartbeats `path` until `done` holds for the answer (up to 2 s), like a bot does.
+async fn eventually(app: &mut TestApp, path: &str, token: &str, done: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..100 {
+        let r = rest(app, "POST", path, Some(token), None).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        if done(&r.json()) {
+            return r.json();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("{path} never answered as expected");
+}
+
 #[tokio::test]
 async fn a_bot_runs_its_whole_life_through_the_rest_api() {
     let mut app = TestApp::new().await;
@@ -34,6 +47,8 @@ async fn a_bot_runs_its_whole_life_through_the_rest_api() {
 
     let r = rest(&mut app, "POST", &format!("/api/v1/bot/{id}/heartbeat"), Some(&token), None).await;
     assert_eq!(r.json(), json!({ "shouldLeave": false, "logLevel": "TRACE" }));
+    // Heartbeats are written in batches (at least every second); flush now instead of waiting.
+    app.state.heartbeats.flush().await.unwrap();
     assert_eq!(
         app.count(&format!("SELECT count(*) AS n FROM bots WHERE id = {id} AND last_heartbeat IS NOT NULL")).await,
         1
@@ -73,11 +88,15 @@ async fn a_bot_runs_its_whole_life_through_the_rest_api() {
     assert_eq!(more.len(), 90);
     drop(conn);
 
-    // The owner removes the bot from the call: the next heartbeat tells it to leave.
+    // The owner changes the log level, then removes the bot from the call: heartbeats answered
+    // from the cache learn both within moments (NOTIFY bot_state).
+    let r = app.api("PATCH", &format!("/api/v1/bots/{id}/log-level"), &key, Some(json!({ "logLevel": "DEBUG" }))).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    let beat = eventually(&mut app, &format!("/api/v1/bot/{id}/heartbeat"), &token, |b| b["logLevel"] == "DEBUG").await;
+    assert_eq!(beat["shouldLeave"], false);
     let r = app.api("POST", &format!("/api/v1/bots/{id}/remove-from-call"), &key, None).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    let r = rest(&mut app, "POST", &format!("/api/v1/bot/{id}/heartbeat"), Some(&token), None).await;
-    assert_eq!(r.json()["shouldLeave"], true);
+    eventually(&mut app, &format!("/api/v1/bot/{id}/heartbeat"), &token, |b| b["shouldLeave"] == true).await;
     let r =
         rest(&mut app, "POST", &format!("/api/v1/bot/{id}/status"), Some(&token), Some(json!({ "status": "IN_CALL" })))
             .await;
@@ -142,14 +161,25 @@ async fn a_token_opens_only_its_own_bot() {
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     let bad_id = rest(&mut app, "GET", "/api/v1/bot/abc/config", Some(&token_a), None).await;
     assert_eq!(bad_id.status, StatusCode::BAD_REQUEST);
-    // A new deployment issues a new token; the old one stops working.
+    // A new deployment issues a new token; the old one stops working (at once for calls that read
+    // the database, within moments for cached heartbeats).
     let mut conn = app.state.pool.get().await.unwrap();
     let fresh = app::backend::services::bot_api::issue_token(&mut conn, a).await.unwrap();
     drop(conn);
     assert_eq!(
-        rest(&mut app, "POST", &format!("/api/v1/bot/{a}/heartbeat"), Some(&token_a), None).await.status,
+        rest(&mut app, "GET", &format!("/api/v1/bot/{a}/config"), Some(&token_a), None).await.status,
         StatusCode::FORBIDDEN
     );
+    let mut refused = false;
+    for _ in 0..100 {
+        let r = rest(&mut app, "POST", &format!("/api/v1/bot/{a}/heartbeat"), Some(&token_a), None).await;
+        if r.status == StatusCode::FORBIDDEN {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(refused, "the old token still opens the heartbeat");
     assert_eq!(
         rest(&mut app, "POST", &format!("/api/v1/bot/{a}/heartbeat"), Some(&fresh), None).await.status,
         StatusCode::OK

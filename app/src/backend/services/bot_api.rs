@@ -80,6 +80,24 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// The answer to a request without a bot token (401).
+pub fn missing_token() -> AppError {
+    AppError::Unauthorized(
+        "Send the bot's token (MILO_AUTH_TOKEN) in the X-Milo-Token header or as Authorization: Bearer <token>.".into(),
+    )
+}
+
+/// Whether `token` is the one whose hash is `stored`, or the enabled shared legacy token.
+pub fn token_matches(config: &Config, stored: Option<&[u8]>, token: &str) -> bool {
+    if let Some(legacy) = config.legacy_bot_token.as_ref() {
+        use secrecy::ExposeSecret;
+        if constant_time_eq(legacy.expose_secret().as_bytes(), token.as_bytes()) {
+            return true;
+        }
+    }
+    stored.is_some_and(|s| constant_time_eq(s, &hash_token(token)))
+}
+
 /// Checks that `token` opens bot `bot_id`: the bot's own token, the token of the pool slot that
 /// currently runs it, or (only when `LEGACY_BOT_TOKEN_ENABLED=true`) the shared legacy token.
 /// No token: 401. A token of another bot, or none we know: 403. No such bot: 404.
@@ -90,17 +108,8 @@ pub async fn authorize(
     token: Option<&str>,
 ) -> Result<(), AppError> {
     let Some(token) = token else {
-        return Err(AppError::Unauthorized(
-            "Send the bot's token (MILO_AUTH_TOKEN) in the X-Milo-Token header or as Authorization: Bearer <token>."
-                .into(),
-        ));
+        return Err(missing_token());
     };
-    if let Some(legacy) = config.legacy_bot_token.as_ref() {
-        use secrecy::ExposeSecret;
-        if constant_time_eq(legacy.expose_secret().as_bytes(), token.as_bytes()) {
-            return Ok(());
-        }
-    }
     let hash = hash_token(token);
     let stored: Option<Option<Vec<u8>>> = bots::table
         .find(bot_id)
@@ -112,7 +121,7 @@ pub async fn authorize(
     let Some(stored) = stored else {
         return Err(not_found(bot_id));
     };
-    if stored.is_some_and(|s| constant_time_eq(&s, &hash)) {
+    if token_matches(config, stored.as_deref(), token) {
         return Ok(());
     }
     let slot: i64 = bot_pool_slots::table
@@ -219,20 +228,6 @@ pub struct HeartbeatReply {
     pub should_leave: bool,
     /// The log level the bot should use from now on.
     pub log_level: Option<String>,
-}
-
-/// Records a heartbeat and tells the bot whether to leave and at which level to log. One
-/// statement: the write and the read are the same round trip.
-pub async fn heartbeat(conn: &mut AsyncPgConnection, bot_id: i64) -> Result<HeartbeatReply, AppError> {
-    let row: Option<(String, String)> = diesel::update(bots::table.find(bot_id))
-        .set(bots::last_heartbeat.eq(diesel::dsl::now))
-        .returning((bots::status, bots::log_level))
-        .get_result(conn)
-        .await
-        .optional()
-        .map_err(|e| internal("recording a heartbeat failed", e))?;
-    let (status, log_level) = row.ok_or_else(|| not_found(bot_id))?;
-    Ok(HeartbeatReply { should_leave: status == "LEAVING", log_level: Some(log_level) })
 }
 
 /// A status change a bot reports.

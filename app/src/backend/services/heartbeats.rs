@@ -1,0 +1,176 @@
+//! The heartbeat hot path. Every bot heartbeats every 10 s, so a heartbeat is answered from
+//! memory when possible:
+//!
+//! - each bot's token hash, status and log level are cached per process; a trigger on `bots`
+//!   sends `NOTIFY bot_state, '<id>'` whenever one of them changes, and every process LISTENs and
+//!   drops that entry, so a cache is current within milliseconds across replicas (entries also
+//!   expire after [`TTL`], in case a notification is lost while reconnecting);
+//! - `last_heartbeat` is written in batches, one `UPDATE ... WHERE id = ANY(...)` every
+//!   [`FLUSH_EVERY`] for all bots that beat since the last one.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+
+use super::accounts::internal;
+use super::bot_api::{self, HeartbeatReply};
+use crate::backend::config::Config;
+use crate::backend::db::schema::bots;
+use crate::backend::db::DbPool;
+use crate::model::error::AppError;
+
+/// How long a cached entry is trusted without a notification.
+pub const TTL: Duration = Duration::from_secs(5);
+/// How often buffered heartbeats are written.
+pub const FLUSH_EVERY: Duration = Duration::from_millis(500);
+
+#[derive(Clone)]
+struct Entry {
+    token_hash: Option<Vec<u8>>,
+    status: String,
+    log_level: String,
+    loaded: Instant,
+}
+
+/// The per-process heartbeat cache and write buffer.
+pub struct Heartbeats {
+    pool: DbPool,
+    config: Arc<Config>,
+    cache: Mutex<HashMap<i64, Entry>>,
+    pending: Mutex<HashSet<i64>>,
+    started: OnceLock<()>,
+}
+
+impl Heartbeats {
+    pub fn new(pool: DbPool, config: Arc<Config>) -> Arc<Self> {
+        Arc::new(Heartbeats {
+            pool,
+            config,
+            cache: Mutex::default(),
+            pending: Mutex::default(),
+            started: OnceLock::new(),
+        })
+    }
+
+    /// Starts the flusher and the listener on the current runtime (once).
+    fn start(self: &Arc<Self>) {
+        self.started.get_or_init(|| {
+            let me = Arc::downgrade(self);
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(FLUSH_EVERY);
+                loop {
+                    tick.tick().await;
+                    let Some(me) = me.upgrade() else { return };
+                    if let Err(e) = me.flush().await {
+                        tracing::warn!(error = %e, "writing heartbeats failed; they will be retried");
+                    }
+                }
+            });
+            let me = Arc::downgrade(self);
+            let url = {
+                use secrecy::ExposeSecret;
+                self.config.database_url.expose_secret().to_owned()
+            };
+            tokio::spawn(async move {
+                use futures_util::StreamExt;
+                loop {
+                    if let Ok(mut conn) = AsyncPgConnection::establish(&url).await {
+                        if diesel::sql_query("LISTEN bot_state").execute(&mut conn).await.is_ok() {
+                            // Anything cached before listening may be stale.
+                            match me.upgrade() {
+                                Some(m) => m.cache.lock().unwrap_or_else(|p| p.into_inner()).clear(),
+                                None => return,
+                            }
+                            let mut stream = std::pin::pin!(conn.notifications_stream());
+                            while let Some(Ok(n)) = stream.next().await {
+                                let Some(m) = me.upgrade() else { return };
+                                if let Ok(id) = n.payload.parse::<i64>() {
+                                    m.forget(id);
+                                }
+                            }
+                        }
+                    }
+                    if me.upgrade().is_none() {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                }
+            });
+        });
+    }
+
+    /// Drops a bot's cached state (its status, log level or token changed).
+    pub fn forget(&self, bot_id: i64) {
+        self.cache.lock().unwrap_or_else(|p| p.into_inner()).remove(&bot_id);
+    }
+
+    async fn entry(&self, bot_id: i64) -> Result<Entry, AppError> {
+        if let Some(e) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(&bot_id) {
+            if e.loaded.elapsed() < TTL {
+                return Ok(e.clone());
+            }
+        }
+        let mut conn = self.pool.get().await.map_err(|e| internal("database unavailable", e))?;
+        let row: Option<(Option<Vec<u8>>, String, String)> = bots::table
+            .find(bot_id)
+            .select((bots::token_hash, bots::status, bots::log_level))
+            .first(&mut conn)
+            .await
+            .optional()
+            .map_err(|e| internal("reading a bot failed", e))?;
+        let (token_hash, status, log_level) =
+            row.ok_or_else(|| AppError::NotFound(format!("Bot {bot_id} was not found.")))?;
+        let entry = Entry { token_hash, status, log_level, loaded: Instant::now() };
+        self.cache.lock().unwrap_or_else(|p| p.into_inner()).insert(bot_id, entry.clone());
+        Ok(entry)
+    }
+
+    /// Authorises and records a heartbeat; answers from the cache when it can.
+    pub async fn beat(self: &Arc<Self>, bot_id: i64, token: Option<&str>) -> Result<HeartbeatReply, AppError> {
+        self.start();
+        let entry = self.entry(bot_id).await?;
+        let Some(token) = token else {
+            return Err(bot_api::missing_token());
+        };
+        if !bot_api::token_matches(&self.config, entry.token_hash.as_deref(), token) {
+            // The token may have been re-issued after this entry was cached: check the database.
+            self.forget(bot_id);
+            let mut conn = self.pool.get().await.map_err(|e| internal("database unavailable", e))?;
+            bot_api::authorize(&mut conn, &self.config, bot_id, Some(token)).await?;
+        }
+        self.pending.lock().unwrap_or_else(|p| p.into_inner()).insert(bot_id);
+        Ok(HeartbeatReply { should_leave: entry.status == "LEAVING", log_level: Some(entry.log_level) })
+    }
+
+    /// Writes the buffered heartbeats now. Answers how many bots were written.
+    pub async fn flush(&self) -> Result<usize, AppError> {
+        let ids: Vec<i64> = {
+            let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+            if pending.is_empty() {
+                return Ok(0);
+            }
+            pending.drain().collect()
+        };
+        let mut conn = match self.pool.get().await {
+            Ok(c) => c,
+            Err(e) => {
+                self.pending.lock().unwrap_or_else(|p| p.into_inner()).extend(&ids);
+                return Err(internal("database unavailable", e));
+            }
+        };
+        let n = ids.len();
+        if let Err(e) = diesel::sql_query("UPDATE bots SET last_heartbeat = now() WHERE id = ANY($1)")
+            .bind::<Array<BigInt>, _>(&ids)
+            .execute(&mut conn)
+            .await
+        {
+            self.pending.lock().unwrap_or_else(|p| p.into_inner()).extend(&ids);
+            return Err(internal("writing heartbeats failed", e));
+        }
+        Ok(n)
+    }
+}
