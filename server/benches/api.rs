@@ -51,9 +51,15 @@ async fn run() {
     diesel::sql_query("CREATE DATABASE meeboter_bench").execute(&mut admin).await.unwrap();
     db::run_migrations(&url).await.expect("migrate");
 
-    let vars: Vars = [("MEEBOTER_ENV", "development"), ("DATABASE_URL", url.as_str()), ("DATABASE_POOL_SIZE", "16")]
-        .into_iter()
-        .collect();
+    let vars: Vars = [
+        ("MEEBOTER_ENV", "development"),
+        ("DATABASE_URL", url.as_str()),
+        ("DATABASE_POOL_SIZE", "16"),
+        ("LOCAL_BOT_LIMIT", "100000"),
+        ("DEPLOYMENT_QUEUE_MAX_CONCURRENT", "16"),
+    ]
+    .into_iter()
+    .collect();
     let config = Config::from_vars(&vars).expect("config");
     let state =
         server::commands::build_state(config, LeptosOptions::builder().output_name("meeboter").build()).unwrap();
@@ -143,6 +149,95 @@ async fn run() {
     }
 
     http_hot_paths(&state, router.clone()).await;
+    dispatch(&state).await;
+}
+
+/// A platform that starts nothing and answers at once: measures the dispatcher itself.
+struct Instant0;
+
+impl app::backend::platforms::Platform for Instant0 {
+    fn kind(&self) -> app::model::platform::DeploymentPlatform {
+        app::model::platform::DeploymentPlatform::Local
+    }
+    fn deploy<'a>(
+        &'a self,
+        bot: &'a app::backend::platforms::BotLaunch,
+    ) -> app::backend::platforms::BoxFuture<
+        'a,
+        Result<app::backend::platforms::Launched, app::backend::platforms::PlatformError>,
+    > {
+        Box::pin(async move { Ok(app::backend::platforms::Launched { identifier: format!("stub-{}", bot.bot_id) }) })
+    }
+    fn stop<'a>(
+        &'a self,
+        _: &'a str,
+    ) -> app::backend::platforms::BoxFuture<'a, Result<(), app::backend::platforms::PlatformError>> {
+        Box::pin(async { Ok(()) })
+    }
+    fn status<'a>(
+        &'a self,
+        _: &'a str,
+    ) -> app::backend::platforms::BoxFuture<
+        'a,
+        Result<app::backend::platforms::ResourceStatus, app::backend::platforms::PlatformError>,
+    > {
+        Box::pin(async { Ok(app::backend::platforms::ResourceStatus::Running) })
+    }
+    fn release(
+        &self,
+        _: i64,
+    ) -> app::backend::platforms::BoxFuture<'_, Result<(), app::backend::platforms::PlatformError>> {
+        Box::pin(async { Ok(()) })
+    }
+    fn details<'a>(
+        &'a self,
+        _: &'a str,
+    ) -> app::backend::platforms::BoxFuture<'a, Result<serde_json::Value, app::backend::platforms::PlatformError>> {
+        Box::pin(async { Ok(serde_json::Value::Null) })
+    }
+    fn list(
+        &self,
+    ) -> app::backend::platforms::BoxFuture<
+        '_,
+        Result<Vec<app::backend::platforms::ResourceSummary>, app::backend::platforms::PlatformError>,
+    > {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+}
+
+const DISPATCH: i64 = 1_000;
+
+/// 1,000 queued bots dispatched to a platform that answers at once.
+async fn dispatch(state: &app::backend::state::AppState) {
+    let mut conn = state.pool.get().await.unwrap();
+    diesel::sql_query(format!(
+        "WITH b AS (INSERT INTO bots (user_id, meeting, meeting_platform, automatic_leave, start_time, end_time, status) \
+                    SELECT 1, '{{}}', 'zoom', '{{}}', now(), now() + interval '1 hour', 'QUEUED' FROM generate_series(1, {DISPATCH}) \
+                    RETURNING id) \
+         INSERT INTO deployment_queue (bot_id, timeout_at) SELECT id, now() + interval '10 minutes' FROM b"
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    drop(conn);
+    let deployer = app::backend::deployer::Deployer::new(
+        state.pool.clone(),
+        state.config.clone(),
+        vec![std::sync::Arc::new(Instant0) as std::sync::Arc<dyn app::backend::platforms::Platform>],
+    );
+    let started = Instant::now();
+    let mut deployed = 0usize;
+    while (deployed as i64) < DISPATCH {
+        let done = deployer.dispatch_once().await.unwrap();
+        assert!(!done.is_empty(), "the queue ran dry at {deployed}");
+        deployed += done.len();
+    }
+    let wall = started.elapsed();
+    println!(
+        "\ndispatch: {DISPATCH} queued bots to a platform that answers at once in {:.0} ms ({:.0} bots/s)",
+        wall.as_secs_f64() * 1000.0,
+        DISPATCH as f64 / wall.as_secs_f64()
+    );
 }
 
 const HEARTBEATS: usize = 20_000;
