@@ -8,3 +8,4 @@ pub mod deployer;
 pub mod platforms;
 pub mod services;
 pub mod state;
+pub mod storage;

@@ -214,6 +214,37 @@ impl Client {
         Ok(())
     }
 
+    /// Uploads a screenshot the way real bots do (multipart to the upstream route, in either mode).
+    async fn screenshot(&self, id: i64, kind: &str, state: &str, trigger: &str) -> Result<(), SimError> {
+        let url = format!("{}/api/bots/{id}/screenshots", self.base);
+        let part = reqwest::multipart::Part::bytes(fake_screenshot(state))
+            .file_name("screenshot.png")
+            .mime_str("image/png")
+            .map_err(|e| SimError::Other(e.to_string()))?;
+        let form = reqwest::multipart::Form::new()
+            .part("file", part)
+            .text("type", kind.to_owned())
+            .text("state", state.to_owned())
+            .text("trigger", trigger.to_owned());
+        let res = self
+            .http
+            .post(&url)
+            .header("X-Milo-Token", &self.token)
+            .multipart(form)
+            .send()
+            .await
+            .map_err(|e| SimError::Http { method: "POST", url: url.clone(), reason: e.to_string() })?;
+        if res.status().as_u16() != 201 {
+            let status = res.status().as_u16();
+            return Err(SimError::Refused {
+                what: format!("POST {url}"),
+                status,
+                body: res.text().await.unwrap_or_default(),
+            });
+        }
+        Ok(())
+    }
+
     async fn flush(&self, id: i64) -> Result<(), SimError> {
         match self.protocol {
             Protocol::Rest => self.send("POST", format!("{}/api/v1/bot/{id}/logs/flush", self.base), None).await?,
@@ -299,6 +330,9 @@ pub async fn run(args: SimArgs) -> Result<u8, SimError> {
     tokio::time::sleep(secs(args.join_secs / 2.0)).await;
     client.status(id, "IN_CALL", None).await?;
     logs.push("INFO", "Admitted: in the call");
+    if let Err(e) = client.screenshot(id, "state_change", "IN_CALL", "admitted to the call").await {
+        logs.push("WARN", format!("screenshot upload failed: {e}"));
+    }
     for p in ["participant-1", "participant-2"] {
         client.event(id, "PARTICIPANT_JOIN", json!({ "participantId": p })).await?;
         logs.push("DEBUG", format!("{p} joined"));
@@ -382,4 +416,77 @@ async fn shutdown_signal() {
         }
     }
     let _ = tokio::signal::ctrl_c().await;
+}
+
+/// A small PNG (uncompressed deflate) the simulated bot "captures": a gradient tinted by state.
+pub fn fake_screenshot(state: &str) -> Vec<u8> {
+    const W: u32 = 160;
+    const H: u32 = 90;
+    let tint: [u8; 3] = match state {
+        "IN_CALL" => [16, 185, 129],
+        "FATAL" => [220, 38, 38],
+        _ => [99, 102, 241],
+    };
+    let mut raw = Vec::with_capacity(((W * 3 + 1) * H) as usize);
+    let mut row = vec![0u8]; // filter type 0, then RGB pixels
+    for x in 0..W {
+        let shade = (x * 255 / W) as u16;
+        row.extend(tint.map(|c| ((u16::from(c) * (128 + shade / 2)) / 255) as u8));
+    }
+    for _ in 0..H {
+        raw.extend_from_slice(&row);
+    }
+    // zlib stream with stored (uncompressed) deflate blocks.
+    let mut z = vec![0x78, 0x01];
+    for (i, chunk) in raw.chunks(65_535).enumerate() {
+        let last = (i + 1) * 65_535 >= raw.len();
+        z.push(u8::from(last));
+        let len = chunk.len() as u16;
+        z.extend_from_slice(&len.to_le_bytes());
+        z.extend_from_slice(&(!len).to_le_bytes());
+        z.extend_from_slice(chunk);
+    }
+    let (mut a, mut b) = (1u32, 0u32);
+    for byte in &raw {
+        a = (a + u32::from(*byte)) % 65_521;
+        b = (b + a) % 65_521;
+    }
+    z.extend_from_slice(&((b << 16) | a).to_be_bytes());
+
+    fn crc32(data: &[u8]) -> u32 {
+        let mut crc = 0xFFFF_FFFFu32;
+        for byte in data {
+            crc ^= u32::from(*byte);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            }
+        }
+        !crc
+    }
+    fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        let mut body = kind.to_vec();
+        body.extend_from_slice(data);
+        out.extend_from_slice(&body);
+        out.extend_from_slice(&crc32(&body).to_be_bytes());
+    }
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&W.to_be_bytes());
+    ihdr.extend_from_slice(&H.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+    chunk(&mut png, b"IHDR", &ihdr);
+    chunk(&mut png, b"IDAT", &z);
+    chunk(&mut png, b"IEND", &[]);
+    png
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_fake_screenshot_is_a_png() {
+        let png = super::fake_screenshot("IN_CALL");
+        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"));
+        assert!(png.ends_with(&[0xAE, 0x42, 0x60, 0x82]), "IEND with its CRC");
+    }
 }

@@ -33,9 +33,10 @@ pub fn build_state(config: Config, leptos_options: LeptosOptions) -> Result<AppS
     let pool = db::build_pool(config.database_url.expose_secret(), config.database_pool_size)?;
     let api_doc = serde_json::to_value(crate::http::api_v1::openapi::document())
         .map_err(|e| CommandError::Other(format!("OpenAPI document: {e}")))?;
+    let storage = app::backend::storage::Storage::from_config(&config).map_err(CommandError::Other)?;
     let config = Arc::new(config);
     let heartbeats = app::backend::services::heartbeats::Heartbeats::new(pool.clone(), config.clone());
-    Ok(AppState { pool, config, leptos_options, api_doc: Arc::new(api_doc), heartbeats })
+    Ok(AppState { pool, config, leptos_options, api_doc: Arc::new(api_doc), heartbeats, storage: Arc::new(storage) })
 }
 
 fn warn_skipped(config: &Config) {

@@ -4,6 +4,7 @@
 pub mod api_v1;
 pub mod guard;
 pub mod health;
+pub mod screenshots;
 pub mod trpc;
 
 use app::backend::state::AppState;
@@ -12,7 +13,6 @@ use axum::routing::get;
 use axum::Router;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
 /// Largest request body accepted anywhere (forms, JSON); larger bodies get 413.
@@ -29,6 +29,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/openapi.json", get(api_v1::openapi::serve))
         .nest("/api/v1", api_v1::router(state.clone(), api_v1::RequestLogSink::start(&state)))
         .merge(trpc::router())
+        .merge(screenshots::router())
         .leptos_routes_with_context(
             &state,
             routes,
@@ -39,7 +40,7 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(guard::server_fn_error_status))
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard::session_for_pages))
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard::client_ip))
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(guard::body_limit))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 use serde::{Deserialize, Serialize};
 
-use crate::model::bot::{Bot, BotEvent, BotFilter, BotLogLine, BulkResult, CreateBot, LogLevel, Page};
+use crate::model::bot::{Bot, BotEvent, BotFilter, BotLogLine, BulkResult, CreateBot, LogLevel, Page, Screenshot};
 use crate::model::error::AppError;
 use crate::model::usage::DailyUsage;
 
@@ -33,6 +33,27 @@ pub async fn get_bot(id: i64) -> Result<(Bot, Vec<BotEvent>), AppError> {
     let bot = svc::get_bot(&mut conn, user.id, id).await?;
     let events = svc::list_events(&mut conn, user.id, id).await?;
     Ok((bot, events))
+}
+
+/// The screenshots of one of the user's bots, newest first.
+#[server(prefix = "/fn", endpoint = "get_bot_screenshots", input = Json)]
+pub async fn get_bot_screenshots(id: i64) -> Result<Vec<Screenshot>, AppError> {
+    use crate::backend::services::{bot_api, bots as svc};
+    let (user, mut conn) = super::ctx::user_and_conn().await?;
+    svc::get_bot(&mut conn, user.id, id).await?;
+    let mut shots: Vec<Screenshot> = bot_api::screenshots(&mut conn, id)
+        .await?
+        .into_iter()
+        .map(|s| Screenshot {
+            url: format!("/api/bots/{id}/screenshots/{}", s.key.rsplit('/').next().unwrap_or_default()),
+            captured_at: s.captured_at,
+            kind: s.kind,
+            state: s.state,
+            trigger: s.trigger,
+        })
+        .collect();
+    shots.reverse();
+    Ok(shots)
 }
 
 /// Log lines of one of the user's bots after `after` (a `seq`), oldest first, at most 500.

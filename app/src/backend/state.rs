@@ -19,6 +19,8 @@ pub struct AppState {
     pub api_doc: Arc<serde_json::Value>,
     /// The heartbeat cache and write buffer of this process.
     pub heartbeats: Arc<Heartbeats>,
+    /// Object storage (screenshots).
+    pub storage: Arc<super::storage::Storage>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -385,6 +385,19 @@ impl<T> Page<T> {
     }
 }
 
+/// A screenshot of a bot, as the Screenshots tab shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Screenshot {
+    /// Where the owner's browser loads the image.
+    pub url: String,
+    pub captured_at: DateTime<Utc>,
+    /// error, fatal, manual or state_change.
+    pub kind: String,
+    pub state: String,
+    pub trigger: Option<String>,
+}
+
 /// A log line of a bot, as the Logs tab shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

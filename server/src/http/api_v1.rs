@@ -6,7 +6,7 @@ mod auth;
 pub mod bot;
 mod bots;
 mod error;
-mod extract;
+pub mod extract;
 mod misc;
 pub mod openapi;
 

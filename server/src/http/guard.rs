@@ -85,6 +85,33 @@ pub async fn session_for_pages(State(state): State<AppState>, mut req: Request, 
     Redirect::to(&format!("/auth/sign-in?next={next_param}")).into_response()
 }
 
+/// Caps every request body: 1 MiB ([`crate::http::MAX_BODY_BYTES`]), or 8 MiB for screenshot
+/// uploads. Larger bodies get 413, before reading them when they announce their length.
+pub async fn body_limit(req: Request, next: Next) -> Response {
+    // Screenshot routes carry their own `DefaultBodyLimit`, which multipart reading maps to 413.
+    let screenshots = req.uri().path().ends_with("/screenshots");
+    let max = if screenshots {
+        app::backend::services::bot_api::MAX_SCREENSHOT_BYTES + 64 * 1024
+    } else {
+        crate::http::MAX_BODY_BYTES
+    };
+    let announced =
+        req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+    if announced.is_some_and(|n| n > max) {
+        return crate::http::api_v1::ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("The body is larger than {} KiB.", max / 1024),
+        )
+        .into_response();
+    }
+    if screenshots {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    next.run(Request::from_parts(parts, Body::new(http_body_util::Limited::new(body, max)))).await
+}
+
 /// Server functions answer every error with 500; this gives a user-facing `AppError` its own
 /// status (401, 409, 422, 429, ...), including errors raised before the function runs
 /// (missing or malformed arguments). Only 500 answers of `/fn/` are inspected.

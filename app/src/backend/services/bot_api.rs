@@ -597,3 +597,94 @@ pub async fn dequeue_chat(conn: &mut AsyncPgConnection, bot_id: i64) -> Result<O
     .map_err(|e| internal("dequeuing a chat message failed", e))?;
     Ok(row.map(|r| ChatMessage { message_text: r.message_text, template_id: r.template_id, user_id: r.user_id }))
 }
+
+/// Largest screenshot accepted (413 beyond).
+pub const MAX_SCREENSHOT_BYTES: usize = 8 * 1024 * 1024;
+/// How many screenshots a bot keeps in its metadata (older ones drop off the list).
+pub const KEEP_SCREENSHOTS: usize = 50;
+/// The screenshot kinds bots send.
+pub const SCREENSHOT_TYPES: [&str; 4] = ["error", "fatal", "manual", "state_change"];
+
+/// A screenshot as stored in the bot's metadata (the upstream `ScreenshotData`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ScreenshotData {
+    /// Object key: `bots/{id}/screenshots/{random}-{type}-{millis}.png`.
+    pub key: String,
+    pub captured_at: DateTime<Utc>,
+    /// error, fatal, manual or state_change.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The bot's state when it was taken.
+    pub state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<String>,
+}
+
+/// A screenshot upload, already read from its multipart form.
+#[derive(Debug, Default)]
+pub struct ScreenshotUpload {
+    pub file: Option<Vec<u8>>,
+    pub kind: Option<String>,
+    pub state: Option<String>,
+    pub trigger: Option<String>,
+}
+
+const PNG_MAGIC: &[u8] = b"\x89PNG\r\n\x1a\n";
+
+/// Validates and stores a screenshot, and appends it to the bot's metadata (keeping the last
+/// [`KEEP_SCREENSHOTS`]). Bad fields are 400 with the field named; a non-PNG file is refused.
+pub async fn add_screenshot(
+    conn: &mut AsyncPgConnection,
+    storage: &crate::backend::storage::Storage,
+    bot_id: i64,
+    upload: ScreenshotUpload,
+) -> Result<ScreenshotData, AppError> {
+    let file = upload.file.ok_or_else(|| AppError::invalid("file", "Attach the screenshot as the `file` field."))?;
+    if !file.starts_with(PNG_MAGIC) {
+        return Err(AppError::invalid("file", "The screenshot must be a PNG image."));
+    }
+    let kind = upload.kind.unwrap_or_default();
+    if !SCREENSHOT_TYPES.contains(&kind.as_str()) {
+        return Err(AppError::invalid("type", format!("Use one of {}.", SCREENSHOT_TYPES.join(", "))));
+    }
+    let state = upload.state.unwrap_or_default();
+    if state.trim().is_empty() || state.len() > 100 {
+        return Err(AppError::invalid("state", "Send the bot's state (1 to 100 characters)."));
+    }
+    let trigger = upload.trigger.filter(|t| !t.is_empty());
+    if trigger.as_ref().is_some_and(|t| t.len() > 200) {
+        return Err(AppError::invalid("trigger", "At most 200 characters."));
+    }
+    exists(conn, bot_id).await?;
+    let now = Utc::now();
+    let key = format!("bots/{bot_id}/screenshots/{}-{kind}-{}.png", &random_token()[..16], now.timestamp_millis());
+    storage.put(&key, file).await?;
+    let data = ScreenshotData { key, captured_at: now, kind, state, trigger };
+    let value = serde_json::to_value(&data).map_err(|e| internal("encoding a screenshot failed", e))?;
+    diesel::sql_query(
+        "UPDATE bots SET screenshots = ( \
+            SELECT COALESCE(jsonb_agg(e ORDER BY ord), '[]'::jsonb) FROM ( \
+                SELECT e, ord FROM jsonb_array_elements(bots.screenshots || jsonb_build_array($2::jsonb)) \
+                WITH ORDINALITY AS t(e, ord) ORDER BY ord DESC LIMIT $3) newest) \
+         WHERE id = $1",
+    )
+    .bind::<BigInt, _>(bot_id)
+    .bind::<diesel::sql_types::Jsonb, _>(value)
+    .bind::<BigInt, _>(KEEP_SCREENSHOTS as i64)
+    .execute(conn)
+    .await
+    .map_err(|e| internal("recording a screenshot failed", e))?;
+    Ok(data)
+}
+
+/// The screenshots of a bot, oldest first (the caller checks ownership).
+pub async fn screenshots(conn: &mut AsyncPgConnection, bot_id: i64) -> Result<Vec<ScreenshotData>, AppError> {
+    let v: Value = bots::table
+        .find(bot_id)
+        .select(bots::screenshots)
+        .first(conn)
+        .await
+        .map_err(|e| internal("reading screenshots failed", e))?;
+    Ok(serde_json::from_value(v).unwrap_or_default())
+}

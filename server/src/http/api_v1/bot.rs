@@ -8,7 +8,7 @@ use app::backend::services::bot_api::{
 };
 use app::backend::state::AppState;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
@@ -29,6 +29,29 @@ pub fn router() -> Router<AppState> {
         .route("/bot/{id}/logs/flush", post(flush))
         .route("/bot/{id}/chat/dequeue", post(dequeue))
         .route("/bot/slots/{uuid}/config", get(slot_config))
+        .route(
+            "/bot/{id}/screenshots",
+            post(screenshot).layer(axum::extract::DefaultBodyLimit::max(svc::MAX_SCREENSHOT_BYTES + 64 * 1024)),
+        )
+}
+
+/// A screenshot: multipart `file` (PNG, up to 8 MiB), `type` (error, fatal, manual, state_change),
+/// `state`, `trigger`. Stored in object storage; the bot keeps the last 50 in its metadata.
+#[utoipa::path(post, path = "/api/v1/bot/{id}/screenshots", operation_id = "bot_screenshot", tag = "bot", params(("id" = i64, Path)),
+    request_body(content_type = "multipart/form-data", content = Object),
+    responses((status = 201, body = svc::ScreenshotData), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody)),
+    security(("bot_token" = []), ("bearer" = [])))]
+pub async fn screenshot(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Id(id): Id,
+    multipart: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
+) -> ApiResult<(StatusCode, Json<svc::ScreenshotData>)> {
+    let mut c = open(&state, &headers, id).await?;
+    let form = crate::http::screenshots::read_upload(multipart).await?;
+    let data = svc::add_screenshot(&mut c, &state.storage, id, form).await?;
+    Ok((StatusCode::CREATED, Json(data)))
 }
 
 /// A connection, once the request's token is known to open bot `id`.

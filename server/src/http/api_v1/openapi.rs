@@ -16,7 +16,7 @@ use super::{bot, bots, error, misc};
         bots::events, bots::active_count,
         misc::usage, misc::subscription, misc::daily_usage,
         misc::list_templates, misc::create_template, misc::update_template, misc::delete_template, misc::send_chat,
-        bot::config, bot::slot_config, bot::heartbeat, bot::status, bot::events, bot::logs, bot::flush, bot::dequeue,
+        bot::config, bot::slot_config, bot::heartbeat, bot::status, bot::events, bot::logs, bot::flush, bot::dequeue, bot::screenshot,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail, app::model::usage::UsageRange)),
     modifiers(&Security),

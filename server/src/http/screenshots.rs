@@ -1,0 +1,126 @@
+//! Screenshots: bots upload them (`POST /api/bots/{id}/screenshots`, the upstream route, and its
+//! REST twin `POST /api/v1/bot/{id}/screenshots`) with their token; the owner views them
+//! (`GET /api/bots/{id}/screenshots/{file}`) with their session.
+
+use app::backend::auth::sessions;
+use app::backend::services::bot_api::{self as svc, ScreenshotData, ScreenshotUpload, MAX_SCREENSHOT_BYTES};
+use app::backend::state::AppState;
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+
+use super::api_v1::bot::open;
+use super::api_v1::ApiError;
+
+/// The upstream routes (the REST twin lives with the other bot routes).
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/bots/{id}/screenshots",
+            post(upload).layer(DefaultBodyLimit::max(MAX_SCREENSHOT_BYTES + 64 * 1024)),
+        )
+        .route("/api/bots/{id}/screenshots/{file}", get(view))
+}
+
+fn id_from(raw: &str) -> Result<i64, ApiError> {
+    raw.parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| ApiError::bad_request("The id in the path must be a positive whole number."))
+}
+
+/// Whether reading the form failed on the body limit (the limit error arrives wrapped).
+fn too_large(e: &axum::extract::multipart::MultipartError) -> bool {
+    e.status() == StatusCode::PAYLOAD_TOO_LARGE || e.body_text().contains("length limit exceeded")
+}
+
+/// Reads the multipart form: `file` (PNG), `type`, `state`, `trigger`.
+pub async fn read_upload(multipart: Result<Multipart, MultipartRejection>) -> Result<ScreenshotUpload, ApiError> {
+    let mut form = multipart.map_err(|e| ApiError::bad_request(format!("Send a multipart form: {}", e.body_text())))?;
+    let mut upload = ScreenshotUpload::default();
+    loop {
+        let field = match form.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) if too_large(&e) => {
+                return Err(ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    format!("A screenshot may be at most {} MiB.", MAX_SCREENSHOT_BYTES / (1024 * 1024)),
+                ))
+            }
+            Err(e) => return Err(ApiError::bad_request(format!("The multipart form is broken: {}", e.body_text()))),
+        };
+        let name = field.name().unwrap_or_default().to_owned();
+        let bytes = field.bytes().await.map_err(|e| {
+            if too_large(&e) {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "The screenshot is too large.")
+            } else {
+                ApiError::bad_request(format!("The multipart form is broken: {}", e.body_text()))
+            }
+        })?;
+        let text = || String::from_utf8_lossy(&bytes).trim().to_owned();
+        match name.as_str() {
+            "file" => upload.file = Some(bytes.to_vec()),
+            "type" => upload.kind = Some(text()),
+            "state" => upload.state = Some(text()),
+            "trigger" => upload.trigger = Some(text()),
+            _ => {}
+        }
+    }
+    if upload.file.as_ref().is_some_and(|f| f.len() > MAX_SCREENSHOT_BYTES) {
+        return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "The screenshot is too large."));
+    }
+    Ok(upload)
+}
+
+/// `POST /api/bots/{id}/screenshots`: 201 with the stored screenshot's metadata.
+pub async fn upload(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<(StatusCode, Json<ScreenshotData>), ApiError> {
+    let id = id_from(&id)?;
+    let mut conn = open(&state, &headers, id).await?;
+    let form = read_upload(multipart).await?;
+    let data = svc::add_screenshot(&mut conn, &state.storage, id, form).await?;
+    Ok((StatusCode::CREATED, Json(data)))
+}
+
+/// `GET /api/bots/{id}/screenshots/{file}`: the image, for the bot's owner (404 for anyone else).
+pub async fn view(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, file)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let id = id_from(&id)?;
+    let not_found = || ApiError::new(StatusCode::NOT_FOUND, "not_found", "No such screenshot.");
+    if file.contains('/') || file.contains("..") || !file.ends_with(".png") {
+        return Err(not_found());
+    }
+    let token = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(sessions::token_from_cookie_header)
+        .map(str::to_owned)
+        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "Sign in to see screenshots."))?;
+    let mut conn = super::api_v1::extract::conn(&state).await?;
+    let user = sessions::find_user(&mut conn, &token)
+        .await
+        .map_err(|e| ApiError::from(app::backend::services::accounts::internal("session lookup failed", e)))?
+        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "Sign in to see screenshots."))?;
+    app::backend::services::bots::get_bot(&mut conn, user.id, id).await?;
+    let key = format!("bots/{id}/screenshots/{file}");
+    let shots = svc::screenshots(&mut conn, id).await?;
+    if !shots.iter().any(|s| s.key == key) {
+        return Err(not_found());
+    }
+    let bytes = state.storage.get(&key).await?.ok_or_else(not_found)?;
+    Ok(([(header::CONTENT_TYPE, "image/png"), (header::CACHE_CONTROL, "private, max-age=86400")], bytes)
+        .into_response())
+}
