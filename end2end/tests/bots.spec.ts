@@ -82,6 +82,18 @@ test("quick deploy three bots, watch them join live with logs, remove them from 
   await expect.poll(count, { timeout: 15_000 }).toBeGreaterThan(before);
   await page.getByLabel("Search logs").fill("Admitted");
   await expect(lines.locator("div")).toHaveCount(1);
+
+  // The screenshot the bot took when it was admitted, served to its owner.
+  await page.getByRole("tab", { name: "Screenshots" }).click();
+  const shot = page.getByTestId("screenshots").locator("img").first();
+  await expect(shot).toBeVisible();
+  await expect.poll(() => shot.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(160);
+  await expect(page.getByTestId("screenshots")).toContainText("state_change · IN_CALL");
+
+  // The Platform tab shows the bot's local process.
+  await page.getByRole("tab", { name: "Platform" }).click();
+  await expect(page.getByTestId("local-process")).toContainText("Running");
+  await expect(page.getByTestId("local-process")).toContainText("PID");
   await page.getByRole("button", { name: "Close" }).click();
 
   await page.getByLabel("Select all bots on this page").check();

@@ -55,7 +55,7 @@ async fn run() {
         ("MEEBOTER_ENV", "development"),
         ("DATABASE_URL", url.as_str()),
         ("DATABASE_POOL_SIZE", "16"),
-        ("LOCAL_BOT_LIMIT", "100000"),
+        ("LOCAL_BOT_LIMIT", "1000"),
         ("DEPLOYMENT_QUEUE_MAX_CONCURRENT", "16"),
     ]
     .into_iter()

@@ -36,7 +36,21 @@ pub fn build_state(config: Config, leptos_options: LeptosOptions) -> Result<AppS
     let storage = app::backend::storage::Storage::from_config(&config).map_err(CommandError::Other)?;
     let config = Arc::new(config);
     let heartbeats = app::backend::services::heartbeats::Heartbeats::new(pool.clone(), config.clone());
-    Ok(AppState { pool, config, leptos_options, api_doc: Arc::new(api_doc), heartbeats, storage: Arc::new(storage) })
+    // The local platform runs `bot-sim` children of this very binary.
+    let local =
+        config.platforms.iter().any(|s| s.platform == app::model::platform::DeploymentPlatform::Local).then(|| {
+            let exe = std::env::current_exe().unwrap_or_else(|_| "meeboter".into());
+            app::backend::platforms::local::LocalPlatform::new(exe, Vec::new())
+        });
+    Ok(AppState {
+        pool,
+        config,
+        leptos_options,
+        api_doc: Arc::new(api_doc),
+        heartbeats,
+        storage: Arc::new(storage),
+        local,
+    })
 }
 
 fn warn_skipped(config: &Config) {

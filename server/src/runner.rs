@@ -10,7 +10,6 @@ use app::backend::deployer::Deployer;
 use app::backend::platforms::local::LocalPlatform;
 use app::backend::platforms::Platform;
 use app::backend::state::AppState;
-use app::model::platform::DeploymentPlatform;
 use tokio::sync::watch;
 
 /// Resolves when the process receives SIGTERM or Ctrl-C.
@@ -36,14 +35,10 @@ pub async fn shutdown_signal() {
     tracing::info!("shutdown requested");
 }
 
-/// The platforms this process can drive, and the deployer over them. The local platform runs
-/// `bot-sim` children of this very binary.
+/// The platforms this process can drive, and the deployer over them.
 pub fn deployer(state: &AppState) -> (Arc<Deployer>, Option<LocalPlatform>) {
     let mut available: Vec<Arc<dyn Platform>> = Vec::new();
-    let local = state.config.platforms.iter().any(|s| s.platform == DeploymentPlatform::Local).then(|| {
-        let exe = std::env::current_exe().unwrap_or_else(|_| "meeboter".into());
-        LocalPlatform::new(exe, Vec::new())
-    });
+    let local = state.local.clone();
     if let Some(l) = &local {
         available.push(Arc::new(l.clone()));
     }
@@ -55,7 +50,8 @@ pub fn deployer(state: &AppState) -> (Arc<Deployer>, Option<LocalPlatform>) {
 /// included.
 async fn background(state: AppState, stop: watch::Receiver<bool>) {
     let (deployer, local) = deployer(&state);
-    let jobs = tokio::join!(maintenance(state, stop.clone()), deployer.run(stop));
+    let jobs =
+        tokio::join!(maintenance(state.clone(), stop.clone()), archiver(state, stop.clone()), deployer.run(stop));
     let _ = jobs;
     if let Some(local) = local {
         local.shutdown().await;
@@ -88,6 +84,29 @@ pub async fn work(state: AppState) {
     shutdown_signal().await;
     let _ = stop_tx.send(true);
     let _ = worker.await;
+}
+
+/// How often finished bots' log lines are moved to object storage.
+pub const ARCHIVE_INTERVAL: Duration = Duration::from_secs(30);
+
+/// Moves the log lines of bots that ended a minute ago or more to object storage (gzip JSON
+/// lines). Safe on several replicas at once: each object is written before its lines are deleted,
+/// and lines deleted twice are simply gone.
+pub async fn archiver(state: AppState, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(ARCHIVE_INTERVAL);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {},
+            _ = stop.changed() => return,
+        }
+        let Ok(mut conn) = state.pool.get().await else { continue };
+        match app::backend::services::log_archive::archive_finished(&mut conn, &state.storage, chrono::Utc::now()).await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(lines = n, "log lines archived"),
+            Err(e) => tracing::warn!(error = %e, "log archival failed"),
+        }
+    }
 }
 
 /// How often expired sessions and old sign-in attempts are deleted.

@@ -5,7 +5,9 @@ use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 use serde::{Deserialize, Serialize};
 
-use crate::model::bot::{Bot, BotEvent, BotFilter, BotLogLine, BulkResult, CreateBot, LogLevel, Page, Screenshot};
+use crate::model::bot::{
+    Bot, BotEvent, BotFilter, BotLogLine, BulkResult, CreateBot, LogLevel, Page, PlatformDetails, Screenshot,
+};
 use crate::model::error::AppError;
 use crate::model::usage::DailyUsage;
 
@@ -35,6 +37,28 @@ pub async fn get_bot(id: i64) -> Result<(Bot, Vec<BotEvent>), AppError> {
     Ok((bot, events))
 }
 
+/// What the bot's platform says about its resource (the Platform tab).
+#[server(prefix = "/fn", endpoint = "get_platform_details", input = Json)]
+pub async fn get_platform_details(id: i64) -> Result<PlatformDetails, AppError> {
+    use crate::backend::platforms::{Platform, PlatformError};
+    use crate::backend::services::bots as svc;
+    use crate::model::platform::DeploymentPlatform;
+    let (user, mut conn) = super::ctx::user_and_conn().await?;
+    let bot = svc::get_bot(&mut conn, user.id, id).await?;
+    let state = super::ctx::state()?;
+    let missing = PlatformDetails { found: false, details: serde_json::Value::Null };
+    let (Some(DeploymentPlatform::Local), Some(identifier), Some(local)) =
+        (bot.deployment_platform, bot.platform_identifier.as_deref(), state.local.as_ref())
+    else {
+        return Ok(missing);
+    };
+    match local.details(identifier).await {
+        Ok(details) => Ok(PlatformDetails { found: true, details }),
+        Err(PlatformError::NotFound(_)) => Ok(missing),
+        Err(e) => Err(crate::backend::services::accounts::internal("reading platform details failed", e)),
+    }
+}
+
 /// The screenshots of one of the user's bots, newest first.
 #[server(prefix = "/fn", endpoint = "get_bot_screenshots", input = Json)]
 pub async fn get_bot_screenshots(id: i64) -> Result<Vec<Screenshot>, AppError> {
@@ -59,10 +83,12 @@ pub async fn get_bot_screenshots(id: i64) -> Result<Vec<Screenshot>, AppError> {
 /// Log lines of one of the user's bots after `after` (a `seq`), oldest first, at most 500.
 #[server(prefix = "/fn", endpoint = "get_bot_logs", input = Json)]
 pub async fn get_bot_logs(id: i64, after: i64) -> Result<Vec<BotLogLine>, AppError> {
-    use crate::backend::services::{bot_api, bots as svc};
+    use crate::backend::services::{bots as svc, log_archive};
     let (user, mut conn) = super::ctx::user_and_conn().await?;
-    svc::get_bot(&mut conn, user.id, id).await?;
-    let lines = bot_api::logs_after(&mut conn, id, after.max(0), 500).await?;
+    let bot = svc::get_bot(&mut conn, user.id, id).await?;
+    let state = super::ctx::state()?;
+    let finished = bot.status.is_terminal();
+    let lines = log_archive::history(&mut conn, &state.storage, id, finished, after.max(0), 500).await?;
     Ok(lines
         .into_iter()
         .map(|l| BotLogLine {

@@ -19,8 +19,10 @@ pub struct AppState {
     pub api_doc: Arc<serde_json::Value>,
     /// The heartbeat cache and write buffer of this process.
     pub heartbeats: Arc<Heartbeats>,
-    /// Object storage (screenshots).
+    /// Object storage (screenshots, archived logs).
     pub storage: Arc<super::storage::Storage>,
+    /// The local platform of this process, when `local` is in `PLATFORM_PRIORITY`.
+    pub local: Option<super::platforms::local::LocalPlatform>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -52,6 +52,23 @@ impl Storage {
             .map_err(|e| internal("storing an object failed", e))
     }
 
+    /// The keys under `prefix`, sorted.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<String>, AppError> {
+        use futures_util::StreamExt;
+        let prefix = Path::from(prefix.trim_end_matches('/'));
+        let mut stream = self.store.list(Some(&prefix));
+        let mut keys = Vec::new();
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(meta) => keys.push(meta.location.to_string()),
+                Err(object_store::Error::NotFound { .. }) => break,
+                Err(e) => return Err(internal("listing objects failed", e)),
+            }
+        }
+        keys.sort();
+        Ok(keys)
+    }
+
     /// The object under `key`, or `None` when there is none.
     pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, AppError> {
         match self.store.get(&Path::from(key)).await {

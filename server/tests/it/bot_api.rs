@@ -564,3 +564,45 @@ async fn screenshots_are_stored_kept_to_fifty_and_shown_only_to_the_owner() {
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
     assert_eq!(app.get(&format!("/api/bots/{id}/screenshots/..%2Fsecret.png")).await.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_finished_bots_log_moves_to_object_storage_and_reads_back_the_same() {
+    let mut app = TestApp::new().await;
+    app.sign_up("Ada", "ada@example.com").await;
+    let key =
+        app.call_json("create_api_key", json!({ "name": "k" })).await.json()["secret"].as_str().unwrap().to_owned();
+    let (id, token) = app.bot_with_token(&key, json!({ "meetingUrl": MEET })).await;
+    let entries: Vec<Value> = (0..250)
+        .map(|i| json!({ "id": format!("l{i}"), "timestamp": "2026-11-23T10:00:00Z", "level": "INFO", "message": format!("line {i}") }))
+        .collect();
+    let r =
+        rest(&mut app, "POST", &format!("/api/v1/bot/{id}/logs"), Some(&token), Some(json!({ "entries": entries })))
+            .await;
+    assert_eq!(r.json()["received"], 250);
+    let live = app.call_json("get_bot_logs", json!({ "id": id, "after": 0 })).await.json();
+
+    // Not before the bot has ended, nor right after.
+    let mut conn = app.state.pool.get().await.unwrap();
+    let later = chrono::Utc::now() + chrono::Duration::minutes(2);
+    use app::backend::services::log_archive::archive_finished;
+    assert_eq!(archive_finished(&mut conn, &app.state.storage, later).await.unwrap(), 0);
+    drop(conn);
+    rest(&mut app, "POST", &format!("/api/v1/bot/{id}/status"), Some(&token), Some(json!({ "status": "DONE" }))).await;
+    let mut conn = app.state.pool.get().await.unwrap();
+    assert_eq!(archive_finished(&mut conn, &app.state.storage, chrono::Utc::now()).await.unwrap(), 0);
+    assert_eq!(archive_finished(&mut conn, &app.state.storage, later).await.unwrap(), 250);
+    drop(conn);
+    assert_eq!(app.count(&format!("SELECT count(*) AS n FROM bot_logs WHERE bot_id = {id}")).await, 0);
+    let objects = app.state.storage.list(&format!("bots/{id}/logs/")).await.unwrap();
+    assert_eq!(objects.len(), 1);
+    assert!(objects[0].ends_with(".jsonl.gz"), "{objects:?}");
+
+    // The history reads the same lines back, and paging by seq still works.
+    let archived = app.call_json("get_bot_logs", json!({ "id": id, "after": 0 })).await;
+    assert_eq!(archived.status, StatusCode::OK, "{}", archived.body);
+    assert_eq!(archived.json(), live);
+    let after = live[99]["seq"].as_i64().unwrap();
+    let rest_of = app.call_json("get_bot_logs", json!({ "id": id, "after": after })).await.json();
+    assert_eq!(rest_of.as_array().unwrap().len(), 150);
+    assert_eq!(rest_of[0]["message"], "line 100");
+}
