@@ -73,6 +73,10 @@ async fn joins_and_leaves_when_removed(protocol: &str) {
     for t in ["JOINING_CALL", "IN_WAITING_ROOM", "IN_CALL", "PARTICIPANT_JOIN", "USER_REMOVED_FROM_CALL", "DONE"] {
         assert!(types.contains(&t.to_owned()), "{t} missing from {types:?}");
     }
+    // A status the bot reports as an event and then as a change is recorded once.
+    for t in ["JOINING_CALL", "IN_CALL", "DONE"] {
+        assert_eq!(types.iter().filter(|x| *x == t).count(), 1, "{t} twice in {types:?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

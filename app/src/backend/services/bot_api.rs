@@ -16,7 +16,6 @@ use crate::backend::auth::tokens::{hash_token, random_token};
 use crate::backend::config::Config;
 use crate::backend::db::schema::{bot_logs, bot_pool_slots, bots};
 use crate::backend::services::accounts::internal;
-use crate::backend::services::events;
 use crate::model::bot::{event_description, BotStatus, LogLevel, EVENT_TYPES};
 use crate::model::error::AppError;
 
@@ -330,7 +329,20 @@ pub async fn update_status(
                 .execute(conn)
                 .await?;
         }
-        events::record_status(conn, bot_id, new, now).await.map_err(|e| internal("recording an event failed", e))?;
+        // Bots report each status as an event and then as a status change (the upstream
+        // contract); the change is recorded only when the bot has not just reported it.
+        diesel::sql_query(
+            "INSERT INTO events (bot_id, event_type, event_time, data) \
+             SELECT $1, $2, $3, jsonb_build_object('description', $4::text) \
+             WHERE NOT EXISTS (SELECT 1 FROM events WHERE bot_id = $1 AND event_type = $2 \
+                               AND created_at > now() - interval '1 minute')",
+        )
+        .bind::<BigInt, _>(bot_id)
+        .bind::<Text, _>(new.as_str())
+        .bind::<diesel::sql_types::Timestamptz, _>(now)
+        .bind::<Text, _>(event_description(new.as_str()))
+        .execute(conn)
+        .await?;
         Ok(StatusReply { id: bot_id, status: new.as_str().to_owned(), finished })
     })
     .await
