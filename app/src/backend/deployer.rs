@@ -251,10 +251,13 @@ impl Deployer {
         let Some(driver) = self.platform(platform) else {
             return Err(internal("platform vanished", platform.as_str()));
         };
+        // No connection is held while waiting for a permit or the platform.
+        drop(conn);
         let result = {
             let _permit = self.permits.acquire().await.map_err(|e| internal("deploy permits closed", e))?;
             driver.deploy(&launch).await
         };
+        let mut conn = self.conn().await?;
         match result {
             Ok(launched) => {
                 diesel::update(super::db::schema::bots::table.find(bot_id))

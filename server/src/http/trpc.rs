@@ -270,17 +270,16 @@ async fn call(state: &AppState, path: &str, input: Value, token: Option<&str>) -
         .await
         .map_err(|e| TrpcError::from(app::backend::services::accounts::internal("database unavailable", e)))?;
     let conn = &mut *conn;
-    let config = &state.config;
     match path {
         "bots.getConfig" => {
             let id = id_field(&input, "botId")?;
-            svc::authorize(conn, config, id, token).await?;
+            state.heartbeats.authorize(id, token).await?;
             config_output(svc::get_config(conn, id).await?)
         }
         "infrastructure.coolify.pool.getSlot" => {
             let uuid: String = field(&input, "poolSlotUuid")?;
             let id = svc::slot_bot(conn, &uuid).await?;
-            svc::authorize(conn, config, id, token).await?;
+            state.heartbeats.authorize(id, token).await?;
             config_output(svc::get_config(conn, id).await?)
         }
         "bots.updateStatus" => {
@@ -291,32 +290,32 @@ async fn call(state: &AppState, path: &str, input: Value, token: Option<&str>) -
             }
             let update: StatusUpdate =
                 serde_json::from_value(rest).map_err(|e| TrpcError::bad_request(e.to_string()))?;
-            svc::authorize(conn, config, id, token).await?;
+            state.heartbeats.authorize(id, token).await?;
             let reply = svc::update_status(conn, id, &update).await?;
             Ok(Output::plain(json!({ "id": reply.id, "status": reply.status })))
         }
         "bots.events.report" => {
             let id = id_field(&input, "id")?;
             let event: ReportedEvent = field(&input, "event")?;
-            svc::authorize(conn, config, id, token).await?;
+            state.heartbeats.authorize(id, token).await?;
             svc::report_events(conn, id, std::slice::from_ref(&event)).await?;
             Ok(Output::nothing())
         }
         "bots.logs.stream" => {
             let id = id_field(&input, "botId")?;
             let entries: Vec<LogEntry> = field(&input, "entries")?;
-            svc::authorize(conn, config, id, token).await?;
+            state.heartbeats.authorize(id, token).await?;
             let received = svc::stream_logs(conn, id, &entries).await?;
             Ok(Output::plain(json!({ "received": received })))
         }
         "bots.logs.flush" => {
             let id = id_field(&input, "botId")?;
-            svc::authorize(conn, config, id, token).await?;
+            state.heartbeats.authorize(id, token).await?;
             Ok(Output::plain(json!({ "success": true })))
         }
         "bots.chat.dequeueMessage" => {
             let id = id_field(&input, "botId")?;
-            svc::authorize(conn, config, id, token).await?;
+            state.heartbeats.authorize(id, token).await?;
             Ok(Output::plain(json!(svc::dequeue_chat(conn, id).await?)))
         }
         _ => Err(TrpcError::new("NOT_FOUND", 404, format!("No procedure found on path \"{path}\""))),

@@ -161,15 +161,11 @@ async fn a_token_opens_only_its_own_bot() {
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     let bad_id = rest(&mut app, "GET", "/api/v1/bot/abc/config", Some(&token_a), None).await;
     assert_eq!(bad_id.status, StatusCode::BAD_REQUEST);
-    // A new deployment issues a new token; the old one stops working (at once for calls that read
-    // the database, within moments for cached heartbeats).
+    // A new deployment issues a new token; the old one stops working within moments (tokens are
+    // checked against each process's cache, which NOTIFY bot_state keeps current).
     let mut conn = app.state.pool.get().await.unwrap();
     let fresh = app::backend::services::bot_api::issue_token(&mut conn, a).await.unwrap();
     drop(conn);
-    assert_eq!(
-        rest(&mut app, "GET", &format!("/api/v1/bot/{a}/config"), Some(&token_a), None).await.status,
-        StatusCode::FORBIDDEN
-    );
     let mut refused = false;
     for _ in 0..100 {
         let r = rest(&mut app, "POST", &format!("/api/v1/bot/{a}/heartbeat"), Some(&token_a), None).await;
@@ -180,6 +176,10 @@ async fn a_token_opens_only_its_own_bot() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     assert!(refused, "the old token still opens the heartbeat");
+    assert_eq!(
+        rest(&mut app, "GET", &format!("/api/v1/bot/{a}/config"), Some(&token_a), None).await.status,
+        StatusCode::FORBIDDEN
+    );
     assert_eq!(
         rest(&mut app, "POST", &format!("/api/v1/bot/{a}/heartbeat"), Some(&fresh), None).await.status,
         StatusCode::OK
@@ -605,4 +605,41 @@ async fn a_finished_bots_log_moves_to_object_storage_and_reads_back_the_same() {
     let rest_of = app.call_json("get_bot_logs", json!({ "id": id, "after": after })).await.json();
     assert_eq!(rest_of.as_array().unwrap().len(), 150);
     assert_eq!(rest_of[0]["message"], "line 100");
+}
+
+#[tokio::test]
+async fn a_pool_slot_token_opens_only_the_bot_its_slot_runs() {
+    let mut app = TestApp::new().await;
+    let key = app.user_with_key("Ada").await;
+    let (id, _) = app.bot_with_token(&key, json!({ "meetingUrl": MEET })).await;
+    let (other, _) = app.bot_with_token(&key, json!({ "meetingUrl": MEET })).await;
+    app.exec(&format!(
+        "INSERT INTO bot_pool_slots (meeting_platform, application_uuid, slot_name, status, assigned_bot_id) \
+         VALUES ('google-meet', 'slot-uuid-1', 'pool-google-meet-001', 'HEALTHY', {id})"
+    ))
+    .await;
+    let mut conn = app.state.pool.get().await.unwrap();
+    let slot_token = app::backend::services::bot_api::issue_slot_token(&mut conn, "slot-uuid-1").await.unwrap();
+    drop(conn);
+
+    let r = rest(&mut app, "GET", "/api/v1/bot/slots/slot-uuid-1/config", Some(&slot_token), None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["id"], id);
+    let q = input(json!({ "0": { "json": { "poolSlotUuid": "slot-uuid-1" } } }));
+    let r = app
+        .raw(
+            "GET",
+            &format!("/api/trpc/infrastructure.coolify.pool.getSlot?batch=1&input={q}"),
+            &[("x-milo-token", &slot_token)],
+            None,
+        )
+        .await;
+    assert_eq!(r.json()[0]["result"]["data"]["json"]["id"], id, "{}", r.body);
+    // The slot's token opens its current bot's procedures, and no other bot.
+    let r = rest(&mut app, "POST", &format!("/api/v1/bot/{id}/heartbeat"), Some(&slot_token), None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = rest(&mut app, "POST", &format!("/api/v1/bot/{other}/heartbeat"), Some(&slot_token), None).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = rest(&mut app, "GET", "/api/v1/bot/slots/no-such-slot/config", Some(&slot_token), None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
 }

@@ -24,12 +24,15 @@ fn local() -> LocalPlatform {
     LocalPlatform::new(env!("CARGO_BIN_EXE_meeboter").into(), args)
 }
 
-/// A platform that starts nothing and answers at once (or fails, when told to).
+/// A platform that starts nothing and answers at once (or after `delay`, or fails, when told to).
 #[derive(Default)]
 struct Stub {
     deployed: Mutex<Vec<i64>>,
     calls: AtomicUsize,
     fail: bool,
+    delay: Option<Duration>,
+    in_flight: AtomicUsize,
+    most_in_flight: AtomicUsize,
 }
 
 impl Platform for Stub {
@@ -39,6 +42,12 @@ impl Platform for Stub {
     fn deploy<'a>(&'a self, bot: &'a BotLaunch) -> BoxFuture<'a, Result<Launched, PlatformError>> {
         Box::pin(async move {
             self.calls.fetch_add(1, Ordering::SeqCst);
+            let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            self.most_in_flight.fetch_max(now, Ordering::SeqCst);
+            if let Some(d) = self.delay {
+                tokio::time::sleep(d).await;
+            }
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
             if self.fail {
                 return Err(PlatformError::Failed("the stub refuses".into()));
             }
@@ -250,4 +259,15 @@ async fn scheduled_bots_enter_the_queue_at_their_lead_time_and_cancelled_ones_ar
     let done = deployer_with(&app, stub.clone()).dispatch_once().await.unwrap();
     assert!(done.iter().all(|(_, o)| *o == Outcome::Skipped), "{done:?}");
     assert_eq!(stub.calls.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_most_the_configured_number_of_platform_calls_run_at_once() {
+    let mut app = TestApp::builder().var("DEPLOYMENT_QUEUE_MAX_CONCURRENT", "2").build().await;
+    let key = app.user_with_key("Ada").await;
+    queued_bots(&mut app, &key, 5).await;
+    let stub = Arc::new(Stub { delay: Some(Duration::from_millis(100)), ..Stub::default() });
+    let done = deployer_with(&app, stub.clone()).dispatch_once().await.unwrap();
+    assert_eq!(done.iter().filter(|(_, o)| matches!(o, Outcome::Deployed { .. })).count(), 5);
+    assert_eq!(stub.most_in_flight.load(Ordering::SeqCst), 2);
 }

@@ -384,7 +384,8 @@ pub struct ReportedEvent {
 }
 
 /// Stores a batch of events in one statement; an unknown type refuses the whole batch (422,
-/// naming the entry), so nothing is half-written.
+/// naming the entry), so nothing is half-written. The caller has authorised the bot (which also
+/// proved it exists).
 pub async fn report_events(
     conn: &mut AsyncPgConnection,
     bot_id: i64,
@@ -430,7 +431,6 @@ pub async fn report_events(
             )
         })
         .collect();
-    exists(conn, bot_id).await?;
     diesel::insert_into(ev::table).values(rows).execute(conn).await.map_err(|e| internal("storing events failed", e))
 }
 
@@ -469,7 +469,8 @@ pub struct LogEntry {
 }
 
 /// Stores a batch of log lines with one multi-row insert. A bad level refuses the batch (422);
-/// over-long messages are cut rather than refused.
+/// over-long messages are cut rather than refused. The caller has authorised the bot (which also
+/// proved it exists).
 pub async fn stream_logs(conn: &mut AsyncPgConnection, bot_id: i64, entries: &[LogEntry]) -> Result<usize, AppError> {
     if entries.is_empty() {
         return Ok(0);
@@ -516,7 +517,6 @@ pub async fn stream_logs(conn: &mut AsyncPgConnection, bot_id: i64, entries: &[L
             )
         })
         .collect();
-    exists(conn, bot_id).await?;
     diesel::insert_into(bot_logs::table)
         .values(rows)
         .execute(conn)

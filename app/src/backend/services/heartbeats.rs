@@ -129,19 +129,30 @@ impl Heartbeats {
         Ok(entry)
     }
 
-    /// Authorises and records a heartbeat; answers from the cache when it can.
-    pub async fn beat(self: &Arc<Self>, bot_id: i64, token: Option<&str>) -> Result<HeartbeatReply, AppError> {
+    /// Checks that `token` opens bot `bot_id` (see `bot_api::authorize`), from the cache when it
+    /// can: the bot's own token is checked in memory; anything else (a slot token, a token issued
+    /// after the entry was cached, a wrong one) is checked against the database.
+    pub async fn authorize(self: &Arc<Self>, bot_id: i64, token: Option<&str>) -> Result<(), AppError> {
+        self.check(bot_id, token).await.map(|_| ())
+    }
+
+    async fn check(self: &Arc<Self>, bot_id: i64, token: Option<&str>) -> Result<Entry, AppError> {
         self.start();
         let entry = self.entry(bot_id).await?;
         let Some(token) = token else {
             return Err(bot_api::missing_token());
         };
         if !bot_api::token_matches(&self.config, entry.token_hash.as_deref(), token) {
-            // The token may have been re-issued after this entry was cached: check the database.
             self.forget(bot_id);
             let mut conn = self.pool.get().await.map_err(|e| internal("database unavailable", e))?;
             bot_api::authorize(&mut conn, &self.config, bot_id, Some(token)).await?;
         }
+        Ok(entry)
+    }
+
+    /// Authorises and records a heartbeat; answers from the cache when it can.
+    pub async fn beat(self: &Arc<Self>, bot_id: i64, token: Option<&str>) -> Result<HeartbeatReply, AppError> {
+        let entry = self.check(bot_id, token).await?;
         self.pending.lock().unwrap_or_else(|p| p.into_inner()).insert(bot_id);
         Ok(HeartbeatReply { should_leave: entry.status == "LEAVING", log_level: Some(entry.log_level) })
     }

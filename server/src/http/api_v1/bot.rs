@@ -56,9 +56,8 @@ pub async fn screenshot(
 
 /// A connection, once the request's token is known to open bot `id`.
 pub async fn open(state: &AppState, headers: &HeaderMap, id: i64) -> ApiResult<DbConn> {
-    let mut c = conn(state).await?;
-    svc::authorize(&mut c, &state.config, id, svc::token_from_headers(headers)).await?;
-    Ok(c)
+    state.heartbeats.authorize(id, svc::token_from_headers(headers)).await?;
+    conn(state).await
 }
 
 /// Events a bot reports.
