@@ -14,6 +14,7 @@ use crate::backend::services::accounts::internal;
 use crate::backend::services::{events, plans};
 use crate::model::bot::{Bot, BotStatus, CreateBot};
 use crate::model::error::AppError;
+use crate::model::usage::Plan;
 
 /// Advisory lock namespace for per-user creation (limit check and insert are atomic).
 const USER_CREATE_LOCK: i32 = 7_300_002;
@@ -61,8 +62,12 @@ pub async fn create_bot(
             }
             if !fresh.is_empty() {
                 let sub = plans::subscription(conn, user_id).await?;
-                let usage = plans::daily_usage(conn, user_id, tz, now).await?;
-                plans::check_room(&usage, &sub, fresh.len() as i64).map_err(Failure::App)?;
+                // Today's bots are counted only when a limit applies (an unlimited plan with
+                // thousands of bots a day would pay for the count on every create).
+                if sub.effective_daily_limit.is_some() || sub.current_plan == Plan::PayAsYouGo {
+                    let usage = plans::daily_usage(conn, user_id, tz, now).await?;
+                    plans::check_room(&usage, &sub, fresh.len() as i64).map_err(Failure::App)?;
+                }
             }
             for v in fresh {
                 out.push((insert(conn, user_id, v, now, lead, global_timeout).await?, true));
