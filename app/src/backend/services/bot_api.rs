@@ -492,36 +492,49 @@ pub async fn stream_logs(conn: &mut AsyncPgConnection, bot_id: i64, entries: &[L
             return Err(AppError::invalid(&format!("entries[{i}].id"), "Each line needs an id of 1 to 64 characters."));
         }
     }
-    let rows: Vec<_> = entries
-        .iter()
-        .map(|e| {
-            let message = if e.message.len() > MAX_LOG_MESSAGE {
-                let mut cut = MAX_LOG_MESSAGE;
-                while !e.message.is_char_boundary(cut) {
-                    cut -= 1;
-                }
-                format!("{}… [cut]", &e.message[..cut])
-            } else {
-                e.message.clone()
-            };
-            (
-                bot_logs::bot_id.eq(bot_id),
-                bot_logs::entry_id.eq(e.id.clone()),
-                bot_logs::logged_at.eq(e.timestamp),
-                bot_logs::level.eq(e.level.clone()),
-                bot_logs::message.eq(message),
-                bot_logs::state.eq(e.state.clone()),
-                bot_logs::location.eq(e.location.clone()),
-                bot_logs::context.eq(e.context.clone()),
-                bot_logs::elapsed.eq(e.elapsed.clone()),
-            )
-        })
-        .collect();
-    diesel::insert_into(bot_logs::table)
-        .values(rows)
-        .execute(conn)
-        .await
-        .map_err(|e| internal("storing log lines failed", e))
+    // One array per column and `unnest`: 9 binds for the whole batch instead of 9 per line.
+    let n = entries.len();
+    let (mut ids, mut times, mut levels, mut messages) =
+        (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut states, mut locations, mut contexts, mut elapsed) =
+        (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    for e in entries {
+        let message = if e.message.len() > MAX_LOG_MESSAGE {
+            let mut cut = MAX_LOG_MESSAGE;
+            while !e.message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            format!("{}… [cut]", &e.message[..cut])
+        } else {
+            e.message.clone()
+        };
+        ids.push(e.id.clone());
+        times.push(e.timestamp);
+        levels.push(e.level.clone());
+        messages.push(message);
+        states.push(e.state.clone());
+        locations.push(e.location.clone());
+        contexts.push(e.context.clone());
+        elapsed.push(e.elapsed.clone());
+    }
+    use diesel::sql_types::{Array, Jsonb, Timestamptz};
+    diesel::sql_query(
+        "INSERT INTO bot_logs (bot_id, entry_id, logged_at, level, message, state, location, context, elapsed) \
+         SELECT $1, * FROM unnest($2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[], \
+                                  $8::jsonb[], $9::text[])",
+    )
+    .bind::<BigInt, _>(bot_id)
+    .bind::<Array<Text>, _>(ids)
+    .bind::<Array<Timestamptz>, _>(times)
+    .bind::<Array<Text>, _>(levels)
+    .bind::<Array<Text>, _>(messages)
+    .bind::<Array<Nullable<Text>>, _>(states)
+    .bind::<Array<Nullable<Text>>, _>(locations)
+    .bind::<Array<Nullable<Jsonb>>, _>(contexts)
+    .bind::<Array<Nullable<Text>>, _>(elapsed)
+    .execute(conn)
+    .await
+    .map_err(|e| internal("storing log lines failed", e))
 }
 
 /// A stored log line, read live by "after id".
