@@ -305,10 +305,14 @@ impl TestAppBuilder {
         } else {
             empty_database().await
         };
+        // Objects go to a directory of this test's own, under cargo's target/tmp.
+        let storage =
+            format!("{}/storage/{}", env!("CARGO_TARGET_TMPDIR"), database_url.rsplit('/').next().unwrap_or("db"));
         let mut vars: Vec<(String, String)> = vec![
             ("MEEBOTER_ENV".into(), "development".into()),
             ("DATABASE_URL".into(), database_url),
             ("DATABASE_POOL_SIZE".into(), "4".into()),
+            ("STORAGE_DIR".into(), storage),
         ];
         vars.extend(self.vars);
         let config = Config::from_vars(&vars.into_iter().collect::<Vars>()).expect("valid test config");
