@@ -1,6 +1,6 @@
 //! Request context for server functions: state, connection, caller, cookies.
 
-use http::header::{COOKIE, SET_COOKIE, USER_AGENT};
+use http::header::{SET_COOKIE, USER_AGENT};
 use http::request::Parts;
 use http::HeaderValue;
 use leptos::prelude::*;
@@ -30,13 +30,7 @@ fn parts() -> Option<Parts> {
 /// The session token from the request's cookie.
 pub fn session_token() -> Option<String> {
     let parts = parts()?;
-    parts
-        .headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(sessions::token_from_cookie_header)
-        .map(str::to_owned)
+    sessions::token_from_headers(&parts.headers)
 }
 
 /// The signed-in user, if any.

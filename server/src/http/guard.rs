@@ -54,13 +54,7 @@ pub async fn session_for_pages(State(state): State<AppState>, mut req: Request, 
     if req.method() != Method::GET || !is_page(req.uri().path()) {
         return next.run(req).await;
     }
-    let token = req
-        .headers()
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(sessions::token_from_cookie_header)
-        .map(str::to_owned);
+    let token = sessions::token_from_headers(req.headers());
     let user = match token {
         None => Ok(None),
         Some(token) => match state.pool.get().await {

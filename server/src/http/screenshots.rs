@@ -77,18 +77,28 @@ pub async fn read_upload(multipart: Result<Multipart, MultipartRejection>) -> Re
     Ok(upload)
 }
 
-/// `POST /api/bots/{id}/screenshots`: 201 with the stored screenshot's metadata.
+/// Authorises the bot, reads the form and stores the screenshot: 201 with its metadata. Both
+/// upload routes answer with this.
+pub async fn store(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: i64,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<(StatusCode, Json<ScreenshotData>), ApiError> {
+    let mut conn = open(state, headers, id).await?;
+    let form = read_upload(multipart).await?;
+    let data = svc::add_screenshot(&mut conn, &state.storage, id, form).await?;
+    Ok((StatusCode::CREATED, Json(data)))
+}
+
+/// `POST /api/bots/{id}/screenshots` (the upstream route).
 pub async fn upload(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<(StatusCode, Json<ScreenshotData>), ApiError> {
-    let id = id_from(&id)?;
-    let mut conn = open(&state, &headers, id).await?;
-    let form = read_upload(multipart).await?;
-    let data = svc::add_screenshot(&mut conn, &state.storage, id, form).await?;
-    Ok((StatusCode::CREATED, Json(data)))
+    store(&state, &headers, id_from(&id)?, multipart).await
 }
 
 /// `GET /api/bots/{id}/screenshots/{file}`: the image, for the bot's owner (404 for anyone else).
@@ -102,12 +112,7 @@ pub async fn view(
     if file.contains('/') || file.contains("..") || !file.ends_with(".png") {
         return Err(not_found());
     }
-    let token = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(sessions::token_from_cookie_header)
-        .map(str::to_owned)
+    let token = sessions::token_from_headers(&headers)
         .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "Sign in to see screenshots."))?;
     let mut conn = super::api_v1::extract::conn(&state).await?;
     let user = sessions::find_user(&mut conn, &token)

@@ -95,6 +95,16 @@ pub fn token_from_cookie_header(header: &str) -> Option<&str> {
         .filter(|v| !v.is_empty() && v.len() <= 128)
 }
 
+/// The session token in a request's `Cookie` headers, if any.
+pub fn token_from_headers(headers: &http::HeaderMap) -> Option<String> {
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(token_from_cookie_header)
+        .map(str::to_owned)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

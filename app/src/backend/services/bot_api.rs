@@ -434,16 +434,6 @@ pub async fn report_events(
     diesel::insert_into(ev::table).values(rows).execute(conn).await.map_err(|e| internal("storing events failed", e))
 }
 
-async fn exists(conn: &mut AsyncPgConnection, bot_id: i64) -> Result<(), AppError> {
-    let n: i64 =
-        bots::table.find(bot_id).count().get_result(conn).await.map_err(|e| internal("reading a bot failed", e))?;
-    if n == 0 {
-        Err(not_found(bot_id))
-    } else {
-        Ok(())
-    }
-}
-
 /// One log line a bot streams (the upstream `LogEntry`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -606,9 +596,9 @@ struct Dequeued {
 }
 
 /// Takes the oldest queued chat message of a bot, marking it sent in the same statement: two
-/// bots (or two retries) asking at once never get the same message.
+/// bots (or two retries) asking at once never get the same message. The caller has authorised
+/// the bot (which also proved it exists).
 pub async fn dequeue_chat(conn: &mut AsyncPgConnection, bot_id: i64) -> Result<Option<ChatMessage>, AppError> {
-    exists(conn, bot_id).await?;
     let row: Option<Dequeued> = diesel::sql_query(
         "UPDATE bot_chat_messages SET status = 'sent', delivered_at = now() \
          WHERE id = (SELECT id FROM bot_chat_messages WHERE bot_id = $1 AND status = 'queued' \
@@ -681,7 +671,6 @@ pub async fn add_screenshot(
     if trigger.as_ref().is_some_and(|t| t.len() > 200) {
         return Err(AppError::invalid("trigger", "At most 200 characters."));
     }
-    exists(conn, bot_id).await?;
     let now = Utc::now();
     let key = format!("bots/{bot_id}/screenshots/{}-{kind}-{}.png", &random_token()[..16], now.timestamp_millis());
     storage.put(&key, file).await?;

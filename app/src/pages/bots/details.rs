@@ -13,6 +13,9 @@ use crate::model::bot::{Bot, BotEvent, BotLogLine, PlatformDetails, Screenshot};
 use crate::model::error::AppError;
 use crate::model::platform::DeploymentPlatform;
 
+/// What the dialog refreshes: the bot and its events.
+type BotAndEvents = Result<(Bot, Vec<BotEvent>), AppError>;
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Tab {
     Overview,
@@ -58,7 +61,7 @@ pub fn BotDetails(id: i64, on_close: Callback<()>) -> impl IntoView {
             {move || match tab.get() {
                 Tab::Logs => Some(view! { <LogsTab id /> }.into_any()),
                 Tab::Screenshots => Some(view! { <ScreenshotsTab id /> }.into_any()),
-                Tab::Platform => Some(view! { <PlatformTab id /> }.into_any()),
+                Tab::Platform => Some(view! { <PlatformTab id data /> }.into_any()),
                 Tab::Overview => None,
             }}
             <Show when=move || tab.get() == Tab::Overview>
@@ -180,12 +183,12 @@ fn Overview(bot: Bot, events: Vec<BotEvent>) -> impl IntoView {
 }
 
 #[component]
-fn PlatformTab(id: i64) -> impl IntoView {
+fn PlatformTab(id: i64, data: Signal<Option<BotAndEvents>>) -> impl IntoView {
+    // The bot comes from the dialog's own refresh; only the platform's view is fetched here.
     let tick = use_tick(5);
-    let bot = use_live(move || tick.get(), move |_| get_bot(id));
     let details = use_live(move || tick.get(), move |_| get_platform_details(id));
     view! {
-        <Loaded data=bot fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> } let:loaded>
+        <Loaded data fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> } let:loaded>
             {match loaded {
                 Err(e) => {
                     view! {

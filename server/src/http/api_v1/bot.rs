@@ -48,10 +48,7 @@ pub async fn screenshot(
     Id(id): Id,
     multipart: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> ApiResult<(StatusCode, Json<svc::ScreenshotData>)> {
-    let mut c = open(&state, &headers, id).await?;
-    let form = crate::http::screenshots::read_upload(multipart).await?;
-    let data = svc::add_screenshot(&mut c, &state.storage, id, form).await?;
-    Ok((StatusCode::CREATED, Json(data)))
+    crate::http::screenshots::store(&state, &headers, id, multipart).await
 }
 
 /// A connection, once the request's token is known to open bot `id`.
