@@ -229,7 +229,10 @@ async fn dispatch(state: &app::backend::state::AppState) {
     let deployer = app::backend::deployer::Deployer::new(
         state.pool.clone(),
         state.config.clone(),
-        vec![std::sync::Arc::new(Instant0) as std::sync::Arc<dyn app::backend::platforms::Platform>],
+        std::sync::Arc::new(app::backend::platforms::PlatformRegistry::new(
+            &state.config,
+            vec![std::sync::Arc::new(Instant0) as std::sync::Arc<dyn app::backend::platforms::Platform>],
+        )),
     );
     let started = Instant::now();
     let mut deployed = 0usize;

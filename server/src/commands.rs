@@ -36,12 +36,7 @@ pub fn build_state(config: Config, leptos_options: LeptosOptions) -> Result<AppS
     let storage = app::backend::storage::Storage::from_config(&config).map_err(CommandError::Other)?;
     let config = Arc::new(config);
     let heartbeats = app::backend::services::heartbeats::Heartbeats::new(pool.clone(), config.clone());
-    // The local platform runs `bot-sim` children of this very binary.
-    let local =
-        config.platforms.iter().any(|s| s.platform == app::model::platform::DeploymentPlatform::Local).then(|| {
-            let exe = std::env::current_exe().unwrap_or_else(|_| "meeboter".into());
-            app::backend::platforms::local::LocalPlatform::new(exe, Vec::new())
-        });
+    let platforms = Arc::new(app::backend::platforms::PlatformRegistry::new(&config, drivers(&config)));
     Ok(AppState {
         pool,
         config,
@@ -49,8 +44,21 @@ pub fn build_state(config: Config, leptos_options: LeptosOptions) -> Result<AppS
         api_doc: Arc::new(api_doc),
         heartbeats,
         storage: Arc::new(storage),
-        local,
+        bot_limits: Arc::default(),
+        platforms,
     })
+}
+
+/// The platform drivers this binary has for the configured platforms.
+fn drivers(config: &Config) -> Vec<Arc<dyn app::backend::platforms::Platform>> {
+    use app::model::platform::DeploymentPlatform;
+    let mut drivers: Vec<Arc<dyn app::backend::platforms::Platform>> = Vec::new();
+    if config.platforms.iter().any(|s| s.platform == DeploymentPlatform::Local) {
+        // The local platform runs `bot-sim` children of this very binary.
+        let exe = std::env::current_exe().unwrap_or_else(|_| "meeboter".into());
+        drivers.push(Arc::new(app::backend::platforms::local::LocalPlatform::new(exe, Vec::new())));
+    }
+    drivers
 }
 
 fn warn_skipped(config: &Config) {

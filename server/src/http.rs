@@ -20,6 +20,12 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// Builds the whole HTTP surface; tests drive it with `oneshot`.
 pub fn router(state: AppState) -> Router {
+    let logs = api_v1::RequestLogSink::start(&state);
+    router_with(state, logs)
+}
+
+/// [`router`] with the API request log sink given (the server awaits its writer on shutdown).
+pub fn router_with(state: AppState, logs: api_v1::RequestLogSink) -> Router {
     let routes = generate_route_list(App);
     let leptos_options = state.leptos_options.clone();
     let context_state = state.clone();
@@ -27,7 +33,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/api/openapi.json", get(api_v1::openapi::serve))
-        .nest("/api/v1", api_v1::router(state.clone(), api_v1::RequestLogSink::start(&state)))
+        .nest("/api/v1", api_v1::router(state.clone(), logs))
         .merge(trpc::router())
         .merge(screenshots::router())
         .leptos_routes_with_context(

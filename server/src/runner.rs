@@ -1,16 +1,28 @@
-//! Long-running work: the HTTP server, the maintenance worker, and shutdown on SIGTERM/Ctrl-C.
+//! Long-running work: the HTTP server, the workers (`app::backend::workers`), and shutdown on
+//! SIGTERM/Ctrl-C: stop accepting, drain requests for at most [`DRAIN_DEADLINE`], stop the
+//! workers, then write what is still buffered (heartbeats, API request logs) and stop local bots.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use std::sync::Arc;
-
-use app::backend::auth::{rate_limit, sessions};
 use app::backend::deployer::Deployer;
-use app::backend::platforms::local::LocalPlatform;
-use app::backend::platforms::Platform;
 use app::backend::state::AppState;
+use app::backend::workers::dispatcher::QueueDispatcher;
+use app::backend::workers::health::HealthMonitor;
+use app::backend::workers::log_archiver::LogArchiver;
+use app::backend::workers::maintenance::Maintenance;
+use app::backend::workers::reconciler::Reconciler;
+use app::backend::workers::scheduler::Scheduler;
+use secrecy::ExposeSecret;
 use tokio::sync::watch;
+
+/// How long in-flight requests may take to finish after SIGTERM (Kubernetes' default grace
+/// period is 30 s; the rest is for the final flushes).
+pub const DRAIN_DEADLINE: Duration = Duration::from_secs(20);
+/// How long the final flushes may take.
+pub const FLUSH_DEADLINE: Duration = Duration::from_secs(5);
 
 /// Resolves when the process receives SIGTERM or Ctrl-C.
 pub async fn shutdown_signal() {
@@ -35,99 +47,102 @@ pub async fn shutdown_signal() {
     tracing::info!("shutdown requested");
 }
 
-/// The platforms this process can drive, and the deployer over them.
-pub fn deployer(state: &AppState) -> (Arc<Deployer>, Option<LocalPlatform>) {
-    let mut available: Vec<Arc<dyn Platform>> = Vec::new();
-    let local = state.local.clone();
-    if let Some(l) = &local {
-        available.push(Arc::new(l.clone()));
-    }
-    (Arc::new(Deployer::new(state.pool.clone(), state.config.clone(), available)), local)
+/// The deployer over this process's platforms.
+pub fn deployer(state: &AppState) -> Arc<Deployer> {
+    Arc::new(Deployer::new(state.pool.clone(), state.config.clone(), state.platforms.clone()))
 }
 
-/// Background work of every replica: maintenance and the deployer (dispatcher, scheduler,
-/// health, reconcile). Resolves once `stop` turns true and everything has stopped, local bots
-/// included.
+/// Background work of every replica: the workers. Resolves once `stop` turns true and every
+/// worker has stopped.
 async fn background(state: AppState, stop: watch::Receiver<bool>) {
-    let (deployer, local) = deployer(&state);
-    let jobs =
-        tokio::join!(maintenance(state.clone(), stop.clone()), archiver(state, stop.clone()), deployer.run(stop));
-    let _ = jobs;
-    if let Some(local) = local {
-        local.shutdown().await;
-    }
+    let url = state.config.database_url.expose_secret().to_owned();
+    let dispatcher = QueueDispatcher::new(deployer(&state), url.clone());
+    let scheduler = Scheduler { pool: state.pool.clone(), config: state.config.clone() };
+    let health = HealthMonitor { pool: state.pool.clone(), config: state.config.clone() };
+    let reconciler = Reconciler { pool: state.pool.clone(), platforms: state.platforms.clone(), database_url: url };
+    let archiver = LogArchiver { pool: state.pool.clone(), storage: state.storage.clone() };
+    let maintenance = Maintenance { pool: state.pool.clone() };
+    tokio::join!(
+        dispatcher.run(stop.clone()),
+        scheduler.run(stop.clone()),
+        health.run(stop.clone()),
+        reconciler.run(stop.clone()),
+        archiver.run(stop.clone()),
+        maintenance.run(stop),
+    );
 }
 
-/// Serves HTTP on `addr` until shutdown, with the background work alongside.
+/// Serves HTTP on `addr` until SIGTERM or Ctrl-C, with the background work alongside.
 pub async fn serve(state: AppState, addr: SocketAddr, started: Instant) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let worker = tokio::spawn(background(state.clone(), stop_rx));
     tracing::info!(
         addr = %addr,
         url = %format!("http://{addr}"),
         startup_ms = started.elapsed().as_millis() as u64,
         "listening"
     );
-    let app = crate::http::router(state).into_make_service_with_connect_info::<SocketAddr>();
-    let result = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await;
+    serve_until(state, listener, shutdown_signal()).await
+}
+
+/// Serves on `listener` until `shutdown` resolves, then drains (at most [`DRAIN_DEADLINE`]),
+/// stops the workers and writes what is buffered.
+pub async fn serve_until(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let worker = tokio::spawn(background(state.clone(), stop_rx.clone()));
+    let (logs, log_writer) = crate::http::api_v1::RequestLogSink::start_joinable(&state);
+    let app = crate::http::router_with(state.clone(), logs).into_make_service_with_connect_info::<SocketAddr>();
+    let signalled = {
+        let stop_tx = stop_tx.clone();
+        async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        }
+    };
+    let mut drained = stop_rx.clone();
+    let server = axum::serve(listener, app).with_graceful_shutdown(signalled);
+    let result = tokio::select! {
+        r = server => r,
+        () = async {
+            let _ = drained.wait_for(|s| *s).await;
+            tokio::time::sleep(DRAIN_DEADLINE).await;
+        } => {
+            tracing::warn!(deadline_secs = DRAIN_DEADLINE.as_secs(), "requests still running at the drain deadline were cut");
+            Ok(())
+        }
+    };
     let _ = stop_tx.send(true);
     let _ = worker.await;
+    finish(&state, log_writer).await;
     tracing::info!("stopped");
     result
+}
+
+/// The final flushes: heartbeats still buffered, API request logs still queued, local bots.
+async fn finish(state: &AppState, log_writer: tokio::task::JoinHandle<()>) {
+    match tokio::time::timeout(FLUSH_DEADLINE, state.heartbeats.flush()).await {
+        Ok(Ok(n)) if n > 0 => tracing::info!(bots = n, "buffered heartbeats written"),
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "writing buffered heartbeats failed"),
+        Err(_) => tracing::warn!("writing buffered heartbeats timed out"),
+    }
+    // Every sink went with the router: the writer flushes what is queued and ends.
+    if tokio::time::timeout(FLUSH_DEADLINE, log_writer).await.is_err() {
+        tracing::warn!("writing queued API request logs timed out");
+    }
+    state.platforms.shutdown().await;
 }
 
 /// Runs only the background workers until shutdown (`meeboter worker`).
 pub async fn work(state: AppState) {
     let (stop_tx, stop_rx) = watch::channel(false);
-    let worker = tokio::spawn(background(state, stop_rx));
+    let worker = tokio::spawn(background(state.clone(), stop_rx));
     shutdown_signal().await;
     let _ = stop_tx.send(true);
     let _ = worker.await;
-}
-
-/// How often finished bots' log lines are moved to object storage.
-pub const ARCHIVE_INTERVAL: Duration = Duration::from_secs(30);
-
-/// Moves the log lines of bots that ended a minute ago or more to object storage (gzip JSON
-/// lines). Safe on several replicas at once: each object is written before its lines are deleted,
-/// and lines deleted twice are simply gone.
-pub async fn archiver(state: AppState, mut stop: watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(ARCHIVE_INTERVAL);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {},
-            _ = stop.changed() => return,
-        }
-        let Ok(mut conn) = state.pool.get().await else { continue };
-        match app::backend::services::log_archive::archive_finished(&mut conn, &state.storage, chrono::Utc::now()).await
-        {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(lines = n, "log lines archived"),
-            Err(e) => tracing::warn!(error = %e, "log archival failed"),
-        }
-    }
-}
-
-/// How often expired sessions and old sign-in attempts are deleted.
-pub const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(600);
-
-/// Deletes expired sessions and sign-in attempts outside the rate-limit window. Idempotent,
-/// so several replicas may run it at once.
-pub async fn maintenance(state: AppState, mut stop: watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(MAINTENANCE_INTERVAL);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {},
-            _ = stop.changed() => return,
-        }
-        let Ok(mut conn) = state.pool.get().await else {
-            tracing::warn!("maintenance: database unavailable, will retry");
-            continue;
-        };
-        match (sessions::prune_expired(&mut conn).await, rate_limit::prune(&mut conn).await) {
-            (Ok(s), Ok(a)) => tracing::debug!(sessions = s, sign_in_attempts = a, "maintenance done"),
-            (Err(e), _) | (_, Err(e)) => tracing::warn!(error = %e, "maintenance failed"),
-        }
-    }
+    let _ = state.heartbeats.flush().await;
+    state.platforms.shutdown().await;
 }

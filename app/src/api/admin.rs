@@ -51,13 +51,13 @@ async fn admin() -> Result<(crate::model::user::CurrentUser, crate::backend::db:
 #[server(prefix = "/fn", endpoint = "get_infrastructure", input = Json)]
 pub async fn get_infrastructure() -> Result<Infrastructure, AppError> {
     use crate::backend::db::schema::bots;
-    use crate::backend::services::accounts::internal;
+    use crate::backend::error::internal;
     use diesel::prelude::*;
     use diesel_async::RunQueryDsl;
     let (_, mut conn) = admin().await?;
     let state = super::ctx::state()?;
     let counts: Vec<(Option<String>, i64)> = bots::table
-        .filter(bots::status.eq_any(["DEPLOYING", "JOINING_CALL", "IN_WAITING_ROOM", "IN_CALL", "LEAVING"]))
+        .filter(bots::status.eq_any(crate::model::bot::BotStatus::active_names()))
         .group_by(bots::deployment_platform)
         .select((bots::deployment_platform, diesel::dsl::count_star()))
         .load(&mut conn)
@@ -85,7 +85,8 @@ pub async fn get_infrastructure() -> Result<Infrastructure, AppError> {
 #[server(prefix = "/fn", endpoint = "list_users", input = Json)]
 pub async fn list_users() -> Result<Vec<UserSummary>, AppError> {
     use crate::backend::db::schema::users;
-    use crate::backend::services::{accounts::internal, plans};
+    use crate::backend::error::internal;
+    use crate::backend::services::plans;
     use diesel::prelude::*;
     use diesel_async::RunQueryDsl;
     let (_, mut conn) = admin().await?;

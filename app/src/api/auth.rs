@@ -64,7 +64,7 @@ pub async fn sign_out() -> Result<(), AppError> {
         let mut conn = ctx::conn(&state).await?;
         sessions::delete(&mut conn, &token)
             .await
-            .map_err(|e| crate::backend::services::accounts::internal("sign-out failed", e))?;
+            .map_err(|e| crate::backend::error::internal("sign-out failed", e))?;
     }
     ctx::set_cookie(&sessions::clear_cookie(state.config.secure_cookies()));
     leptos_axum::redirect("/");

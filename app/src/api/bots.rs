@@ -40,22 +40,23 @@ pub async fn get_bot(id: i64) -> Result<(Bot, Vec<BotEvent>), AppError> {
 /// What the bot's platform says about its resource (the Platform tab).
 #[server(prefix = "/fn", endpoint = "get_platform_details", input = Json)]
 pub async fn get_platform_details(id: i64) -> Result<PlatformDetails, AppError> {
-    use crate::backend::platforms::{Platform, PlatformError};
+    use crate::backend::platforms::PlatformError;
     use crate::backend::services::bots as svc;
-    use crate::model::platform::DeploymentPlatform;
     let (user, mut conn) = super::ctx::user_and_conn().await?;
     let bot = svc::get_bot(&mut conn, user.id, id).await?;
+    drop(conn);
     let state = super::ctx::state()?;
     let missing = PlatformDetails { found: false, details: serde_json::Value::Null };
-    let (Some(DeploymentPlatform::Local), Some(identifier), Some(local)) =
-        (bot.deployment_platform, bot.platform_identifier.as_deref(), state.local.as_ref())
-    else {
+    let (Some(kind), Some(identifier)) = (bot.deployment_platform, bot.platform_identifier.as_deref()) else {
         return Ok(missing);
     };
-    match local.details(identifier).await {
+    let Some(platform) = state.platforms.get(kind) else {
+        return Ok(missing);
+    };
+    match platform.details(identifier).await {
         Ok(details) => Ok(PlatformDetails { found: true, details }),
         Err(PlatformError::NotFound(_)) => Ok(missing),
-        Err(e) => Err(crate::backend::services::accounts::internal("reading platform details failed", e)),
+        Err(e) => Err(crate::backend::error::internal("reading platform details failed", e)),
     }
 }
 
@@ -143,7 +144,8 @@ pub async fn remove_bots_from_call(ids: Vec<i64>) -> Result<BulkResult, AppError
 #[server(prefix = "/fn", endpoint = "delete_bots", input = Json)]
 pub async fn delete_bots(ids: Vec<i64>) -> Result<BulkResult, AppError> {
     let (user, mut conn) = super::ctx::user_and_conn().await?;
-    crate::backend::services::bots::delete_bots(&mut conn, user.id, &ids).await
+    let state = super::ctx::state()?;
+    crate::backend::services::bots::delete_bots(&mut conn, &state.storage, user.id, &ids).await
 }
 
 /// Sets a bot's log level.
@@ -156,7 +158,8 @@ pub async fn set_bot_log_level(id: i64, level: LogLevel) -> Result<(), AppError>
 /// Active bots, API keys and today's usage, in the browser's time zone.
 #[server(prefix = "/fn", endpoint = "get_dashboard_stats", input = Json)]
 pub async fn get_dashboard_stats(time_zone: Option<String>) -> Result<DashboardStats, AppError> {
-    use crate::backend::services::{accounts::internal, api_keys, bots, plans};
+    use crate::backend::error::internal;
+    use crate::backend::services::{api_keys, bots, plans};
     let (user, mut conn) = super::ctx::user_and_conn().await?;
     let tz = bots::validate::time_zone(time_zone.as_deref())?;
     let sub = plans::subscription(&mut conn, user.id).await.map_err(|e| internal("reading the plan failed", e))?;

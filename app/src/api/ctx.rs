@@ -8,7 +8,8 @@ use leptos_axum::ResponseOptions;
 
 use crate::backend::auth::{sessions, ClientIp};
 use crate::backend::db::DbConn;
-use crate::backend::services::accounts::{internal, ClientInfo};
+use crate::backend::error::internal;
+use crate::backend::services::accounts::ClientInfo;
 use crate::backend::state::AppState;
 use crate::model::error::AppError;
 use crate::model::user::CurrentUser;

@@ -12,7 +12,8 @@ pub async fn get_usage(
     range: UsageRange,
     time_zone: Option<String>,
 ) -> Result<(Subscription, DailyUsage, Vec<UsageBucket>), AppError> {
-    use crate::backend::services::{accounts::internal, bots::validate, plans, usage};
+    use crate::backend::error::internal;
+    use crate::backend::services::{bots::validate, plans, usage};
     let (user, mut conn) = super::ctx::user_and_conn().await?;
     let tz = validate::time_zone(time_zone.as_deref())?;
     let sub = plans::subscription(&mut conn, user.id).await.map_err(|e| internal("reading the plan failed", e))?;

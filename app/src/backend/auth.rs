@@ -1,6 +1,7 @@
 //! Authentication: password hashing, sessions behind a cookie, sign-in rate limits and the
 //! random tokens they are built from.
 
+pub mod bot_tokens;
 pub mod passwords;
 pub mod rate_limit;
 pub mod sessions;

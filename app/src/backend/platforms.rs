@@ -1,8 +1,11 @@
-//! Where bots run. Each platform implements [`Platform`]; the deployer (`backend::deployer`)
-//! chooses one, reserves capacity and calls it. Only `local` exists so far; Kubernetes, ECS and
-//! Coolify implement the same trait.
+//! Where bots run. Each platform implements [`Platform`]; the [`registry`] holds the ones this
+//! process drives, and the deployer (`backend::deployer`) chooses one, reserves capacity and
+//! calls it. Only `local` exists so far; Kubernetes, ECS and Coolify implement the same trait.
 
 pub mod local;
+pub mod registry;
+
+pub use registry::PlatformRegistry;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -41,6 +44,17 @@ pub enum PlatformError {
     NotFound(String),
 }
 
+impl PlatformError {
+    /// What a bot's owner may read about the failure (the event's description): never the
+    /// platform's own error text, which can carry internal names and addresses.
+    pub fn public_reason(&self) -> &'static str {
+        match self {
+            PlatformError::Failed(_) => "the platform could not start the bot",
+            PlatformError::NotFound(_) => "the platform no longer knows the bot's resource",
+        }
+    }
+}
+
 /// What became of a resource.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase", tag = "state")]
@@ -72,4 +86,9 @@ pub trait Platform: Send + Sync {
     /// What the Platform tab shows about a resource.
     fn details<'a>(&'a self, identifier: &'a str) -> BoxFuture<'a, Result<serde_json::Value, PlatformError>>;
     fn list(&self) -> BoxFuture<'_, Result<Vec<ResourceSummary>, PlatformError>>;
+    /// Stops what this process itself runs (local children) when it shuts down; cloud resources
+    /// outlive the process.
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
 }

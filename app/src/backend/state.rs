@@ -21,8 +21,10 @@ pub struct AppState {
     pub heartbeats: Arc<Heartbeats>,
     /// Object storage (screenshots, archived logs).
     pub storage: Arc<super::storage::Storage>,
-    /// The local platform of this process, when `local` is in `PLATFORM_PRIORITY`.
-    pub local: Option<super::platforms::local::LocalPlatform>,
+    /// Per-bot rate limits on screenshots and log lines.
+    pub bot_limits: Arc<super::services::bot_api::limits::BotLimits>,
+    /// The platforms this process drives, in `PLATFORM_PRIORITY` order.
+    pub platforms: Arc<super::platforms::PlatformRegistry>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -8,7 +8,7 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
 use super::config::Config;
-use super::services::accounts::internal;
+use super::error::internal;
 use crate::model::error::AppError;
 
 /// Where objects go.
@@ -76,5 +76,23 @@ impl Storage {
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(internal("reading an object failed", e)),
         }
+    }
+
+    /// Deletes the object under `key`; deleting what is not there succeeds.
+    pub async fn delete(&self, key: &str) -> Result<(), AppError> {
+        match self.store.delete(&Path::from(key)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(internal("deleting an object failed", e)),
+        }
+    }
+
+    /// Deletes every object under `prefix` (a bot's screenshots and archived logs); answers how
+    /// many.
+    pub async fn delete_prefix(&self, prefix: &str) -> Result<usize, AppError> {
+        let keys = self.list(prefix).await?;
+        for k in &keys {
+            self.delete(k).await?;
+        }
+        Ok(keys.len())
     }
 }

@@ -79,9 +79,19 @@ impl BotStatus {
         matches!(self, Self::Done | Self::Fatal)
     }
 
-    /// Holding platform capacity (DEPLOYING through LEAVING).
+    /// The statuses that hold a platform resource and its capacity: DEPLOYING through
+    /// CALL_ENDED (a bot that reported CALL_ENDED is still uploading its recording and logs).
+    pub const ACTIVE: [BotStatus; 6] =
+        [Self::Deploying, Self::JoiningCall, Self::InWaitingRoom, Self::InCall, Self::Leaving, Self::CallEnded];
+
+    /// Holding platform capacity (one of [`Self::ACTIVE`]).
     pub fn is_active(self) -> bool {
-        matches!(self, Self::Deploying | Self::JoiningCall | Self::InWaitingRoom | Self::InCall | Self::Leaving)
+        Self::ACTIVE.contains(&self)
+    }
+
+    /// The stored names of [`Self::ACTIVE`], for SQL.
+    pub fn active_names() -> Vec<&'static str> {
+        Self::ACTIVE.iter().map(|s| s.as_str()).collect()
     }
 
     /// Not yet terminal: counts as the user's active bot.

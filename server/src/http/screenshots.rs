@@ -12,7 +12,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 
-use super::api_v1::bot::open;
 use super::api_v1::ApiError;
 
 /// The upstream routes (the REST twin lives with the other bot routes).
@@ -85,9 +84,16 @@ pub async fn store(
     id: i64,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<(StatusCode, Json<ScreenshotData>), ApiError> {
-    let mut conn = open(state, headers, id).await?;
+    // The token first (from the cache, no connection held), then the body, then one connection
+    // only for the metadata: a slow 8 MiB upload never holds a pooled connection.
+    state.heartbeats.authorize(id, svc::token_from_headers(headers)).await?;
+    state.bot_limits.take(id, svc::limits::Kind::Screenshots, 1)?;
     let form = read_upload(multipart).await?;
-    let data = svc::add_screenshot(&mut conn, &state.storage, id, form).await?;
+    let data = svc::prepare_screenshot(&state.storage, id, form).await?;
+    let mut conn = super::api_v1::extract::conn(state).await?;
+    let evicted = svc::record_screenshot(&mut conn, id, &data).await?;
+    drop(conn);
+    svc::screenshots::forget_objects(&state.storage, &evicted).await;
     Ok((StatusCode::CREATED, Json(data)))
 }
 
@@ -117,7 +123,7 @@ pub async fn view(
     let mut conn = super::api_v1::extract::conn(&state).await?;
     let user = sessions::find_user(&mut conn, &token)
         .await
-        .map_err(|e| ApiError::from(app::backend::services::accounts::internal("session lookup failed", e)))?
+        .map_err(|e| ApiError::from(app::backend::error::internal("session lookup failed", e)))?
         .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "Sign in to see screenshots."))?;
     app::backend::services::bots::get_bot(&mut conn, user.id, id).await?;
     let key = format!("bots/{id}/screenshots/{file}");

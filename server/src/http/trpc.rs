@@ -258,74 +258,78 @@ fn id_field(input: &Value, name: &str) -> Result<i64, TrpcError> {
     id.filter(|id| *id > 0).ok_or_else(|| TrpcError::bad_request(format!("{name}: expected a positive bot id")))
 }
 
+/// Runs one procedure. The token is checked before a connection is taken (the check uses the
+/// heartbeat cache, or one connection of its own that it gives back first), so a procedure holds
+/// at most one connection at a time.
 async fn call(state: &AppState, path: &str, input: Value, token: Option<&str>) -> Result<Output, TrpcError> {
     if path == "bots.sendHeartbeat" {
         // The hot path: answered from the heartbeat cache, no connection taken.
         let id = id_field(&input, "id")?;
         return Ok(Output::plain(json!(state.heartbeats.beat(id, token).await?)));
     }
-    let mut conn = state
-        .pool
-        .get()
-        .await
-        .map_err(|e| TrpcError::from(app::backend::services::accounts::internal("database unavailable", e)))?;
+    if path == "infrastructure.coolify.pool.getSlot" {
+        let uuid: String = field(&input, "poolSlotUuid")?;
+        let mut conn = connection(state).await?;
+        let id = svc::slot_bot(&mut conn, &uuid).await?;
+        svc::authorize(&mut conn, &state.config, id, token).await?;
+        return config_output(svc::get_config(&mut conn, id).await?);
+    }
+    let id = match path {
+        "bots.updateStatus" | "bots.events.report" => id_field(&input, "id")?,
+        "bots.getConfig" | "bots.logs.stream" | "bots.logs.flush" | "bots.chat.dequeueMessage" => {
+            id_field(&input, "botId")?
+        }
+        _ => return Err(TrpcError::new("NOT_FOUND", 404, format!("No procedure found on path \"{path}\""))),
+    };
+    // Inputs are read before the token is checked, so a malformed call is answered as such.
+    let update: Option<StatusUpdate> = if path == "bots.updateStatus" {
+        let mut rest = input.clone();
+        if let Value::Object(m) = &mut rest {
+            m.remove("id");
+        }
+        Some(serde_json::from_value(rest).map_err(|e| TrpcError::bad_request(e.to_string()))?)
+    } else {
+        None
+    };
+    let event: Option<ReportedEvent> = if path == "bots.events.report" { Some(field(&input, "event")?) } else { None };
+    let entries: Option<Vec<LogEntry>> =
+        if path == "bots.logs.stream" { Some(field(&input, "entries")?) } else { None };
+    state.heartbeats.authorize(id, token).await?;
+    if let Some(entries) = &entries {
+        state.bot_limits.take(id, svc::limits::Kind::LogLines, entries.len())?;
+    }
+    if path == "bots.logs.flush" {
+        return Ok(Output::plain(json!({ "success": true })));
+    }
+    let mut conn = connection(state).await?;
     let conn = &mut *conn;
-    match path {
-        "bots.getConfig" => {
-            let id = id_field(&input, "botId")?;
-            state.heartbeats.authorize(id, token).await?;
-            config_output(svc::get_config(conn, id).await?)
-        }
-        "infrastructure.coolify.pool.getSlot" => {
-            let uuid: String = field(&input, "poolSlotUuid")?;
-            let id = svc::slot_bot(conn, &uuid).await?;
-            state.heartbeats.authorize(id, token).await?;
-            config_output(svc::get_config(conn, id).await?)
-        }
-        "bots.updateStatus" => {
-            let id = id_field(&input, "id")?;
-            let mut rest = input.clone();
-            if let Value::Object(m) = &mut rest {
-                m.remove("id");
-            }
-            let update: StatusUpdate =
-                serde_json::from_value(rest).map_err(|e| TrpcError::bad_request(e.to_string()))?;
-            state.heartbeats.authorize(id, token).await?;
+    match (path, update, event, entries) {
+        ("bots.getConfig", ..) => config_output(svc::get_config(conn, id).await?),
+        ("bots.updateStatus", Some(update), ..) => {
             let reply = svc::update_status(conn, id, &update).await?;
             Ok(Output::plain(json!({ "id": reply.id, "status": reply.status })))
         }
-        "bots.events.report" => {
-            let id = id_field(&input, "id")?;
-            let event: ReportedEvent = field(&input, "event")?;
-            state.heartbeats.authorize(id, token).await?;
+        ("bots.events.report", _, Some(event), _) => {
             svc::report_events(conn, id, std::slice::from_ref(&event)).await?;
             Ok(Output::nothing())
         }
-        "bots.logs.stream" => {
-            let id = id_field(&input, "botId")?;
-            let entries: Vec<LogEntry> = field(&input, "entries")?;
-            state.heartbeats.authorize(id, token).await?;
+        ("bots.logs.stream", _, _, Some(entries)) => {
             let received = svc::stream_logs(conn, id, &entries).await?;
             Ok(Output::plain(json!({ "received": received })))
         }
-        "bots.logs.flush" => {
-            let id = id_field(&input, "botId")?;
-            state.heartbeats.authorize(id, token).await?;
-            Ok(Output::plain(json!({ "success": true })))
-        }
-        "bots.chat.dequeueMessage" => {
-            let id = id_field(&input, "botId")?;
-            state.heartbeats.authorize(id, token).await?;
-            Ok(Output::plain(json!(svc::dequeue_chat(conn, id).await?)))
-        }
+        ("bots.chat.dequeueMessage", ..) => Ok(Output::plain(json!(svc::dequeue_chat(conn, id).await?))),
         _ => Err(TrpcError::new("NOT_FOUND", 404, format!("No procedure found on path \"{path}\""))),
     }
+}
+
+async fn connection(state: &AppState) -> Result<app::backend::db::DbConn, TrpcError> {
+    state.pool.get().await.map_err(|e| TrpcError::from(app::backend::error::internal("database unavailable", e)))
 }
 
 fn config_output(c: svc::BotConfig) -> Result<Output, TrpcError> {
     let (start, end) = (c.start_time, c.end_time);
     let mut json = serde_json::to_value(c)
-        .map_err(|e| TrpcError::from(app::backend::services::accounts::internal("encoding a config failed", e)))?;
+        .map_err(|e| TrpcError::from(app::backend::error::internal("encoding a config failed", e)))?;
     json["startTime"] = js_date(start);
     json["endTime"] = js_date(end);
     Ok(Output { json, dates: vec!["startTime".into(), "endTime".into()], nothing: false })

@@ -101,16 +101,16 @@ async fn a_bot_runs_its_whole_life_through_the_rest_api() {
         rest(&mut app, "POST", &format!("/api/v1/bot/{id}/status"), Some(&token), Some(json!({ "status": "IN_CALL" })))
             .await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
-    assert!(r.json()["error"]["message"].as_str().unwrap().contains("only become DONE or FATAL"));
+    assert!(r.json()["error"]["message"].as_str().unwrap().contains("forward only"), "{}", r.body);
     let r =
         rest(&mut app, "POST", &format!("/api/v1/bot/{id}/status"), Some(&token), Some(json!({ "status": "DONE" })))
             .await;
     assert_eq!(r.json(), json!({ "id": id, "status": "DONE", "finished": true }));
     assert_eq!(app.count(&format!("SELECT count(*) AS n FROM bots WHERE id = {id} AND end_time <= now()")).await, 1);
 
+    // Finished: its token opens nothing any more.
     let r = rest(&mut app, "GET", &format!("/api/v1/bot/{id}/config"), Some(&token), None).await;
-    assert_eq!(r.status, StatusCode::PRECONDITION_FAILED, "{}", r.body);
-    assert!(r.json()["error"]["message"].as_str().unwrap().contains("PRECONDITION_FAILED"));
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
 
     let r = app.api("GET", &format!("/api/v1/bots/{id}/events"), &key, None).await;
     let types: Vec<String> =
@@ -138,7 +138,7 @@ async fn a_token_opens_only_its_own_bot() {
         let own = rest(&mut app, method, &format!("/api/v1/bot/{a}/{path}"), Some(&token_a), body.clone()).await;
         assert_eq!(own.status, StatusCode::OK, "{path}: {}", own.body);
         let other = rest(&mut app, method, &format!("/api/v1/bot/{b}/{path}"), Some(&token_a), body.clone()).await;
-        assert_eq!(other.status, StatusCode::FORBIDDEN, "{path}: {}", other.body);
+        assert_eq!(other.status, StatusCode::UNAUTHORIZED, "{path}: {}", other.body);
         let none = rest(&mut app, method, &format!("/api/v1/bot/{b}/{path}"), None, body.clone()).await;
         assert_eq!(none.status, StatusCode::UNAUTHORIZED, "{path}: {}", none.body);
         assert!(none.json()["error"]["message"].as_str().unwrap().contains("X-Milo-Token"));
@@ -151,14 +151,17 @@ async fn a_token_opens_only_its_own_bot() {
                 body.map(|b| b.to_string()),
             )
             .await;
-        assert_eq!(with_key.status, StatusCode::FORBIDDEN, "{path}");
+        assert_eq!(with_key.status, StatusCode::UNAUTHORIZED, "{path}");
     }
     let bearer = app
         .raw("POST", &format!("/api/v1/bot/{a}/heartbeat"), &[("authorization", &format!("Bearer {token_a}"))], None)
         .await;
     assert_eq!(bearer.status, StatusCode::OK);
+    // An unknown bot answers exactly like another bot's: no oracle of which ids exist.
     let missing = rest(&mut app, "GET", "/api/v1/bot/999999/config", Some(&token_a), None).await;
-    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_eq!(missing.status, StatusCode::UNAUTHORIZED);
+    let foreign = rest(&mut app, "GET", &format!("/api/v1/bot/{b}/config"), Some(&token_a), None).await;
+    assert_eq!(missing.body, foreign.body);
     let bad_id = rest(&mut app, "GET", "/api/v1/bot/abc/config", Some(&token_a), None).await;
     assert_eq!(bad_id.status, StatusCode::BAD_REQUEST);
     // A new deployment issues a new token; the old one stops working within moments (tokens are
@@ -169,7 +172,7 @@ async fn a_token_opens_only_its_own_bot() {
     let mut refused = false;
     for _ in 0..100 {
         let r = rest(&mut app, "POST", &format!("/api/v1/bot/{a}/heartbeat"), Some(&token_a), None).await;
-        if r.status == StatusCode::FORBIDDEN {
+        if r.status == StatusCode::UNAUTHORIZED {
             refused = true;
             break;
         }
@@ -178,7 +181,7 @@ async fn a_token_opens_only_its_own_bot() {
     assert!(refused, "the old token still opens the heartbeat");
     assert_eq!(
         rest(&mut app, "GET", &format!("/api/v1/bot/{a}/config"), Some(&token_a), None).await.status,
-        StatusCode::FORBIDDEN
+        StatusCode::UNAUTHORIZED
     );
     assert_eq!(
         rest(&mut app, "POST", &format!("/api/v1/bot/{a}/heartbeat"), Some(&fresh), None).await.status,
@@ -200,7 +203,7 @@ async fn the_shared_legacy_token_works_only_when_enabled() {
     let key = plain.user_with_key("Bob").await;
     let (id, _) = plain.bot_with_token(&key, json!({ "meetingUrl": MEET })).await;
     let r = rest(&mut plain, "POST", &format!("/api/v1/bot/{id}/heartbeat"), Some(&legacy), None).await;
-    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
@@ -249,8 +252,10 @@ async fn bad_reports_are_refused_whole_with_a_reason() {
         rest(&mut app, "POST", &status, Some(&token), Some(json!({ "status": "DONE", "recording": "bots/1/rec.mp4" })))
             .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // Finished: the token opens nothing, so nothing more is written.
     let r = rest(&mut app, "POST", &status, Some(&token), Some(json!({ "status": "IN_CALL" }))).await;
-    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let (id, token) = app.bot_with_token(&key, json!({ "meetingUrl": MEET })).await;
 
     let logs = format!("/api/v1/bot/{id}/logs");
     let r = rest(
@@ -376,13 +381,13 @@ async fn trpc_errors_have_the_trpc_shape_and_status() {
 
     let q = input(json!({ "0": { "json": { "botId": b } } }));
     let r = app.raw("GET", &format!("/api/trpc/bots.getConfig?batch=1&input={q}"), &h, None).await;
-    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert_eq!(
         r.json(),
         json!([{ "error": { "json": {
-            "message": "You do not have permission to do that.",
-            "code": -32003,
-            "data": { "code": "FORBIDDEN", "httpStatus": 403, "path": "bots.getConfig", "zodError": null },
+            "message": "This token does not open that bot: the token is wrong, or the bot has finished or does not exist.",
+            "code": -32001,
+            "data": { "code": "UNAUTHORIZED", "httpStatus": 401, "path": "bots.getConfig", "zodError": null },
         } } }])
     );
 
@@ -420,11 +425,13 @@ async fn trpc_errors_have_the_trpc_shape_and_status() {
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.json()[0]["error"]["json"]["message"].as_str().unwrap().contains("Unknown event type"));
 
-    // A finished bot: PRECONDITION_FAILED, with the code in the message (the bots look for it there).
-    app.exec(&format!("UPDATE bots SET status = 'DONE' WHERE id = {a}")).await;
+    // A leaving bot: PRECONDITION_FAILED, with the code in the message (the bots look for it
+    // there to skip a restart).
+    app.exec(&format!("UPDATE bots SET status = 'LEAVING' WHERE id = {a}")).await;
+    app.state.heartbeats.forget(a);
     let q = input(json!({ "0": { "json": { "botId": a } } }));
     let r = app.raw("GET", &format!("/api/trpc/bots.getConfig?batch=1&input={q}"), &h, None).await;
-    assert_eq!(r.status, StatusCode::PRECONDITION_FAILED);
+    assert_eq!(r.status, StatusCode::PRECONDITION_FAILED, "{}", r.body);
     assert!(r.json()[0]["error"]["json"]["message"].as_str().unwrap().contains("PRECONDITION_FAILED"));
 }
 
@@ -455,7 +462,7 @@ async fn the_owner_reads_a_bots_log_live_and_nobody_else_can() {
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
 }
 
-fn multipart(file: &[u8], fields: &[(&str, &str)]) -> (String, Vec<u8>) {
+pub(crate) fn multipart(file: &[u8], fields: &[(&str, &str)]) -> (String, Vec<u8>) {
     let boundary = "----meeboter-test-boundary";
     let mut body = Vec::new();
     for (k, v) in fields {
@@ -472,7 +479,7 @@ fn multipart(file: &[u8], fields: &[(&str, &str)]) -> (String, Vec<u8>) {
     (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
-async fn upload(
+pub(crate) async fn upload(
     app: &mut TestApp,
     path: &str,
     token: Option<&str>,
@@ -528,7 +535,7 @@ async fn screenshots_are_stored_kept_to_fifty_and_shown_only_to_the_owner() {
     }
     assert_eq!(upload(&mut app, &path, None, &png, &fields).await.status, StatusCode::UNAUTHORIZED);
     let foreign = format!("/api/bots/{other}/screenshots");
-    assert_eq!(upload(&mut app, &foreign, Some(&token), &png, &fields).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(upload(&mut app, &foreign, Some(&token), &png, &fields).await.status, StatusCode::UNAUTHORIZED);
     let mut huge = png.clone();
     huge.resize(9 * 1024 * 1024, 0);
     let r = upload(&mut app, &path, Some(&token), &huge, &fields).await;
@@ -639,7 +646,7 @@ async fn a_pool_slot_token_opens_only_the_bot_its_slot_runs() {
     let r = rest(&mut app, "POST", &format!("/api/v1/bot/{id}/heartbeat"), Some(&slot_token), None).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let r = rest(&mut app, "POST", &format!("/api/v1/bot/{other}/heartbeat"), Some(&slot_token), None).await;
-    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     let r = rest(&mut app, "GET", "/api/v1/bot/slots/no-such-slot/config", Some(&slot_token), None).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }

@@ -120,5 +120,5 @@ async fn a_call_that_ends_by_itself_ends_done_and_failures_end_as_they_should() 
     let (id, _) = app.bot_with_token(&key, meet).await;
     let exit = sim(&url, id, "mbt_wrong", "rest", &[]).wait().await.unwrap();
     assert!(!exit.success());
-    assert_eq!(status(&app, id).await, "QUEUED");
+    assert_eq!(status(&app, id).await, "DEPLOYING");
 }

@@ -7,6 +7,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use app::backend::deployer::{self, Deployer, Outcome};
+use app::backend::platforms::PlatformRegistry;
+use app::backend::workers::health::sweep_health;
+use app::backend::workers::reconciler::Reconciler;
+use app::backend::workers::scheduler::schedule_due;
 use app::backend::platforms::local::LocalPlatform;
 use app::backend::platforms::{
     BotLaunch, BoxFuture, Launched, Platform, PlatformError, ResourceStatus, ResourceSummary,
@@ -73,8 +77,21 @@ impl Platform for Stub {
     }
 }
 
+fn registry(app: &TestApp, platform: Arc<dyn Platform>) -> Arc<PlatformRegistry> {
+    Arc::new(PlatformRegistry::new(&app.state.config, vec![platform]))
+}
+
 fn deployer_with(app: &TestApp, platform: Arc<dyn Platform>) -> Deployer {
-    Deployer::new(app.state.pool.clone(), app.state.config.clone(), vec![platform])
+    Deployer::new(app.state.pool.clone(), app.state.config.clone(), registry(app, platform))
+}
+
+fn reconciler_with(app: &TestApp, platform: Arc<dyn Platform>) -> Reconciler {
+    use secrecy::ExposeSecret;
+    Reconciler {
+        pool: app.state.pool.clone(),
+        platforms: registry(app, platform),
+        database_url: app.state.config.database_url.expose_secret().to_owned(),
+    }
 }
 
 async fn queued_bots(app: &mut TestApp, key: &str, n: usize) -> Vec<i64> {
@@ -150,9 +167,9 @@ async fn a_crashed_bot_is_failed_by_the_health_worker_and_a_cancelled_one_is_sto
     // Nothing happens before the timeout; after it the silent bots are FATAL.
     let mut conn = app.state.pool.get().await.unwrap();
     let config = app.state.config.clone();
-    assert_eq!(deployer::sweep_health(&mut conn, &config, chrono::Utc::now()).await.unwrap(), 0);
+    assert_eq!(sweep_health(&mut conn, &config, chrono::Utc::now()).await.unwrap(), 0);
     let later = chrono::Utc::now() + chrono::Duration::seconds(301);
-    assert_eq!(deployer::sweep_health(&mut conn, &config, later).await.unwrap(), 2);
+    assert_eq!(sweep_health(&mut conn, &config, later).await.unwrap(), 2);
     drop(conn);
     assert_eq!(bot_status(&app, ids[0]).await, "FATAL");
     let events = events_of(&mut app, &key, ids[0]).await;
@@ -165,13 +182,19 @@ async fn a_crashed_bot_is_failed_by_the_health_worker_and_a_cancelled_one_is_sto
     let ids = queued_bots(&mut app, &key, 1).await;
     let platform = local();
     let d = deployer_with(&app, Arc::new(platform.clone()));
+    let r = reconciler_with(&app, Arc::new(platform.clone()));
     let done = d.dispatch_once().await.unwrap();
     let Outcome::Deployed { identifier, .. } = &done[0].1 else { panic!("{done:?}") };
     wait_for_status(&app, ids[0], "IN_CALL").await;
-    app.exec(&format!("UPDATE bots SET status = 'DONE' WHERE id = {}", ids[0])).await;
-    assert_eq!(d.reconcile().await.unwrap(), 1);
+    // The two crashed bots are FATAL: their processes are stopped; the running bot keeps its own.
+    assert_eq!(r.stop_finished().await.unwrap(), 2);
+    assert_eq!(platform.status(identifier).await.unwrap(), ResourceStatus::Running);
+    let cancel = app.api("POST", &format!("/api/v1/bots/{}/remove-from-call", ids[0]), &key, None).await;
+    assert_eq!(cancel.status, StatusCode::OK, "{}", cancel.body);
+    app.exec(&format!("UPDATE bots SET status = 'FATAL' WHERE id = {}", ids[0])).await;
+    assert_eq!(r.stop_finished().await.unwrap(), 1);
     assert!(matches!(platform.status(identifier).await.unwrap(), ResourceStatus::Exited { .. }));
-    assert_eq!(d.reconcile().await.unwrap(), 0);
+    assert_eq!(r.stop_finished().await.unwrap(), 0, "teardown is recorded once confirmed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -212,14 +235,16 @@ async fn a_platform_error_or_an_expired_queue_timeout_makes_the_bot_fatal_with_t
     let id = queued_bots(&mut app, &key, 1).await[0];
     let failing = Arc::new(Stub { fail: true, ..Stub::default() });
     let done = deployer_with(&app, failing).dispatch_once().await.unwrap();
-    assert!(matches!(&done[0].1, Outcome::Failed(r) if r.contains("the stub refuses")), "{done:?}");
+    assert!(matches!(&done[0].1, Outcome::Failed(r) if r.contains("could not start the bot")), "{done:?}");
     assert_eq!(bot_status(&app, id).await, "FATAL");
     let events = events_of(&mut app, &key, id).await;
     assert!(
         events.iter().any(|e| e["data"]["sub_code"] == "DEPLOY_FAILED"
-            && e["data"]["description"].as_str().unwrap().contains("the stub refuses")),
+            && e["data"]["description"].as_str().unwrap().contains("Deployment on local failed")),
         "{events:?}"
     );
+    // The platform's own words are for operators' logs, never the owner's events.
+    assert!(!format!("{events:?}").contains("the stub refuses"), "{events:?}");
 
     // No room anywhere and the queue timeout passed.
     let mut app = TestApp::builder().var("LOCAL_BOT_LIMIT", "1").build().await;
@@ -247,9 +272,9 @@ async fn scheduled_bots_enter_the_queue_at_their_lead_time_and_cancelled_ones_ar
     let id = r.json()["id"].as_i64().unwrap();
     let mut conn = app.state.pool.get().await.unwrap();
     let config = app.state.config.clone();
-    assert_eq!(deployer::schedule_due(&mut conn, &config, chrono::Utc::now()).await.unwrap(), 0);
+    assert_eq!(schedule_due(&mut conn, &config, chrono::Utc::now()).await.unwrap(), 0);
     let soon = chrono::Utc::now() + chrono::Duration::minutes(116);
-    assert_eq!(deployer::schedule_due(&mut conn, &config, soon).await.unwrap(), 1);
+    assert_eq!(schedule_due(&mut conn, &config, soon).await.unwrap(), 1);
     drop(conn);
     assert_eq!(bot_status(&app, id).await, "QUEUED");
 
@@ -270,4 +295,33 @@ async fn at_most_the_configured_number_of_platform_calls_run_at_once() {
     let done = deployer_with(&app, stub.clone()).dispatch_once().await.unwrap();
     assert_eq!(done.iter().filter(|(_, o)| matches!(o, Outcome::Deployed { .. })).count(), 5);
     assert_eq!(stub.most_in_flight.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dispatch_pass_holds_at_most_a_quarter_of_the_pool() {
+    let mut app = TestApp::builder().var("DATABASE_POOL_SIZE", "8").var("LOCAL_BOT_LIMIT", "100").build().await;
+    let key = app.user_with_key("Ada").await;
+    app.exec("UPDATE users SET custom_daily_bot_limit = 1000").await;
+    queued_bots(&mut app, &key, 40).await;
+    let stub = Arc::new(Stub { delay: Some(Duration::from_millis(20)), ..Stub::default() });
+    let d = deployer_with(&app, stub.clone());
+    let pool = app.state.pool.clone();
+    let watching = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let sampler = {
+        let watching = watching.clone();
+        tokio::spawn(async move {
+            let mut most = 0;
+            while watching.load(Ordering::SeqCst) {
+                let s = pool.status();
+                most = most.max(s.size.saturating_sub(s.available));
+                tokio::time::sleep(Duration::from_micros(200)).await;
+            }
+            most
+        })
+    };
+    let done = d.dispatch_once().await.unwrap();
+    watching.store(false, Ordering::SeqCst);
+    let most = sampler.await.unwrap();
+    assert_eq!(done.iter().filter(|(_, o)| matches!(o, Outcome::Deployed { .. })).count(), 40);
+    assert!(most <= Deployer::db_budget(8), "a pass held {most} of 8 connections");
 }

@@ -192,12 +192,27 @@ impl TestApp {
         r
     }
 
-    /// Creates a bot through the JSON API and issues it a token, as a deployment does.
+    /// Creates a bot through the JSON API and deploys it as the dispatcher does (out of the
+    /// queue, DEPLOYING on `local`, with a fresh token), without starting anything.
     pub async fn bot_with_token(&mut self, key: &str, body: serde_json::Value) -> (i64, String) {
+        use app::backend::lifecycle::{self, Actor, Change};
         let r = self.api("POST", "/api/v1/bots", key, Some(body)).await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
         let id = r.json()["id"].as_i64().unwrap();
         let mut conn = self.state.pool.get().await.unwrap();
+        diesel::sql_query(format!("DELETE FROM deployment_queue WHERE bot_id = {id}")).execute(&mut conn).await.unwrap();
+        if r.json()["status"] == "SCHEDULED" {
+            let change = Change::new(Actor::Server, app::model::bot::BotStatus::Queued);
+            assert_eq!(lifecycle::apply(&mut conn, &[id], &change).await.unwrap().len(), 1);
+        }
+        {
+            let change = Change::new(Actor::Server, app::model::bot::BotStatus::Deploying);
+            assert_eq!(lifecycle::apply(&mut conn, &[id], &change).await.unwrap().len(), 1);
+            diesel::sql_query(format!("UPDATE bots SET deployment_platform = 'local' WHERE id = {id}"))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
         let token = app::backend::services::bot_api::issue_token(&mut conn, id).await.unwrap();
         (id, token)
     }

@@ -104,6 +104,8 @@ diesel::table! {
         idempotency_key -> Nullable<Text>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        status_changed_at -> Timestamptz,
+        resource_stopped_at -> Nullable<Timestamptz>,
     }
 }
 

@@ -70,14 +70,6 @@ impl LocalPlatform {
             .status();
     }
 
-    /// Stops every child (SIGTERM, then SIGKILL after the grace period) and reaps them; called
-    /// when the server shuts down.
-    pub async fn shutdown(&self) {
-        let ids: Vec<String> = self.lock().keys().cloned().collect();
-        for id in ids {
-            let _ = self.stop(&id).await;
-        }
-    }
 }
 
 impl Platform for LocalPlatform {
@@ -165,6 +157,16 @@ impl Platform for LocalPlatform {
                 "uptimeSecs": p.started.elapsed().as_secs(),
                 "status": status,
             }))
+        })
+    }
+
+    /// Stops every child (SIGTERM, then SIGKILL after the grace period) and reaps them.
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let ids: Vec<String> = self.lock().keys().cloned().collect();
+            for id in ids {
+                let _ = self.stop(&id).await;
+            }
         })
     }
 

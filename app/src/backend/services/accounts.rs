@@ -20,11 +20,7 @@ pub struct ClientInfo {
 /// The generic answer to a wrong email or password (never says which).
 pub const WRONG_CREDENTIALS: &str = "That email and password do not match an account.";
 
-/// Logs an internal error once and turns it into the generic user-facing error.
-pub fn internal(context: &str, err: impl std::fmt::Display) -> AppError {
-    tracing::error!(error = %err, "{context}");
-    AppError::Internal
-}
+pub use crate::backend::error::internal;
 
 /// Creates an account and a session; returns the user and the session token.
 /// The account and its session are written in one transaction: on any error nothing stays.

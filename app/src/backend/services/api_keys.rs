@@ -7,7 +7,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::backend::auth::tokens::{hash_token, random_token};
 use crate::backend::db::schema::{api_keys, api_request_logs, users};
-use crate::backend::services::accounts::internal;
+use crate::backend::error::internal;
 use crate::model::bot::Page;
 use crate::model::error::AppError;
 use crate::model::keys::{ApiKey, ApiRequestLog, CreatedApiKey, KeyStatus};

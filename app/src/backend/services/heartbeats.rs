@@ -16,8 +16,10 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
-use super::accounts::internal;
-use super::bot_api::{self, HeartbeatReply};
+use crate::backend::error::internal;
+use super::bot_api::HeartbeatReply;
+use crate::backend::auth::bot_tokens;
+use crate::model::bot::BotStatus;
 use crate::backend::config::Config;
 use crate::backend::db::schema::bots;
 use crate::backend::db::DbPool;
@@ -103,6 +105,11 @@ impl Heartbeats {
         });
     }
 
+    /// Whether a bot's state is cached in this process (for tests and diagnostics).
+    pub fn is_cached(&self, bot_id: i64) -> bool {
+        self.cache.lock().unwrap_or_else(|p| p.into_inner()).contains_key(&bot_id)
+    }
+
     /// Drops a bot's cached state (its status, log level or token changed).
     pub fn forget(&self, bot_id: i64) {
         self.cache.lock().unwrap_or_else(|p| p.into_inner()).remove(&bot_id);
@@ -129,24 +136,33 @@ impl Heartbeats {
         Ok(entry)
     }
 
-    /// Checks that `token` opens bot `bot_id` (see `bot_api::authorize`), from the cache when it
+    /// Checks that `token` opens bot `bot_id` (see `auth::bot_tokens`), from the cache when it
     /// can: the bot's own token is checked in memory; anything else (a slot token, a token issued
-    /// after the entry was cached, a wrong one) is checked against the database.
+    /// after the entry was cached, a wrong one) is checked against the database, and leaves the
+    /// cached entry in place (a wrong token must not cost the real bot its cache). Every refusal
+    /// looks the same, whether the bot exists or not.
     pub async fn authorize(self: &Arc<Self>, bot_id: i64, token: Option<&str>) -> Result<(), AppError> {
         self.check(bot_id, token).await.map(|_| ())
     }
 
     async fn check(self: &Arc<Self>, bot_id: i64, token: Option<&str>) -> Result<Entry, AppError> {
         self.start();
-        let entry = self.entry(bot_id).await?;
         let Some(token) = token else {
-            return Err(bot_api::missing_token());
+            return Err(bot_tokens::missing_token());
         };
-        if !bot_api::token_matches(&self.config, entry.token_hash.as_deref(), token) {
-            self.forget(bot_id);
-            let mut conn = self.pool.get().await.map_err(|e| internal("database unavailable", e))?;
-            bot_api::authorize(&mut conn, &self.config, bot_id, Some(token)).await?;
+        let entry = match self.entry(bot_id).await {
+            Ok(e) => e,
+            Err(AppError::NotFound(_)) => return Err(bot_tokens::refused()),
+            Err(e) => return Err(e),
+        };
+        if bot_tokens::opens(&self.config, &entry.status, entry.token_hash.as_deref(), token) {
+            return Ok(entry);
         }
+        if BotStatus::parse(&entry.status).is_none_or(BotStatus::is_terminal) {
+            return Err(bot_tokens::refused());
+        }
+        let mut conn = self.pool.get().await.map_err(|e| internal("database unavailable", e))?;
+        bot_tokens::authorize(&mut conn, &self.config, bot_id, Some(token)).await?;
         Ok(entry)
     }
 

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use diesel::sql_types::{BigInt, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use super::accounts::internal;
+use crate::backend::error::internal;
 use super::bot_api::{logs_after, StoredLogLine};
 use crate::backend::storage::Storage;
 use crate::model::error::AppError;

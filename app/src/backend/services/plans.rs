@@ -136,7 +136,7 @@ pub async fn set_plan(
     match result {
         Ok(()) => Ok(()),
         Err(diesel::result::Error::NotFound) => Err(AppError::NotFound(format!("User {user_id} not found."))),
-        Err(e) => Err(super::accounts::internal("changing a plan failed", e)),
+        Err(e) => Err(crate::backend::error::internal("changing a plan failed", e)),
     }
 }
 

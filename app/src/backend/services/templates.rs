@@ -8,7 +8,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use rand::seq::SliceRandom;
 
 use crate::backend::db::schema::{bot_chat_messages, bots, message_templates};
-use crate::backend::services::accounts::internal;
+use crate::backend::error::internal;
 use crate::model::bot::{BulkFailure, BulkResult, Page};
 use crate::model::error::AppError;
 use crate::model::template::{MessageTemplate, SendChat, TemplateInput};

@@ -8,7 +8,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::plans::{day_bounds, week_start};
 use crate::backend::db::schema::bots;
-use crate::backend::services::accounts::internal;
+use crate::backend::error::internal;
 use crate::model::error::AppError;
 use crate::model::usage::{UsageBucket, UsageRange, COST_PER_BOT_HOUR};
 

@@ -32,9 +32,15 @@ const FLUSH_EVERY: Duration = Duration::from_millis(250);
 impl RequestLogSink {
     /// Starts the writer task; it ends when every sink is dropped, after a last flush.
     pub fn start(state: &AppState) -> RequestLogSink {
+        Self::start_joinable(state).0
+    }
+
+    /// [`Self::start`], with the writer task to await on shutdown (it finishes after its last
+    /// flush once every sink is dropped).
+    pub fn start_joinable(state: &AppState) -> (RequestLogSink, tokio::task::JoinHandle<()>) {
         let (tx, mut rx) = mpsc::channel::<RequestLogEntry>(QUEUE);
         let pool = state.pool.clone();
-        tokio::spawn(async move {
+        let writer = tokio::spawn(async move {
             let mut batch = Vec::with_capacity(BATCH);
             loop {
                 let closed = tokio::select! {
@@ -59,7 +65,7 @@ impl RequestLogSink {
                 }
             }
         });
-        RequestLogSink(tx)
+        (RequestLogSink(tx), writer)
     }
 
     fn record(&self, entry: RequestLogEntry) {
@@ -94,7 +100,7 @@ pub async fn require_api_key(
     };
     let caller = match state.pool.get().await {
         Ok(mut conn) => api_keys::authenticate(&mut conn, &key).await,
-        Err(e) => Err(app::backend::services::accounts::internal("database unavailable", e)),
+        Err(e) => Err(app::backend::error::internal("database unavailable", e)),
     };
     let caller = match caller {
         Ok((key_id, user)) => ApiCaller { key_id, user },

@@ -173,7 +173,9 @@ pub async fn logs(
     Id(id): Id,
     ApiJson(body): ApiJson<LogsBody>,
 ) -> ApiResult<Json<Received>> {
-    let mut c = open(&state, &headers, id).await?;
+    state.heartbeats.authorize(id, svc::token_from_headers(&headers)).await?;
+    state.bot_limits.take(id, svc::limits::Kind::LogLines, body.entries.len())?;
+    let mut c = conn(&state).await?;
     Ok(Json(Received { received: svc::stream_logs(&mut c, id, &body.entries).await? }))
 }
 

@@ -100,7 +100,7 @@ pub async fn delete_one(
     Extension(c): Extension<ApiCaller>,
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
-    let r = svc::delete_bots(&mut *conn(&state).await?, c.user.id, &[id]).await?;
+    let r = svc::delete_bots(&mut *conn(&state).await?, &state.storage, c.user.id, &[id]).await?;
     if r.succeeded.is_empty() {
         return Err(svc::not_found(id).into());
     }
@@ -115,7 +115,7 @@ pub async fn delete_many(
     Extension(c): Extension<ApiCaller>,
     ApiJson(body): ApiJson<Ids>,
 ) -> ApiResult<Json<BulkResult>> {
-    Ok(Json(svc::delete_bots(&mut *conn(&state).await?, c.user.id, &body.ids).await?))
+    Ok(Json(svc::delete_bots(&mut *conn(&state).await?, &state.storage, c.user.id, &body.ids).await?))
 }
 
 async fn single(state: &AppState, user_id: i64, id: i64, action: svc::BulkAction) -> ApiResult<Json<Bot>> {

@@ -12,7 +12,7 @@ use app::backend::state::AppState;
 
 /// A pooled connection, or the generic 500 (the cause is logged).
 pub async fn conn(state: &AppState) -> Result<DbConn, ApiError> {
-    state.pool.get().await.map_err(|e| app::backend::services::accounts::internal("database unavailable", e).into())
+    state.pool.get().await.map_err(|e| app::backend::error::internal("database unavailable", e).into())
 }
 
 /// A JSON body: 400 for broken JSON, 422 for wrong or unknown fields, 413 when too large,

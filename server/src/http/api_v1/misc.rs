@@ -18,7 +18,7 @@ use super::extract::{conn, ApiJson, ApiQuery, Id};
 type ApiResult<T> = Result<T, ApiError>;
 
 fn internal(e: diesel::result::Error) -> ApiError {
-    app::backend::services::accounts::internal("query failed", e).into()
+    app::backend::error::internal("query failed", e).into()
 }
 
 /// Which chart and in which time zone.

@@ -4,15 +4,14 @@
 use chrono::Utc;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use serde_json::json;
 
 use super::not_found;
 use super::query::owned_row;
 use super::row::BotRow;
 use super::validate::{display_name, http_url, parse_time, time_zone};
 use crate::backend::db::schema::{bots, deployment_queue};
-use crate::backend::services::accounts::internal;
-use crate::backend::services::events;
+use crate::backend::error::{internal, TxError};
+use crate::backend::lifecycle::{self, Actor, Change};
 use crate::model::bot::{AutomaticLeave, Bot, BotStatus, BulkFailure, BulkResult, LogLevel, UpdateBot};
 use crate::model::error::AppError;
 
@@ -91,8 +90,15 @@ pub async fn update_bot(conn: &mut AsyncPgConnection, user_id: i64, id: i64, u: 
     Ok(Bot::from(row))
 }
 
-/// Deletes the user's bots (their events, logs and queue rows go with them).
-pub async fn delete_bots(conn: &mut AsyncPgConnection, user_id: i64, ids: &[i64]) -> Result<BulkResult, AppError> {
+/// Deletes the user's bots: their rows (events, logs and queue rows go with them), then their
+/// objects in storage (screenshots, archived logs). A running bot's resource is stopped by the
+/// reconciler's orphan sweep.
+pub async fn delete_bots(
+    conn: &mut AsyncPgConnection,
+    storage: &crate::backend::storage::Storage,
+    user_id: i64,
+    ids: &[i64],
+) -> Result<BulkResult, AppError> {
     check_bulk(ids)?;
     let deleted: Vec<i64> = diesel::delete(bots::table.filter(bots::user_id.eq(user_id)).filter(bots::id.eq_any(ids)))
         .returning(bots::id)
@@ -104,85 +110,52 @@ pub async fn delete_bots(conn: &mut AsyncPgConnection, user_id: i64, ids: &[i64]
         .filter(|id| !deleted.contains(id))
         .map(|&id| BulkFailure { id, reason: format!("Bot {id} not found.") })
         .collect();
-    Ok(BulkResult { succeeded: deleted, failed })
-}
-
-enum Refusal {
-    App(AppError),
-    Db(diesel::result::Error),
-}
-
-impl From<diesel::result::Error> for Refusal {
-    fn from(e: diesel::result::Error) -> Self {
-        Refusal::Db(e)
+    for id in &deleted {
+        // The rows are gone; an object left behind is garbage, not data, so a failure is logged.
+        if let Err(e) = storage.delete_prefix(&format!("bots/{id}/")).await {
+            tracing::warn!(bot_id = id, error = %e, "deleting a deleted bot's objects failed");
+        }
     }
+    Ok(BulkResult { succeeded: deleted, failed })
 }
 
 /// Applies one action to one bot in its own transaction, with the row locked.
 async fn act(conn: &mut AsyncPgConnection, user_id: i64, id: i64, action: BulkAction) -> Result<(), AppError> {
-    let result = conn
-        .transaction::<_, Refusal, _>(async |conn| {
-            let status: Option<String> = bots::table
-                .filter(bots::id.eq(id))
-                .filter(bots::user_id.eq(user_id))
-                .select(bots::status)
-                .for_update()
-                .first(conn)
-                .await
-                .optional()?;
-            let status = status.and_then(|s| BotStatus::parse(&s)).ok_or(Refusal::App(not_found(id)))?;
-            let now = Utc::now();
-            let (allowed, event, new_status, why) = match action {
-                BulkAction::Cancel => (
-                    status.can_cancel(),
-                    "USER_CANCELLED_DEPLOYMENT",
-                    BotStatus::Done,
-                    "only a scheduled, queued, deploying or joining bot can be cancelled",
-                ),
-                BulkAction::RemoveFromCall => (
-                    status.can_remove_from_call(),
-                    "USER_REMOVED_FROM_CALL",
-                    BotStatus::Leaving,
-                    "only a bot in the waiting room or in a call can be removed",
-                ),
-            };
-            if !allowed {
-                return Err(Refusal::App(AppError::Conflict {
-                    field: None,
-                    message: format!("Bot {id} is {}: {why}.", status.label().to_lowercase()),
-                }));
+    conn.transaction::<_, TxError, _>(async |conn| {
+        let status: Option<String> = bots::table
+            .filter(bots::id.eq(id))
+            .filter(bots::user_id.eq(user_id))
+            .select(bots::status)
+            .for_update()
+            .first(conn)
+            .await
+            .optional()?;
+        let status = status.and_then(|s| BotStatus::parse(&s)).ok_or_else(|| not_found(id))?;
+        let (change, why) = match action {
+            BulkAction::Cancel => (
+                Change::new(Actor::User, BotStatus::Done).caused_by("USER_CANCELLED_DEPLOYMENT"),
+                "only a scheduled, queued, deploying or joining bot can be cancelled",
+            ),
+            BulkAction::RemoveFromCall => (
+                Change::new(Actor::User, BotStatus::Leaving).caused_by("USER_REMOVED_FROM_CALL"),
+                "only a bot in the waiting room or in a call can be removed",
+            ),
+        };
+        if !lifecycle::allowed(Actor::User, status, change.to) {
+            return Err(AppError::Conflict {
+                field: None,
+                message: format!("Bot {id} is {}: {why}.", status.label().to_lowercase()),
             }
-            events::record(
-                conn,
-                id,
-                event,
-                now,
-                Some(json!({ "description": crate::model::bot::event_description(event) })),
-            )
-            .await?;
-            diesel::update(bots::table.find(id))
-                .set((bots::status.eq(new_status.as_str()), bots::updated_at.eq(now)))
-                .execute(conn)
-                .await?;
-            if new_status.is_terminal() {
-                // Never before the start time: a scheduled bot can be cancelled before it starts.
-                diesel::update(bots::table.find(id))
-                    .set(bots::end_time.eq(crate::backend::services::bot_api::ended_at()))
-                    .execute(conn)
-                    .await?;
-            }
-            events::record_status(conn, id, new_status, now).await?;
-            if action == BulkAction::Cancel {
-                diesel::delete(deployment_queue::table.filter(deployment_queue::bot_id.eq(id))).execute(conn).await?;
-            }
-            Ok(())
-        })
-        .await;
-    match result {
-        Ok(()) => Ok(()),
-        Err(Refusal::App(e)) => Err(e),
-        Err(Refusal::Db(e)) => Err(internal("changing a bot's status failed", e)),
-    }
+            .into());
+        }
+        lifecycle::transition(conn, id, &change).await?;
+        if action == BulkAction::Cancel {
+            diesel::delete(deployment_queue::table.filter(deployment_queue::bot_id.eq(id))).execute(conn).await?;
+        }
+        Ok(())
+    })
+    .await
+    .map_err(|e| e.into_app("changing a bot's status failed"))
 }
 
 async fn bulk(

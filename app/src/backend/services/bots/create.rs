@@ -10,25 +10,15 @@ use super::row::BotRow;
 use super::validate::{time_zone, validate_create, ValidBot};
 use crate::backend::config::Config;
 use crate::backend::db::schema::{bots, deployment_queue};
-use crate::backend::services::accounts::internal;
-use crate::backend::services::{events, plans};
+use crate::backend::error::TxError;
+use crate::backend::lifecycle;
+use crate::backend::services::plans;
 use crate::model::bot::{Bot, BotStatus, CreateBot};
 use crate::model::error::AppError;
 use crate::model::usage::Plan;
 
 /// Advisory lock namespace for per-user creation (limit check and insert are atomic).
 const USER_CREATE_LOCK: i32 = 7_300_002;
-
-enum Failure {
-    App(AppError),
-    Db(diesel::result::Error),
-}
-
-impl From<diesel::result::Error> for Failure {
-    fn from(e: diesel::result::Error) -> Self {
-        Failure::Db(e)
-    }
-}
 
 /// Creates bots for `user_id`; returns each bot and whether it was new (false when an
 /// idempotency key matched an earlier create). All or nothing: the limit covers the batch.
@@ -46,7 +36,7 @@ pub async fn create_bot(
     let lead = Duration::from_std(config.deploy_lead_time).unwrap_or_else(|_| Duration::minutes(5));
     let global_timeout = Duration::from_std(config.global_queue_timeout).unwrap_or_else(|_| Duration::minutes(10));
     let result = conn
-        .transaction::<_, Failure, _>(async |conn| {
+        .transaction::<_, TxError, _>(async |conn| {
             diesel::sql_query("SELECT pg_advisory_xact_lock($1, $2)")
                 .bind::<diesel::sql_types::Integer, _>(USER_CREATE_LOCK)
                 .bind::<diesel::sql_types::Integer, _>((user_id % i64::from(i32::MAX)) as i32)
@@ -66,7 +56,7 @@ pub async fn create_bot(
                 // thousands of bots a day would pay for the count on every create).
                 if sub.effective_daily_limit.is_some() || sub.current_plan == Plan::PayAsYouGo {
                     let usage = plans::daily_usage(conn, user_id, tz, now).await?;
-                    plans::check_room(&usage, &sub, fresh.len() as i64).map_err(Failure::App)?;
+                    plans::check_room(&usage, &sub, fresh.len() as i64)?;
                 }
             }
             for v in fresh {
@@ -75,11 +65,7 @@ pub async fn create_bot(
             Ok(out)
         })
         .await;
-    match result {
-        Ok(v) => Ok(v),
-        Err(Failure::App(e)) => Err(e),
-        Err(Failure::Db(e)) => Err(internal("creating a bot failed", e)),
-    }
+    result.map_err(|e| e.into_app("creating a bot failed"))
 }
 
 async fn existing(conn: &mut AsyncPgConnection, user_id: i64, key: Option<&str>) -> QueryResult<Option<Bot>> {
@@ -122,7 +108,7 @@ async fn insert(
         .returning(BotRow::as_returning())
         .get_result(conn)
         .await?;
-    events::record_status(conn, row.id, status, now).await?;
+    lifecycle::created(conn, row.id, status, now).await?;
     if status == BotStatus::Queued {
         enqueue(conn, row.id, now, global_timeout).await?;
     }

@@ -6,7 +6,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use super::not_found;
 use super::row::BotRow;
 use crate::backend::db::schema::bots;
-use crate::backend::services::accounts::internal;
+use crate::backend::error::internal;
 use crate::backend::services::events;
 use crate::model::bot::{Bot, BotEvent, BotFilter, BotStatus, Page};
 use crate::model::error::AppError;

@@ -1,0 +1,45 @@
+//! The background work of every replica, one noun per file. Each worker runs until its `stop`
+//! channel turns true; all are safe to run on several replicas at once (claims with
+//! `SKIP LOCKED`, advisory locks, or a leader).
+//!
+//! | worker | what it does | period |
+//! |---|---|---|
+//! | [`dispatcher::QueueDispatcher`] | places queued bots on platforms | on `NOTIFY deployment_queue`, and every second |
+//! | [`scheduler::Scheduler`] | moves SCHEDULED bots into the queue at their lead time | 1 s |
+//! | [`health::HealthMonitor`] | fails bots that stopped heartbeating or never started | [`health::HEALTH_INTERVAL`] |
+//! | [`reconciler::Reconciler`] | stops finished bots' resources, then orphans (leader only) | [`reconciler::RECONCILE_INTERVAL`] |
+//! | [`log_archiver::LogArchiver`] | moves finished bots' log lines to object storage | [`log_archiver::ARCHIVE_INTERVAL`] |
+//! | [`maintenance::Maintenance`] | deletes expired sessions and old sign-in attempts | [`maintenance::MAINTENANCE_INTERVAL`] |
+
+pub mod dispatcher;
+pub mod health;
+pub mod leader;
+pub mod log_archiver;
+pub mod maintenance;
+pub mod reconciler;
+pub mod scheduler;
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+/// Runs `pass` every `period` (the first right away) until `stop` turns true.
+pub async fn every<F, Fut>(period: Duration, mut stop: watch::Receiver<bool>, mut pass: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        if *stop.borrow() {
+            return;
+        }
+        pass().await;
+    }
+}

@@ -1,0 +1,67 @@
+//! The queue dispatcher: runs [`Deployer::dispatch_once`] whenever a bot is queued (it LISTENs on
+//! `deployment_queue`) and every second (retries, waiting bots), until the queue is drained.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use tokio::sync::watch;
+
+use crate::backend::deployer::{Deployer, CLAIM_BATCH};
+
+/// Dispatches the deployment queue of this process.
+pub struct QueueDispatcher {
+    deployer: Arc<Deployer>,
+    database_url: String,
+}
+
+impl QueueDispatcher {
+    pub fn new(deployer: Arc<Deployer>, database_url: String) -> Self {
+        QueueDispatcher { deployer, database_url }
+    }
+
+    /// Dispatches until `stop` turns true.
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        let listener = tokio::spawn(listen(self.deployer.clone(), self.database_url.clone()));
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                () = self.deployer.woken() => {}
+                _ = stop.changed() => break,
+            }
+            loop {
+                match self.deployer.dispatch_once().await {
+                    Ok(done) if done.len() as i64 >= CLAIM_BATCH && !*stop.borrow() => continue,
+                    Ok(_) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "dispatch failed");
+                        break;
+                    }
+                }
+            }
+        }
+        listener.abort();
+    }
+}
+
+/// Keeps a connection that LISTENs on `deployment_queue` and wakes the dispatcher on each
+/// notification; reconnects after errors.
+async fn listen(deployer: Arc<Deployer>, url: String) {
+    use futures_util::StreamExt;
+    loop {
+        match AsyncPgConnection::establish(&url).await {
+            Ok(mut conn) => {
+                if diesel::sql_query("LISTEN deployment_queue").execute(&mut conn).await.is_ok() {
+                    let mut stream = std::pin::pin!(conn.notifications_stream());
+                    while let Some(Ok(_)) = stream.next().await {
+                        deployer.wake();
+                    }
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, "queue listener: cannot connect"),
+        }
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+}
