@@ -6,6 +6,8 @@ mod bot_api;
 mod bot_sim;
 mod deployer;
 mod health;
+mod input;
+mod limits;
 mod migrations;
 mod pages;
 mod server_fns;

@@ -30,6 +30,7 @@ fn to_dto((id, template_name, messages, created_at, updated_at): Row) -> Message
 
 /// Checks a template: a name and 1..50 non-empty variations of at most 1000 characters.
 pub fn validate(input: &TemplateInput) -> Result<(String, Vec<String>), AppError> {
+    super::validate::input(input)?;
     let name = input.template_name.trim();
     if name.is_empty() || name.chars().count() > 255 {
         return Err(AppError::invalid("templateName", "Give the template a name of 1 to 255 characters."));
@@ -144,6 +145,7 @@ pub async fn delete(conn: &mut AsyncPgConnection, user_id: i64, id: i64) -> Resu
 
 /// Queues a chat message for each of the user's live bots named in `send`.
 pub async fn send(conn: &mut AsyncPgConnection, user_id: i64, send: &SendChat) -> Result<BulkResult, AppError> {
+    super::validate::input(send)?;
     if send.bot_ids.is_empty() || send.bot_ids.len() > 500 {
         return Err(AppError::invalid("botIds", "Choose from 1 to 500 bots."));
     }
