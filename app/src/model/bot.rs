@@ -308,14 +308,17 @@ pub struct Bot {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateBot {
-    /// The meeting link; its host decides the platform unless `platform` is given.
+    /// The meeting link: `https://` on the platform's own host (meet.google.com;
+    /// teams.microsoft.com, teams.live.com, teams.cloud.microsoft; zoom.us, zoomgov.com and their
+    /// subdomains), without user, password or port. Its host decides the platform.
     pub meeting_url: Option<String>,
     pub meeting_id: Option<String>,
     pub meeting_password: Option<String>,
-    /// Overrides detection from the URL.
+    /// Required without `meetingUrl`; with it, must agree with the link's host.
     pub platform: Option<MeetingPlatform>,
     /// Shown to participants; default "Meeboter".
     pub display_name: Option<String>,
+    /// The bot's picture: http or https to a public host, like `callbackUrl`.
     pub image_url: Option<String>,
     #[serde(default)]
     pub recording_enabled: bool,
@@ -326,7 +329,8 @@ pub struct CreateBot {
     pub end_time: Option<String>,
     /// IANA name such as "Europe/Lisbon"; default UTC.
     pub time_zone: Option<String>,
-    /// Called when the bot finishes (http or https only).
+    /// Called when the bot finishes: http or https to a public host (no credentials, no
+    /// private, loopback or link-local address, no internal name).
     pub callback_url: Option<String>,
     /// How long the bot may wait in the deployment queue (0..600000 ms).
     pub queue_timeout_ms: Option<i32>,
@@ -340,11 +344,14 @@ pub struct CreateBot {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateBot {
     pub display_name: Option<String>,
+    /// Same rule as on create: http or https to a public host.
     pub image_url: Option<String>,
     pub recording_enabled: Option<bool>,
     pub automatic_leave: Option<AutomaticLeaveInput>,
+    /// Same rule as on create: http or https to a public host.
     pub callback_url: Option<String>,
-    /// Only before deployment (SCHEDULED or QUEUED).
+    /// Only before deployment (SCHEDULED or QUEUED). Moving it never changes the daily count:
+    /// a bot counts on the UTC day it was created.
     pub start_time: Option<String>,
     pub end_time: Option<String>,
     pub time_zone: Option<String>,
