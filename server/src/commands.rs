@@ -4,11 +4,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use app::backend::config::Config;
+use app::backend::config::{Config, MigrateConfig};
 use app::backend::db;
 use app::backend::state::AppState;
 use leptos::prelude::LeptosOptions;
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 
 /// A failure that ends the process with a message for the operator.
 #[derive(Debug, thiserror::Error)]
@@ -23,9 +23,14 @@ pub enum CommandError {
     Other(String),
 }
 
-/// Reads and validates the configuration.
+/// Reads and validates the whole configuration (`serve`, `worker`, `config check`).
 pub fn load_config() -> Result<Config, CommandError> {
     Ok(Config::from_env()?)
+}
+
+/// Reads only what `migrate` needs (`DATABASE_URL`, `LOG_FORMAT`, `MEEBOTER_ENV`).
+pub fn load_migrate_config() -> Result<MigrateConfig, CommandError> {
+    Ok(MigrateConfig::from_env()?)
 }
 
 /// Builds the shared state from a configuration.
@@ -100,7 +105,7 @@ pub async fn serve(
     let started = Instant::now();
     warn_skipped(&config);
     if migrate_first {
-        migrate(&config).await?;
+        migrate(&config.database_url).await?;
     }
     let state = build_state(config, leptos_options)?;
     ensure_migrated(&state).await?;
@@ -119,16 +124,16 @@ pub async fn worker(config: Config, leptos_options: LeptosOptions) -> Result<(),
 }
 
 /// `meeboter migrate`: applies pending migrations.
-pub async fn migrate(config: &Config) -> Result<Vec<String>, CommandError> {
-    let applied = db::run_migrations(config.database_url.expose_secret()).await?;
+pub async fn migrate(database_url: &SecretString) -> Result<Vec<String>, CommandError> {
+    let applied = db::run_migrations(database_url.expose_secret()).await?;
     tracing::info!(count = applied.len(), versions = ?applied, "migrations applied");
     Ok(applied)
 }
 
 /// `meeboter migrate --redo-all`: reverts every migration, then applies them all again.
 /// Proves each `down.sql` undoes its `up.sql` (the whole-history form of `diesel migration redo`).
-pub async fn redo_all(config: &Config) -> Result<(), CommandError> {
-    let url = config.database_url.expose_secret().to_owned();
+pub async fn redo_all(database_url: &SecretString) -> Result<(), CommandError> {
+    let url = database_url.expose_secret().to_owned();
     let applied = db::run_migrations(&url).await?;
     let reverted = db::revert_all_migrations(&url).await?;
     let reapplied = db::run_migrations(&url).await?;
@@ -145,8 +150,8 @@ pub async fn redo_all(config: &Config) -> Result<(), CommandError> {
 }
 
 /// `meeboter migrate --status`: the pending migrations.
-pub async fn pending(config: &Config) -> Result<Vec<String>, CommandError> {
-    let pool = db::build_pool(config.database_url.expose_secret(), 1)?;
+pub async fn pending(database_url: &SecretString) -> Result<Vec<String>, CommandError> {
+    let pool = db::build_pool(database_url.expose_secret(), 1)?;
     let mut conn = pool
         .get()
         .await

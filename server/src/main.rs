@@ -55,9 +55,13 @@ enum ConfigCommand {
 fn main() -> ExitCode {
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
-    if let Command::BotSim(args) = cli.command {
-        return bot_sim(args);
-    }
+    // Each command reads only the configuration it uses: bot-sim its own flags, migrate the
+    // database URL, the others everything.
+    let command = match cli.command {
+        Command::BotSim(args) => return bot_sim(args),
+        Command::Migrate { status, redo_all } => return migrate(status, redo_all),
+        other => other,
+    };
     let config = match commands::load_config() {
         Ok(c) => c,
         Err(e) => {
@@ -66,6 +70,10 @@ fn main() -> ExitCode {
         }
     };
     server::telemetry::init(config.log_format);
+    block_on(run(command, config))
+}
+
+fn block_on(work: impl std::future::Future<Output = Result<ExitCode, CommandError>>) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
@@ -73,7 +81,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli.command, config)) {
+    match runtime.block_on(work) {
         Ok(code) => code,
         Err(e) => {
             tracing::error!(error = %e, "meeboter failed");
@@ -81,6 +89,38 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `meeboter migrate`: needs only `DATABASE_URL` (and `LOG_FORMAT`).
+fn migrate(status: bool, redo_all: bool) -> ExitCode {
+    let config = match commands::load_migrate_config() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("meeboter: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    server::telemetry::init(config.log_format);
+    block_on(async move {
+        let url = &config.database_url;
+        if status {
+            let pending = commands::pending(url).await?;
+            if pending.is_empty() {
+                println!("migrations are current");
+                return Ok(ExitCode::SUCCESS);
+            }
+            println!("{} pending: {}", pending.len(), pending.join(", "));
+            return Ok(ExitCode::from(1));
+        }
+        if redo_all {
+            commands::redo_all(url).await?;
+            println!("every migration reverted and re-applied");
+        } else {
+            let applied = commands::migrate(url).await?;
+            println!("{} migration(s) applied", applied.len());
+        }
+        Ok(ExitCode::SUCCESS)
+    })
 }
 
 /// `meeboter bot-sim`: needs none of the server's configuration.
@@ -115,24 +155,9 @@ async fn run(command: Command, config: app::backend::config::Config) -> Result<E
                 get_configuration(None).map_err(|e| CommandError::Other(format!("leptos configuration: {e}")))?;
             commands::worker(config, leptos.leptos_options).await?;
         }
-        Command::Migrate { status: true, .. } => {
-            let pending = commands::pending(&config).await?;
-            if pending.is_empty() {
-                println!("migrations are current");
-            } else {
-                println!("{} pending: {}", pending.len(), pending.join(", "));
-                return Ok(ExitCode::from(1));
-            }
+        Command::BotSim(_) | Command::Migrate { .. } => {
+            return Err(CommandError::Other("bot-sim and migrate run before the full configuration is read".into()))
         }
-        Command::Migrate { redo_all: true, .. } => {
-            commands::redo_all(&config).await?;
-            println!("every migration reverted and re-applied");
-        }
-        Command::Migrate { .. } => {
-            let applied = commands::migrate(&config).await?;
-            println!("{} migration(s) applied", applied.len());
-        }
-        Command::BotSim(_) => return Err(CommandError::Other("bot-sim runs before the configuration is read".into())),
         Command::Config { command: ConfigCommand::Check } => {
             print!("{}", commands::describe_config(&config));
             println!("configuration is valid");

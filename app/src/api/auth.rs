@@ -62,9 +62,7 @@ pub async fn sign_out() -> Result<(), AppError> {
     let state = ctx::state()?;
     if let Some(token) = ctx::session_token() {
         let mut conn = ctx::conn(&state).await?;
-        sessions::delete(&mut conn, &token)
-            .await
-            .map_err(|e| crate::backend::error::internal("sign-out failed", e))?;
+        sessions::delete(&mut conn, &token).await.map_err(|e| crate::backend::error::internal("sign-out failed", e))?;
     }
     ctx::set_cookie(&sessions::clear_cookie(state.config.secure_cookies()));
     leptos_axum::redirect("/");

@@ -155,18 +155,19 @@ pub async fn set_bot_log_level(id: i64, level: LogLevel) -> Result<(), AppError>
     crate::backend::services::bots::set_log_level(&mut conn, user.id, id, level).await
 }
 
-/// Active bots, API keys and today's usage, in the browser's time zone.
+/// Active bots, API keys and today's usage. The limit's day is the UTC day whatever
+/// `time_zone` says (it is still checked, for the callers that send it).
 #[server(prefix = "/fn", endpoint = "get_dashboard_stats", input = Json)]
 pub async fn get_dashboard_stats(time_zone: Option<String>) -> Result<DashboardStats, AppError> {
     use crate::backend::error::internal;
     use crate::backend::services::{api_keys, bots, plans};
     let (user, mut conn) = super::ctx::user_and_conn().await?;
-    let tz = bots::validate::time_zone(time_zone.as_deref())?;
+    bots::validate::time_zone(time_zone.as_deref())?;
     let sub = plans::subscription(&mut conn, user.id).await.map_err(|e| internal("reading the plan failed", e))?;
     Ok(DashboardStats {
         active_bots: bots::active_bot_count(&mut conn, user.id).await?,
         api_keys: api_keys::active_count(&mut conn, user.id).await?,
-        today: plans::daily_usage(&mut conn, user.id, tz, chrono::Utc::now())
+        today: plans::daily_usage(&mut conn, user.id, chrono::Utc::now())
             .await
             .map_err(|e| internal("reading usage failed", e))?,
         plan: sub.current_plan.label().to_owned(),

@@ -17,7 +17,7 @@ pub async fn get_usage(
     let (user, mut conn) = super::ctx::user_and_conn().await?;
     let tz = validate::time_zone(time_zone.as_deref())?;
     let sub = plans::subscription(&mut conn, user.id).await.map_err(|e| internal("reading the plan failed", e))?;
-    let today = plans::daily_usage(&mut conn, user.id, tz, chrono::Utc::now())
+    let today = plans::daily_usage(&mut conn, user.id, chrono::Utc::now())
         .await
         .map_err(|e| internal("reading usage failed", e))?;
     let chart = usage::chart(&mut conn, user.id, range, tz).await?;

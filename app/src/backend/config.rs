@@ -86,35 +86,9 @@ impl Config {
     /// Reads and validates a set of variables; every problem is reported at once.
     pub fn from_vars(vars: &Vars) -> Result<Self, ConfigErrors> {
         let mut errs = ConfigErrors::default();
-        let mode = match vars.get("MEEBOTER_ENV").as_deref() {
-            None | Some("production") => RunMode::Production,
-            Some("development") => RunMode::Development,
-            Some(other) => {
-                errs.push("MEEBOTER_ENV", format!("'{other}' is not a mode; use 'development' or 'production'"));
-                RunMode::Production
-            }
-        };
-        let log_format = match vars.get("LOG_FORMAT").as_deref() {
-            Some("json") => LogFormat::Json,
-            Some("pretty") => LogFormat::Pretty,
-            None if mode == RunMode::Production => LogFormat::Json,
-            None => LogFormat::Pretty,
-            Some(other) => {
-                errs.push("LOG_FORMAT", format!("'{other}' is not a format; use 'json' or 'pretty'"));
-                LogFormat::Json
-            }
-        };
-        let database_url = match vars.get("DATABASE_URL") {
-            Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => SecretString::from(u),
-            Some(_) => {
-                errs.push("DATABASE_URL", "must start with postgres:// or postgresql://");
-                SecretString::from(String::new())
-            }
-            None => {
-                errs.push("DATABASE_URL", "is required, e.g. postgres://meeboter:secret@127.0.0.1:5432/meeboter");
-                SecretString::from(String::new())
-            }
-        };
+        let mode = read_mode(vars, &mut errs);
+        let log_format = read_log_format(vars, &mut errs, mode);
+        let database_url = read_database_url(vars, &mut errs);
         let database_pool_size = vars.number(&mut errs, "DATABASE_POOL_SIZE", 16, 1..=1000);
         let app_origin_url = vars.url(&mut errs, "APP_ORIGIN_URL", "http://127.0.0.1:3000");
         let milo_url = vars.url(&mut errs, "MILO_URL", app_origin_url.as_str());
@@ -232,6 +206,68 @@ fn redact_url(raw: &str) -> String {
             u.to_string()
         }
         Err(_) => REDACTED.to_owned(),
+    }
+}
+
+/// What `meeboter migrate` needs and nothing more: the database and how to log. Migrating does
+/// not depend on platforms, storage or URLs, so it must not refuse to run for want of them.
+#[derive(Debug, Clone)]
+pub struct MigrateConfig {
+    pub database_url: SecretString,
+    pub log_format: LogFormat,
+}
+
+impl MigrateConfig {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigErrors> {
+        Self::from_vars(&Vars::from_env())
+    }
+
+    /// Reads only `MEEBOTER_ENV`, `LOG_FORMAT` and `DATABASE_URL`.
+    pub fn from_vars(vars: &Vars) -> Result<Self, ConfigErrors> {
+        let mut errs = ConfigErrors::default();
+        let mode = read_mode(vars, &mut errs);
+        let log_format = read_log_format(vars, &mut errs, mode);
+        let database_url = read_database_url(vars, &mut errs);
+        errs.into_result(MigrateConfig { database_url, log_format })
+    }
+}
+
+fn read_mode(vars: &Vars, errs: &mut ConfigErrors) -> RunMode {
+    match vars.get("MEEBOTER_ENV").as_deref() {
+        None | Some("production") => RunMode::Production,
+        Some("development") => RunMode::Development,
+        Some(other) => {
+            errs.push("MEEBOTER_ENV", format!("'{other}' is not a mode; use 'development' or 'production'"));
+            RunMode::Production
+        }
+    }
+}
+
+fn read_log_format(vars: &Vars, errs: &mut ConfigErrors, mode: RunMode) -> LogFormat {
+    match vars.get("LOG_FORMAT").as_deref() {
+        Some("json") => LogFormat::Json,
+        Some("pretty") => LogFormat::Pretty,
+        None if mode == RunMode::Production => LogFormat::Json,
+        None => LogFormat::Pretty,
+        Some(other) => {
+            errs.push("LOG_FORMAT", format!("'{other}' is not a format; use 'json' or 'pretty'"));
+            LogFormat::Json
+        }
+    }
+}
+
+fn read_database_url(vars: &Vars, errs: &mut ConfigErrors) -> SecretString {
+    match vars.get("DATABASE_URL") {
+        Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => SecretString::from(u),
+        Some(_) => {
+            errs.push("DATABASE_URL", "must start with postgres:// or postgresql://");
+            SecretString::from(String::new())
+        }
+        None => {
+            errs.push("DATABASE_URL", "is required, e.g. postgres://meeboter:secret@127.0.0.1:5432/meeboter");
+            SecretString::from(String::new())
+        }
     }
 }
 

@@ -292,7 +292,12 @@ struct MeetingRow {
 
 /// Ends a bot with FATAL (by the server), with the reason as the event's description. Answers
 /// whether it changed (a bot already finished stays as it is).
-pub async fn fail(conn: &mut AsyncPgConnection, bot_id: i64, reason: &str, sub_code: &'static str) -> Result<bool, AppError> {
+pub async fn fail(
+    conn: &mut AsyncPgConnection,
+    bot_id: i64,
+    reason: &str,
+    sub_code: &'static str,
+) -> Result<bool, AppError> {
     let change = Change::fatal(reason, sub_code);
     conn.transaction::<_, diesel::result::Error, _>(async |conn| lifecycle::apply(conn, &[bot_id], &change).await)
         .await

@@ -100,7 +100,11 @@ impl Change {
 
     /// FATAL by the server, with a reason and its code.
     pub fn fatal(reason: impl Into<String>, sub_code: &'static str) -> Self {
-        Change { sub_code: Some(sub_code), description: Some(reason.into()), ..Change::new(Actor::Server, BotStatus::Fatal) }
+        Change {
+            sub_code: Some(sub_code),
+            description: Some(reason.into()),
+            ..Change::new(Actor::Server, BotStatus::Fatal)
+        }
     }
 
     pub fn described(mut self, description: impl Into<String>) -> Self {
@@ -199,7 +203,12 @@ async fn insert_events(
 
 /// Records a new bot's first status (SCHEDULED or QUEUED, set by its INSERT in the caller's
 /// transaction) as its first event.
-pub async fn created(conn: &mut AsyncPgConnection, bot_id: i64, status: BotStatus, at: DateTime<Utc>) -> QueryResult<()> {
+pub async fn created(
+    conn: &mut AsyncPgConnection,
+    bot_id: i64,
+    status: BotStatus,
+    at: DateTime<Utc>,
+) -> QueryResult<()> {
     let data = json!({ "description": event_description(status.as_str()) });
     insert_events(conn, &[bot_id], status.as_str(), at, data, false).await.map(|_| ())
 }
@@ -243,7 +252,10 @@ pub fn refusal(bot_id: i64, actor: Actor, from: BotStatus, to: BotStatus) -> App
     } else {
         match actor {
             Actor::Bot if !reported_by_bot(to) => {
-                format!("A bot cannot set its own status to {}; bots report JOINING_CALL and later statuses.", to.as_str())
+                format!(
+                    "A bot cannot set its own status to {}; bots report JOINING_CALL and later statuses.",
+                    to.as_str()
+                )
             }
             Actor::Bot => format!(
                 "Bot {bot_id} is {}; a bot moves forward only (to a later status or FATAL), not to {}.",

@@ -11,3 +11,4 @@ pub mod log_archive;
 pub mod plans;
 pub mod templates;
 pub mod usage;
+pub mod validate;

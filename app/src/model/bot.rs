@@ -143,25 +143,47 @@ impl MeetingPlatform {
         }
     }
 
-    /// The platform of a meeting URL, from its host: meet.google.com, teams.microsoft.com or
-    /// teams.live.com, zoom.us (and their subdomains). Anything else is `None`.
+    /// The platform whose meetings are served from `host` (lower case, no port): Google Meet at
+    /// meet.google.com; Teams at teams.microsoft.com, teams.live.com and teams.cloud.microsoft;
+    /// Zoom at zoom.us, zoomgov.com and their subdomains (vanity hosts like acme.zoom.us).
+    pub fn for_host(host: &str) -> Option<Self> {
+        let under = |domain: &str| host == domain || host.strip_suffix(domain).is_some_and(|s| s.ends_with('.'));
+        match host {
+            "meet.google.com" => Some(Self::GoogleMeet),
+            "teams.microsoft.com" | "teams.live.com" | "teams.cloud.microsoft" => Some(Self::MicrosoftTeams),
+            _ if under("zoom.us") || under("zoomgov.com") => Some(Self::Zoom),
+            _ => None,
+        }
+    }
+
+    /// The platform of a meeting link, for hints in the UI: an `https://` link with a plain
+    /// platform host (no user, no port). The server parses links fully before it accepts them;
+    /// anything unusual here is `None`, never a guess.
     pub fn detect(url: &str) -> Option<Self> {
-        let rest = url.trim().split_once("://").map(|(scheme, rest)| (scheme.to_ascii_lowercase(), rest))?;
-        if rest.0 != "https" && rest.0 != "http" {
+        let url = url.trim();
+        let (scheme, rest) = url.split_once("://")?;
+        if !scheme.eq_ignore_ascii_case("https") {
             return None;
         }
-        let host = rest.1.split(['/', '?', '#']).next()?.rsplit('@').next()?;
-        let host = host.split(':').next()?.to_ascii_lowercase();
-        let is = |domain: &str| host == domain || host.ends_with(&format!(".{domain}"));
-        if is("meet.google.com") {
-            Some(Self::GoogleMeet)
-        } else if is("teams.microsoft.com") || is("teams.live.com") {
-            Some(Self::MicrosoftTeams)
-        } else if is("zoom.us") {
-            Some(Self::Zoom)
-        } else {
-            None
+        // Browsers and the server read `\` like `/`, so it ends the host too.
+        let host = rest.split(['/', '\\', '?', '#']).next()?;
+        if host.is_empty() || !host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-') {
+            return None;
         }
+        Self::for_host(&host.to_ascii_lowercase())
+    }
+}
+
+/// A stored or sent meeting platform name that is none of the known ones.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("'{0}' is not a meeting platform (zoom, microsoft-teams or google-meet)")]
+pub struct UnknownPlatform(pub String);
+
+impl TryFrom<String> for MeetingPlatform {
+    type Error = UnknownPlatform;
+
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::parse(&s).ok_or(UnknownPlatform(s))
     }
 }
 
@@ -296,14 +318,17 @@ pub struct Bot {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateBot {
-    /// The meeting link; its host decides the platform unless `platform` is given.
+    /// The meeting link: `https://` on the platform's own host (meet.google.com;
+    /// teams.microsoft.com, teams.live.com, teams.cloud.microsoft; zoom.us, zoomgov.com and their
+    /// subdomains), without user, password or port. Its host decides the platform.
     pub meeting_url: Option<String>,
     pub meeting_id: Option<String>,
     pub meeting_password: Option<String>,
-    /// Overrides detection from the URL.
+    /// Required without `meetingUrl`; with it, must agree with the link's host.
     pub platform: Option<MeetingPlatform>,
     /// Shown to participants; default "Meeboter".
     pub display_name: Option<String>,
+    /// The bot's picture: http or https to a public host, like `callbackUrl`.
     pub image_url: Option<String>,
     #[serde(default)]
     pub recording_enabled: bool,
@@ -314,7 +339,8 @@ pub struct CreateBot {
     pub end_time: Option<String>,
     /// IANA name such as "Europe/Lisbon"; default UTC.
     pub time_zone: Option<String>,
-    /// Called when the bot finishes (http or https only).
+    /// Called when the bot finishes: http or https to a public host (no credentials, no
+    /// private, loopback or link-local address, no internal name).
     pub callback_url: Option<String>,
     /// How long the bot may wait in the deployment queue (0..600000 ms).
     pub queue_timeout_ms: Option<i32>,
@@ -328,11 +354,14 @@ pub struct CreateBot {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateBot {
     pub display_name: Option<String>,
+    /// Same rule as on create: http or https to a public host.
     pub image_url: Option<String>,
     pub recording_enabled: Option<bool>,
     pub automatic_leave: Option<AutomaticLeaveInput>,
+    /// Same rule as on create: http or https to a public host.
     pub callback_url: Option<String>,
-    /// Only before deployment (SCHEDULED or QUEUED).
+    /// Only before deployment (SCHEDULED or QUEUED). Moving it never changes the daily count:
+    /// a bot counts on the UTC day it was created.
     pub start_time: Option<String>,
     pub end_time: Option<String>,
     pub time_zone: Option<String>,
@@ -512,6 +541,13 @@ mod tests {
         assert_eq!(d("https://evilzoom.us/j/1"), None);
         assert_eq!(d("https://zoom.us.evil.com/j/1"), None);
         assert_eq!(d("https://user@meet.google.com.evil.com/x"), None);
+        assert_eq!(d("https://evil.com\\@meet.google.com/"), None);
+        assert_eq!(d("https://evil.com@meet.google.com/"), None);
+        assert_eq!(d("https://meet.google.com:8443/abc"), None);
+        assert_eq!(d("https://acme.zoom.us/j/1"), Some(MeetingPlatform::Zoom));
+        assert_eq!(d("https://ACME.ZoomGov.com/j/1"), Some(MeetingPlatform::Zoom));
+        assert_eq!(d("https://sub.meet.google.com/x"), None);
+        assert_eq!(d("http://meet.google.com/abc"), None);
         assert_eq!(d("ftp://zoom.us/1"), None);
         assert_eq!(d("meet.google.com/abc"), None);
         assert_eq!(d("https://example.com"), None);

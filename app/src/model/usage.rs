@@ -65,18 +65,19 @@ pub struct Subscription {
     pub subscription_end_date: Option<DateTime<Utc>>,
 }
 
-/// Today's bot count against the limit, in the caller's time zone.
+/// Bots created in the current UTC day against the daily limit (deleted bots included).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct DailyUsage {
-    /// The local date, YYYY-MM-DD.
+    /// The UTC date, YYYY-MM-DD.
     pub date: String,
+    /// Always "UTC": the day a limit counts does not depend on the caller.
     pub time_zone: String,
     pub usage: i64,
     pub limit: Option<i64>,
     pub remaining: Option<i64>,
-    /// The next local midnight, when the count starts again.
+    /// The next UTC midnight, when the count starts again.
     pub resets_at: DateTime<Utc>,
 }
 

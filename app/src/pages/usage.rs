@@ -71,7 +71,7 @@ fn UsageView(tz: ReadSignal<String>, range: RwSignal<UsageRange>, data: Signal<O
     view! {
         <PageHeader
             title="Usage"
-            subtitle="Your plan, today's bots and the history of your usage. Cost: $0.10 per bot-hour."
+            subtitle="Your plan, the bots created today (the daily limit counts them per UTC day, deleted ones included) and the history of your usage. Cost: $0.10 per bot-hour."
         />
         <Loaded
             data=data
@@ -88,9 +88,9 @@ fn UsageView(tz: ReadSignal<String>, range: RwSignal<UsageRange>, data: Signal<O
                             "Daily Bot Limit",
                             sub.effective_daily_limit.map(|l| l.to_string()).unwrap_or_else(|| "Unlimited".into()),
                         ),
-                        ("Today's Usage", today.usage.to_string()),
+                        ("Created Today (UTC)", today.usage.to_string()),
                         (
-                            "Remaining Today",
+                            "Remaining Today (UTC)",
                             today.remaining.map(|r| r.to_string()).unwrap_or_else(|| "Unlimited".into()),
                         ),
                     ];

@@ -49,7 +49,8 @@ async fn platforms_are_detected_an_explicit_one_wins_and_unknown_links_are_refus
     let key = app.user_with_key("Ada").await;
     let teams = create(&mut app, &key, json!({ "meetingUrl": "https://teams.live.com/meet/9" })).await;
     assert_eq!(teams["meetingPlatform"], "microsoft-teams");
-    let explicit = create(&mut app, &key, json!({ "meetingUrl": "https://example.com/x", "platform": "zoom" })).await;
+    let explicit =
+        create(&mut app, &key, json!({ "meetingUrl": "https://acme.zoom.us/j/1", "platform": "zoom" })).await;
     assert_eq!(explicit["meetingPlatform"], "zoom");
     let r = app.api("POST", "/api/v1/bots", &key, Some(json!({ "meetingUrl": "https://example.com/x" }))).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);

@@ -70,11 +70,23 @@ async fn a_bot_that_floods_logs_or_screenshots_gets_429_and_others_do_not() {
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
     assert!(r.body.contains("retry in"), "{}", r.body);
     let r = app
-        .raw("POST", &format!("/api/v1/bot/{other}/logs"), &[("x-milo-token", &other_token)], Some(lines(100, 0).to_string()))
+        .raw(
+            "POST",
+            &format!("/api/v1/bot/{other}/logs"),
+            &[("x-milo-token", &other_token)],
+            Some(lines(100, 0).to_string()),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "another bot is not limited: {}", r.body);
     // A request without the bot's token cannot spend its allowance.
-    let r = app.raw("POST", &format!("/api/v1/bot/{other}/logs"), &[("x-milo-token", "mbt_x")], Some(lines(100, 0).to_string())).await;
+    let r = app
+        .raw(
+            "POST",
+            &format!("/api/v1/bot/{other}/logs"),
+            &[("x-milo-token", "mbt_x")],
+            Some(lines(100, 0).to_string()),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 
     let png = server::bot_sim::fake_screenshot("IN_CALL");
@@ -106,11 +118,52 @@ async fn shutdown_writes_the_heartbeats_still_buffered() {
     }));
     let client = reqwest::Client::new();
     for (id, token) in &ids {
-        let r = client.post(format!("{url}/api/v1/bot/{id}/heartbeat")).header("x-milo-token", token).send().await.unwrap();
+        let r =
+            client.post(format!("{url}/api/v1/bot/{id}/heartbeat")).header("x-milo-token", token).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::OK);
     }
     stop_tx.send(()).unwrap();
     server.await.unwrap().unwrap();
     let n = app.count("SELECT count(*) AS n FROM bots WHERE last_heartbeat IS NOT NULL").await;
     assert_eq!(n, 3, "heartbeats buffered at shutdown were lost");
+}
+
+#[tokio::test]
+async fn a_nul_in_what_a_bot_sends_is_a_422_not_a_500() {
+    let mut app = TestApp::new().await;
+    let key = app.user_with_key("Ada").await;
+    let (id, token) = app.bot_with_token(&key, json!({ "meetingUrl": MEET })).await;
+    let h = [("x-milo-token", token.as_str())];
+    let bad_log =
+        json!({ "entries": [{ "id": "l1", "timestamp": "2026-11-30T10:00:00Z", "level": "INFO", "message": "a\0b" }] });
+    let r = app.raw("POST", &format!("/api/v1/bot/{id}/logs"), &h, Some(bad_log.to_string())).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("entries[0].message"), "{}", r.body);
+    let bad_event = json!({ "events": [{ "eventType": "PARTICIPANT_JOIN", "eventTime": "2026-11-30T10:00:00Z",
+                                         "data": { "participantId": "\0" } }] });
+    let r = app.raw("POST", &format!("/api/v1/bot/{id}/events"), &h, Some(bad_event.to_string())).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    let bad_status = json!({ "status": "DONE", "recording": "rec\0.mp4" });
+    let r = app.raw("POST", &format!("/api/v1/bot/{id}/status"), &h, Some(bad_status.to_string())).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(crate::support::bot_status(&app, id).await, "DEPLOYING");
+}
+
+#[tokio::test]
+async fn chat_messages_pile_up_to_a_bound_per_bot() {
+    let mut app = TestApp::new().await;
+    let key = app.user_with_key("Ada").await;
+    let (id, _) = app.bot_with_token(&key, json!({ "meetingUrl": MEET })).await;
+    let limit = app::backend::services::templates::MAX_QUEUED_PER_BOT;
+    for i in 0..limit {
+        let r = app
+            .api("POST", "/api/v1/chat/send", &key, Some(json!({ "botIds": [id], "messageText": format!("hi {i}") })))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{i}: {}", r.body);
+    }
+    let r =
+        app.api("POST", "/api/v1/chat/send", &key, Some(json!({ "botIds": [id], "messageText": "one more" }))).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+    assert!(r.body.contains("waiting to be sent"), "{}", r.body);
+    assert_eq!(app.count(&format!("SELECT count(*) AS n FROM bot_chat_messages WHERE bot_id = {id}")).await, limit);
 }

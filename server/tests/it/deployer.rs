@@ -7,14 +7,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use app::backend::deployer::{self, Deployer, Outcome};
-use app::backend::platforms::PlatformRegistry;
-use app::backend::workers::health::sweep_health;
-use app::backend::workers::reconciler::Reconciler;
-use app::backend::workers::scheduler::schedule_due;
 use app::backend::platforms::local::LocalPlatform;
+use app::backend::platforms::PlatformRegistry;
 use app::backend::platforms::{
     BotLaunch, BoxFuture, Launched, Platform, PlatformError, ResourceStatus, ResourceSummary,
 };
+use app::backend::workers::health::sweep_health;
+use app::backend::workers::reconciler::Reconciler;
+use app::backend::workers::scheduler::schedule_due;
 use app::model::platform::DeploymentPlatform;
 use http::StatusCode;
 use serde_json::json;

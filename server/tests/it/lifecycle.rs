@@ -55,10 +55,18 @@ async fn a_finished_bots_token_opens_nothing_and_answers_like_a_wrong_token() {
         ("GET", format!("/api/v1/bot/{id}/config"), None),
         ("POST", format!("/api/v1/bot/{id}/heartbeat"), None),
         ("POST", format!("/api/v1/bot/{id}/status"), Some(json!({ "status": "FATAL" }))),
-        ("POST", format!("/api/v1/bot/{id}/events"), Some(json!({ "events": [
-            { "eventType": "PARTICIPANT_JOIN", "eventTime": "2026-11-30T10:00:00Z", "data": { "participantId": "p" } }] }))),
-        ("POST", format!("/api/v1/bot/{id}/logs"), Some(json!({ "entries": [
-            { "id": "l1", "timestamp": "2026-11-30T10:00:00Z", "level": "INFO", "message": "late" }] }))),
+        (
+            "POST",
+            format!("/api/v1/bot/{id}/events"),
+            Some(json!({ "events": [
+            { "eventType": "PARTICIPANT_JOIN", "eventTime": "2026-11-30T10:00:00Z", "data": { "participantId": "p" } }] })),
+        ),
+        (
+            "POST",
+            format!("/api/v1/bot/{id}/logs"),
+            Some(json!({ "entries": [
+            { "id": "l1", "timestamp": "2026-11-30T10:00:00Z", "level": "INFO", "message": "late" }] })),
+        ),
         ("POST", format!("/api/v1/bot/{id}/logs/flush"), None),
         ("POST", format!("/api/v1/bot/{id}/chat/dequeue"), None),
     ];
@@ -74,8 +82,14 @@ async fn a_finished_bots_token_opens_nothing_and_answers_like_a_wrong_token() {
         assert_eq!(message(&finished), message(&unknown), "{path}");
     }
     let png = server::bot_sim::fake_screenshot("DONE");
-    let r = upload(&mut app, &format!("/api/bots/{id}/screenshots"), Some(&token), &png, &[("type", "manual"), ("state", "DONE")])
-        .await;
+    let r = upload(
+        &mut app,
+        &format!("/api/bots/{id}/screenshots"),
+        Some(&token),
+        &png,
+        &[("type", "manual"), ("state", "DONE")],
+    )
+    .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
     assert_eq!(app.count(&format!("SELECT count(*) AS n FROM bot_logs WHERE bot_id = {id}")).await, 0);
     assert_eq!(bot_status(&app, id).await, "DONE");
@@ -175,7 +189,11 @@ impl Platform for Recorder {
                 .lock()
                 .unwrap()
                 .iter()
-                .map(|(i, b)| ResourceSummary { identifier: i.clone(), bot_id: Some(*b), status: ResourceStatus::Running })
+                .map(|(i, b)| ResourceSummary {
+                    identifier: i.clone(),
+                    bot_id: Some(*b),
+                    status: ResourceStatus::Running,
+                })
                 .collect())
         })
     }
@@ -187,16 +205,19 @@ async fn a_bot_in_call_ended_keeps_its_resource_and_its_capacity_until_done() {
     let key = app.user_with_key("Ada").await;
     let recorder = Arc::new(Recorder::default());
     let platforms = Arc::new(PlatformRegistry::new(&app.state.config, vec![recorder.clone() as Arc<dyn Platform>]));
-    let deployer = app::backend::deployer::Deployer::new(app.state.pool.clone(), app.state.config.clone(), platforms.clone());
+    let deployer =
+        app::backend::deployer::Deployer::new(app.state.pool.clone(), app.state.config.clone(), platforms.clone());
     let reconciler = Reconciler {
         pool: app.state.pool.clone(),
         platforms,
         database_url: app.state.config.database_url.expose_secret().to_owned(),
     };
-    let first = app.api("POST", "/api/v1/bots", &key, Some(json!({ "meetingUrl": MEET }))).await.json()["id"].as_i64().unwrap();
+    let first =
+        app.api("POST", "/api/v1/bots", &key, Some(json!({ "meetingUrl": MEET }))).await.json()["id"].as_i64().unwrap();
     let done = deployer.dispatch_once().await.unwrap();
     assert!(matches!(done[0].1, app::backend::deployer::Outcome::Deployed { .. }), "{done:?}");
-    let token = app::backend::services::bot_api::issue_token(&mut app.state.pool.get().await.unwrap(), first).await.unwrap();
+    let token =
+        app::backend::services::bot_api::issue_token(&mut app.state.pool.get().await.unwrap(), first).await.unwrap();
     for s in ["IN_CALL", "CALL_ENDED"] {
         assert_eq!(report(&mut app, first, &token, s).await.status, StatusCode::OK);
     }
@@ -229,7 +250,10 @@ async fn the_health_monitor_covers_every_status_a_bot_reports_and_spares_deployi
         "UPDATE bots SET status_changed_at = now() - interval '1 hour' WHERE id IN ({beating}, {stuck})"
     ))
     .await;
-    assert_eq!(bot(&mut app, "POST", &format!("/api/v1/bot/{beating}/heartbeat"), &token, None).await.status, StatusCode::OK);
+    assert_eq!(
+        bot(&mut app, "POST", &format!("/api/v1/bot/{beating}/heartbeat"), &token, None).await.status,
+        StatusCode::OK
+    );
     app.state.heartbeats.flush().await.unwrap();
     let config = app.state.config.clone();
     let mut conn = app.state.pool.get().await.unwrap();
@@ -295,9 +319,7 @@ async fn bot_calls_hold_at_most_one_connection() {
 }
 
 fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
-        .collect()
+    s.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
 }
 
 #[tokio::test]
@@ -306,7 +328,10 @@ async fn a_slow_screenshot_upload_holds_no_connection_while_its_body_arrives() {
     let mut app = TestApp::builder().var("DATABASE_POOL_SIZE", "1").build().await;
     let key = app.user_with_key("Ada").await;
     let (id, token) = app.bot_with_token(&key, json!({ "meetingUrl": MEET })).await;
-    let (ct, body) = crate::bot_api::multipart(&server::bot_sim::fake_screenshot("IN_CALL"), &[("type", "manual"), ("state", "IN_CALL")]);
+    let (ct, body) = crate::bot_api::multipart(
+        &server::bot_sim::fake_screenshot("IN_CALL"),
+        &[("type", "manual"), ("state", "IN_CALL")],
+    );
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<axum::body::Bytes, std::io::Error>>(4);
     let stream = tokio_stream_from(rx);
     let req = http::Request::post(format!("/api/v1/bot/{id}/screenshots"))

@@ -38,7 +38,7 @@ async fn every_migration_reverts_cleanly_and_reapplies() {
     let applied = db::run_migrations(&url).await.unwrap();
     assert_eq!(applied.len(), db::embedded_versions().len());
     let mut conn = AsyncPgConnection::establish(&url).await.unwrap();
-    assert_eq!(public_tables(&mut conn).await.len(), 14);
+    assert_eq!(public_tables(&mut conn).await.len(), 15);
 
     let reverted = db::revert_all_migrations(&url).await.unwrap();
     assert_eq!(reverted.len(), applied.len());
@@ -65,12 +65,25 @@ async fn the_diesel_schema_lists_every_column_of_the_database() {
     let mut in_schema: Vec<Column> = Vec::new();
     let mut table = String::new();
     for line in schema.lines().map(str::trim) {
-        if let Some(rest) = line.strip_suffix(" (id) {") {
-            table = rest.to_owned();
+        // `name (primary key columns) {` opens a table.
+        if let Some((name, _)) = line.strip_suffix(") {").and_then(|l| l.split_once(" (")) {
+            table = name.to_owned();
         } else if let Some((col, _)) = line.split_once(" -> ").filter(|_| line.ends_with(',')) {
             in_schema.push(Column { table_name: table.clone(), column_name: col.to_owned() });
         }
     }
     in_schema.sort_by(|a, b| (&a.table_name, &a.column_name).cmp(&(&b.table_name, &b.column_name)));
     assert_eq!(in_schema, in_db);
+}
+
+#[tokio::test]
+async fn migrate_runs_with_only_a_database_url_in_production() {
+    let url = empty_database().await;
+    let vars: app::backend::config::Vars = [("DATABASE_URL", url.as_str())].into_iter().collect();
+    // No MEEBOTER_ENV (production), no PLATFORM_PRIORITY: serving would refuse, migrating must not.
+    assert!(app::backend::config::Config::from_vars(&vars).is_err());
+    let config = app::backend::config::MigrateConfig::from_vars(&vars).expect("migrate needs only DATABASE_URL");
+    let applied = server::commands::migrate(&config.database_url).await.unwrap();
+    assert_eq!(applied.len(), db::embedded_versions().len());
+    assert!(server::commands::pending(&config.database_url).await.unwrap().is_empty());
 }

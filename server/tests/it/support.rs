@@ -200,7 +200,10 @@ impl TestApp {
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
         let id = r.json()["id"].as_i64().unwrap();
         let mut conn = self.state.pool.get().await.unwrap();
-        diesel::sql_query(format!("DELETE FROM deployment_queue WHERE bot_id = {id}")).execute(&mut conn).await.unwrap();
+        diesel::sql_query(format!("DELETE FROM deployment_queue WHERE bot_id = {id}"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
         if r.json()["status"] == "SCHEDULED" {
             let change = Change::new(Actor::Server, app::model::bot::BotStatus::Queued);
             assert_eq!(lifecycle::apply(&mut conn, &[id], &change).await.unwrap().len(), 1);

@@ -164,3 +164,22 @@ fn k8s_quantities() {
         assert!(!platforms::is_k8s_quantity(bad), "{bad}");
     }
 }
+
+#[test]
+fn migrate_needs_only_the_database_url() {
+    // Production with no PLATFORM_PRIORITY, no URLs, no storage: the full config refuses it...
+    let only_db: Vars = [("DATABASE_URL", "postgres://u:p@127.0.0.1/db")].into_iter().collect();
+    assert!(Config::from_vars(&only_db).expect_err("full config").mentions("PLATFORM_PRIORITY"));
+    // ...but migrating needs none of it.
+    let m = MigrateConfig::from_vars(&only_db).unwrap();
+    assert_eq!(m.database_url.expose_secret(), "postgres://u:p@127.0.0.1/db");
+    assert_eq!(m.log_format, LogFormat::Json);
+    // Broken platform settings do not stop a migration either.
+    let broken: Vars =
+        [("DATABASE_URL", "postgres://u:p@127.0.0.1/db"), ("PLATFORM_PRIORITY", "nonsense"), ("K8S_BOT_LIMIT", "x")]
+            .into_iter()
+            .collect();
+    assert!(MigrateConfig::from_vars(&broken).is_ok());
+    let e = MigrateConfig::from_vars(&Vars::default()).expect_err("no database");
+    assert!(e.mentions("DATABASE_URL") && !e.mentions("PLATFORM_PRIORITY"), "{e}");
+}

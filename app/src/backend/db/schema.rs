@@ -213,6 +213,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    daily_bot_counts (user_id, day) {
+        user_id -> Int8,
+        day -> Date,
+        created -> Int4,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(subscriptions -> users (user_id));
 diesel::joinable!(api_keys -> users (user_id));
@@ -226,6 +234,7 @@ diesel::joinable!(bot_chat_messages -> message_templates (template_id));
 diesel::joinable!(deployment_queue -> bots (bot_id));
 diesel::joinable!(bot_pool_slots -> bots (assigned_bot_id));
 diesel::joinable!(webhook_deliveries -> bots (bot_id));
+diesel::joinable!(daily_bot_counts -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -242,4 +251,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     deployment_queue,
     bot_pool_slots,
     webhook_deliveries,
+    daily_bot_counts,
 );

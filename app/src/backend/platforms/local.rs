@@ -69,7 +69,6 @@ impl LocalPlatform {
             .stderr(Stdio::null())
             .status();
     }
-
 }
 
 impl Platform for LocalPlatform {

@@ -78,6 +78,8 @@ pub async fn sign_in(
     if email.trim().is_empty() {
         return Err(AppError::invalid("email", "Enter your email address."));
     }
+    // The email is stored with the attempt and used in a query: PostgreSQL refuses NUL.
+    super::validate::text("email", email)?;
     if password.is_empty() {
         return Err(AppError::invalid("password", "Enter your password."));
     }

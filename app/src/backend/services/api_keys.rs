@@ -41,6 +41,7 @@ pub async fn create(
     name: &str,
     expires_at: Option<DateTime<Utc>>,
 ) -> Result<CreatedApiKey, AppError> {
+    super::validate::text("name", name)?;
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(AppError::invalid("name", "Give the key a name of 1 to 100 characters."));

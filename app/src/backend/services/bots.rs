@@ -6,6 +6,7 @@ mod actions;
 mod create;
 mod query;
 mod row;
+pub mod urls;
 pub mod validate;
 
 pub use actions::{cancel_deployment, delete_bots, remove_from_call, set_log_level, update_bot, BulkAction};

@@ -16,13 +16,13 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
-use crate::backend::error::internal;
 use super::bot_api::HeartbeatReply;
 use crate::backend::auth::bot_tokens;
-use crate::model::bot::BotStatus;
 use crate::backend::config::Config;
 use crate::backend::db::schema::bots;
 use crate::backend::db::DbPool;
+use crate::backend::error::internal;
+use crate::model::bot::BotStatus;
 use crate::model::error::AppError;
 
 /// How long a cached entry is trusted without a notification.

@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 use diesel::sql_types::{BigInt, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use crate::backend::error::internal;
 use super::bot_api::{logs_after, StoredLogLine};
+use crate::backend::error::internal;
 use crate::backend::storage::Storage;
 use crate::model::error::AppError;
 

@@ -1,13 +1,21 @@
 //! Plans and daily limits. The plan is the newest active, unexpired subscription (none: FREE);
-//! a per-user override beats the plan's limit. Usage is the number of the user's bots whose
-//! start falls on the current day in the caller's time zone.
+//! a per-user override beats the plan's limit.
+//!
+//! A daily limit counts the bots a user **created** in the current UTC day, kept in
+//! `daily_bot_counts` and only ever incremented, by a conditional upsert in the create
+//! transaction ([`claim`]). So none of these give back room: scheduling for another day,
+//! asking in another time zone, moving a bot's start time, deleting bots. Changing a start time
+//! never needs a re-check: the day a bot counts in is fixed when it is created. See
+//! docs/LIMITS.md.
 
-use chrono::{DateTime, Datelike, Duration, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Date, Integer};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
-use crate::backend::db::schema::{bots, subscriptions, users};
+use crate::backend::db::schema::{daily_bot_counts, subscriptions, users};
+use crate::backend::error::TxError;
 use crate::model::error::AppError;
 use crate::model::usage::{DailyUsage, Plan, Subscription};
 
@@ -42,7 +50,7 @@ pub async fn subscription(conn: &mut AsyncPgConnection, user_id: i64) -> QueryRe
 /// The local day containing `now` in `tz`, as a UTC range.
 pub fn day_bounds(now: DateTime<Utc>, tz: Tz) -> (DateTime<Utc>, DateTime<Utc>, String) {
     let local = now.with_timezone(&tz).date_naive();
-    let start_of = |d: chrono::NaiveDate| {
+    let start_of = |d: NaiveDate| {
         tz.from_local_datetime(&d.and_time(NaiveTime::MIN))
             .earliest()
             .unwrap_or_else(|| tz.from_utc_datetime(&d.and_time(NaiveTime::MIN)))
@@ -52,52 +60,89 @@ pub fn day_bounds(now: DateTime<Utc>, tz: Tz) -> (DateTime<Utc>, DateTime<Utc>, 
     (start_of(local), start_of(next), format!("{:04}-{:02}-{:02}", local.year(), local.month(), local.day()))
 }
 
-/// Today's usage against the limit.
-pub async fn daily_usage(
-    conn: &mut AsyncPgConnection,
-    user_id: i64,
-    tz: Tz,
-    now: DateTime<Utc>,
-) -> QueryResult<DailyUsage> {
+/// Bots the user created in the UTC day `day`.
+async fn created_on(conn: &mut AsyncPgConnection, user_id: i64, day: NaiveDate) -> QueryResult<i64> {
+    let n: Option<i32> =
+        daily_bot_counts::table.find((user_id, day)).select(daily_bot_counts::created).first(conn).await.optional()?;
+    Ok(n.map_or(0, i64::from))
+}
+
+/// Today's usage (bots created in the current UTC day) against the limit.
+pub async fn daily_usage(conn: &mut AsyncPgConnection, user_id: i64, now: DateTime<Utc>) -> QueryResult<DailyUsage> {
     let sub = subscription(conn, user_id).await?;
-    let (start, end, date) = day_bounds(now, tz);
-    let usage: i64 = bots::table
-        .filter(bots::user_id.eq(user_id))
-        .filter(bots::start_time.ge(start))
-        .filter(bots::start_time.lt(end))
-        .count()
-        .get_result(conn)
-        .await?;
+    let (_, end, date) = day_bounds(now, Tz::UTC);
+    let usage = created_on(conn, user_id, now.date_naive()).await?;
+    Ok(usage_of(&sub, usage, date, end))
+}
+
+fn usage_of(sub: &Subscription, usage: i64, date: String, resets_at: DateTime<Utc>) -> DailyUsage {
     let limit = sub.effective_daily_limit;
-    Ok(DailyUsage {
+    DailyUsage {
         date,
-        time_zone: tz.name().to_owned(),
+        time_zone: "UTC".to_owned(),
         usage,
         limit,
         remaining: limit.map(|l| (l - usage).max(0)),
-        resets_at: end,
-    })
+        resets_at,
+    }
 }
 
-/// Refuses creating `count` more bots when it would pass the limit.
-pub fn check_room(usage: &DailyUsage, sub: &Subscription, count: i64) -> Result<(), AppError> {
+/// Counts `count` new bots against today's limit, atomically: one conditional upsert that only
+/// increments while the result stays within the limit (so parallel creates cannot overshoot).
+/// Refuses with 429 when they do not fit, and changes nothing then. Call it inside the
+/// transaction that inserts the bots, so a failed insert gives the room back.
+pub async fn claim(conn: &mut AsyncPgConnection, user_id: i64, count: i64, now: DateTime<Utc>) -> Result<(), TxError> {
+    let sub = subscription(conn, user_id).await?;
     if sub.current_plan == Plan::PayAsYouGo && sub.custom_daily_bot_limit.is_none() {
-        return Err(AppError::Forbidden);
+        return Err(TxError::App(AppError::Forbidden));
     }
-    match usage.limit {
-        Some(limit) if usage.usage + count > limit => Err(AppError::DailyLimit {
-            message: format!(
-                "Daily limit reached: {} of {limit} bots used today ({}). It resets at {}.",
-                usage.usage,
-                usage.date,
-                usage.resets_at.to_rfc3339()
-            ),
-            limit,
-            used: usage.usage,
-            remaining: (limit - usage.usage).max(0),
-            resets_at: usage.resets_at,
-        }),
-        _ => Ok(()),
+    let day = now.date_naive();
+    let limit = sub.effective_daily_limit.unwrap_or(i64::from(i32::MAX));
+    let count = i32::try_from(count).unwrap_or(i32::MAX);
+    let claimed = if i64::from(count) > limit {
+        None
+    } else {
+        diesel::sql_query(
+            "INSERT INTO daily_bot_counts (user_id, day, created) VALUES ($1, $2, $3) \
+             ON CONFLICT (user_id, day) DO UPDATE SET created = daily_bot_counts.created + EXCLUDED.created \
+             WHERE daily_bot_counts.created + EXCLUDED.created <= $4 \
+             RETURNING created",
+        )
+        .bind::<BigInt, _>(user_id)
+        .bind::<Date, _>(day)
+        .bind::<Integer, _>(count)
+        .bind::<BigInt, _>(limit)
+        .get_result::<Created>(conn)
+        .await
+        .optional()?
+    };
+    if claimed.is_some() {
+        return Ok(());
+    }
+    let (_, end, date) = day_bounds(now, Tz::UTC);
+    let usage = usage_of(&sub, created_on(conn, user_id, day).await?, date, end);
+    Err(TxError::App(limit_error(&usage, limit)))
+}
+
+#[derive(QueryableByName)]
+struct Created {
+    #[diesel(sql_type = Integer)]
+    #[expect(dead_code, reason = "only whether a row came back matters")]
+    created: i32,
+}
+
+fn limit_error(usage: &DailyUsage, limit: i64) -> AppError {
+    AppError::DailyLimit {
+        message: format!(
+            "Daily limit reached: {} of {limit} bots created today ({} UTC). It resets at {}.",
+            usage.usage,
+            usage.date,
+            usage.resets_at.to_rfc3339()
+        ),
+        limit,
+        used: usage.usage,
+        remaining: (limit - usage.usage).max(0),
+        resets_at: usage.resets_at,
     }
 }
 
@@ -167,28 +212,5 @@ mod tests {
         // 2026-11-22 is a Sunday; the 25th a Wednesday.
         let wed: DateTime<Utc> = "2026-11-25T10:00:00Z".parse().unwrap();
         assert_eq!(week_start(wed, Tz::UTC), "2026-11-22T00:00:00Z".parse::<DateTime<Utc>>().unwrap());
-    }
-
-    #[test]
-    fn the_limit_counts_the_whole_batch() {
-        let sub = Subscription {
-            current_plan: Plan::Free,
-            plan_daily_limit: Some(5),
-            custom_daily_bot_limit: None,
-            effective_daily_limit: Some(5),
-            subscription_active: true,
-            subscription_end_date: None,
-        };
-        let usage = DailyUsage {
-            date: "2026-11-22".into(),
-            time_zone: "UTC".into(),
-            usage: 3,
-            limit: Some(5),
-            remaining: Some(2),
-            resets_at: Utc::now(),
-        };
-        assert!(check_room(&usage, &sub, 2).is_ok());
-        let err = check_room(&usage, &sub, 3).unwrap_err();
-        assert_eq!(err.status(), 429);
     }
 }

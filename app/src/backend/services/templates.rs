@@ -30,6 +30,7 @@ fn to_dto((id, template_name, messages, created_at, updated_at): Row) -> Message
 
 /// Checks a template: a name and 1..50 non-empty variations of at most 1000 characters.
 pub fn validate(input: &TemplateInput) -> Result<(String, Vec<String>), AppError> {
+    super::validate::input(input)?;
     let name = input.template_name.trim();
     if name.is_empty() || name.chars().count() > 255 {
         return Err(AppError::invalid("templateName", "Give the template a name of 1 to 255 characters."));
@@ -142,8 +143,14 @@ pub async fn delete(conn: &mut AsyncPgConnection, user_id: i64, id: i64) -> Resu
     }
 }
 
-/// Queues a chat message for each of the user's live bots named in `send`.
+/// Most chat messages one bot may have waiting to be sent; more are refused (the bot sends one
+/// per dequeue, so a flood would only pile up).
+pub const MAX_QUEUED_PER_BOT: i64 = 20;
+
+/// Queues a chat message (or a random variation of a template) for each of the user's live
+/// bots; a bot with [`MAX_QUEUED_PER_BOT`] messages waiting is refused (429 when every bot is).
 pub async fn send(conn: &mut AsyncPgConnection, user_id: i64, send: &SendChat) -> Result<BulkResult, AppError> {
+    super::validate::input(send)?;
     if send.bot_ids.is_empty() || send.bot_ids.len() > 500 {
         return Err(AppError::invalid("botIds", "Choose from 1 to 500 bots."));
     }
@@ -177,15 +184,35 @@ pub async fn send(conn: &mut AsyncPgConnection, user_id: i64, send: &SendChat) -
         .load(conn)
         .await
         .map_err(|e| internal("reading bots failed", e))?;
+    let waiting: Vec<(i64, i64)> = bot_chat_messages::table
+        .filter(bot_chat_messages::bot_id.eq_any(&send.bot_ids))
+        .filter(bot_chat_messages::status.eq("queued"))
+        .group_by(bot_chat_messages::bot_id)
+        .select((bot_chat_messages::bot_id, diesel::dsl::count_star()))
+        .load(conn)
+        .await
+        .map_err(|e| internal("counting queued chat messages failed", e))?;
     let mut result = BulkResult::default();
     let mut rows = Vec::new();
+    let mut limited = 0;
     {
         let mut rng = rand::thread_rng();
         for &id in &send.bot_ids {
+            let queued = waiting.iter().find(|(bid, _)| *bid == id).map_or(0, |(_, n)| *n);
             match owned.iter().find(|(bid, _)| *bid == id) {
                 None => result.failed.push(BulkFailure { id, reason: format!("Bot {id} not found.") }),
                 Some((_, s)) if s == "DONE" || s == "FATAL" => {
                     result.failed.push(BulkFailure { id, reason: format!("Bot {id} has finished.") })
+                }
+                Some(_) if queued >= MAX_QUEUED_PER_BOT => {
+                    limited += 1;
+                    result.failed.push(BulkFailure {
+                        id,
+                        reason: format!(
+                            "Bot {id} already has {queued} messages waiting to be sent (at most {MAX_QUEUED_PER_BOT}); \
+                             send more once it has sent them."
+                        ),
+                    })
                 }
                 Some(_) => {
                     let text = variations.choose(&mut rng).cloned().unwrap_or_default();
@@ -199,6 +226,11 @@ pub async fn send(conn: &mut AsyncPgConnection, user_id: i64, send: &SendChat) -
                 }
             }
         }
+    }
+    if result.succeeded.is_empty() && limited > 0 {
+        // Nothing was queued because of the limit: say so as a whole (429), with the reason.
+        let reason = result.failed.iter().find(|f| f.reason.contains("waiting")).map(|f| f.reason.clone());
+        return Err(AppError::TooManyRequests(reason.unwrap_or_default()));
     }
     if !rows.is_empty() {
         conn.transaction(async |conn| diesel::insert_into(bot_chat_messages::table).values(rows).execute(conn).await)

@@ -60,7 +60,11 @@ struct Locked {
 }
 
 /// One pass; answers how many bots it failed.
-pub async fn sweep_health(conn: &mut AsyncPgConnection, config: &Config, now: DateTime<Utc>) -> Result<usize, AppError> {
+pub async fn sweep_health(
+    conn: &mut AsyncPgConnection,
+    config: &Config,
+    now: DateTime<Utc>,
+) -> Result<usize, AppError> {
     let silent_since = now - chrono::Duration::from_std(config.heartbeat_timeout).unwrap_or_default();
     let deploying_since = now - chrono::Duration::from_std(config.deploying_timeout).unwrap_or_default();
     let hb_secs = config.heartbeat_timeout.as_secs();

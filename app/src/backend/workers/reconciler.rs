@@ -86,8 +86,11 @@ impl Reconciler {
         drop(conn);
         let mut stopped = Vec::new();
         for r in rows {
-            let Some(platform) =
-                r.deployment_platform.as_deref().and_then(DeploymentPlatform::parse).and_then(|k| self.platforms.get(k))
+            let Some(platform) = r
+                .deployment_platform
+                .as_deref()
+                .and_then(DeploymentPlatform::parse)
+                .and_then(|k| self.platforms.get(k))
             else {
                 continue;
             };
@@ -100,7 +103,9 @@ impl Reconciler {
                     }
                     stopped.push(r.id);
                 }
-                Err(e) => tracing::warn!(bot_id = r.id, %identifier, error = %e, "stopping a finished bot failed; will retry"),
+                Err(e) => {
+                    tracing::warn!(bot_id = r.id, %identifier, error = %e, "stopping a finished bot failed; will retry")
+                }
             }
         }
         if stopped.is_empty() {

@@ -45,7 +45,11 @@ struct Id {
 }
 
 /// Moves SCHEDULED bots whose start is within the lead time into the queue. Answers how many.
-pub async fn schedule_due(conn: &mut AsyncPgConnection, config: &Config, now: DateTime<Utc>) -> Result<usize, AppError> {
+pub async fn schedule_due(
+    conn: &mut AsyncPgConnection,
+    config: &Config,
+    now: DateTime<Utc>,
+) -> Result<usize, AppError> {
     let lead = chrono::Duration::from_std(config.deploy_lead_time).unwrap_or_default();
     let default_timeout_ms = i32::try_from(config.global_queue_timeout.as_millis()).unwrap_or(i32::MAX);
     conn.transaction::<_, diesel::result::Error, _>(async |conn| {

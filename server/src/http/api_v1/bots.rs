@@ -89,7 +89,7 @@ pub async fn update(
     Id(id): Id,
     ApiJson(body): ApiJson<UpdateBot>,
 ) -> ApiResult<Json<Bot>> {
-    Ok(Json(svc::update_bot(&mut *conn(&state).await?, c.user.id, id, &body).await?))
+    Ok(Json(svc::update_bot(&mut *conn(&state).await?, &state.config, c.user.id, id, &body).await?))
 }
 
 /// Delete a bot with its events and logs.

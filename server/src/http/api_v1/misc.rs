@@ -72,7 +72,9 @@ pub async fn subscription(
     Ok(Json(plans::subscription(&mut *conn(&state).await?, c.user.id).await.map_err(internal)?))
 }
 
-/// Bots created today against your limit, in your time zone.
+/// Bots created in the current UTC day against your daily limit. Deleted bots still count, and
+/// a bot counts on the day it was created whatever its start time. `timeZone` is accepted (and
+/// checked) for compatibility but does not move the day: the answer's `timeZone` is always UTC.
 #[utoipa::path(get, path = "/api/v1/user/daily-usage", tag = "usage", params(TzQuery),
     responses((status = 200, body = DailyUsage), (status = 422, body = ErrorBody)), security(("api_key" = []), ("bearer" = [])))]
 pub async fn daily_usage(
@@ -80,8 +82,8 @@ pub async fn daily_usage(
     Extension(c): Extension<ApiCaller>,
     ApiQuery(q): ApiQuery<TzQuery>,
 ) -> ApiResult<Json<DailyUsage>> {
-    let tz = time_zone(q.time_zone.as_deref())?;
-    Ok(Json(plans::daily_usage(&mut *conn(&state).await?, c.user.id, tz, chrono::Utc::now()).await.map_err(internal)?))
+    time_zone(q.time_zone.as_deref())?;
+    Ok(Json(plans::daily_usage(&mut *conn(&state).await?, c.user.id, chrono::Utc::now()).await.map_err(internal)?))
 }
 
 /// Your message templates.

@@ -6,8 +6,9 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::model::bot::{event_description, EVENT_TYPES};
 use crate::backend::error::internal;
+use crate::backend::services::validate;
+use crate::model::bot::{event_description, EVENT_TYPES};
 use crate::model::error::AppError;
 
 /// Most events one report may carry.
@@ -49,6 +50,9 @@ pub async fn report_events(
         }
         if e.data.as_ref().is_some_and(|d| !(d.is_object() || d.is_null())) {
             return Err(AppError::invalid(&format!("events[{i}].data"), "Event data must be an object or null."));
+        }
+        if let Some(d) = &e.data {
+            validate::json(&format!("events[{i}].data"), d)?;
         }
     }
     use crate::backend::db::schema::events as ev;

@@ -8,8 +8,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::backend::db::schema::bot_logs;
-use crate::model::bot::LogLevel;
 use crate::backend::error::internal;
+use crate::backend::services::validate;
+use crate::model::bot::LogLevel;
 use crate::model::error::AppError;
 
 /// Most log lines one stream call may carry (bots send at most 100 at a time).
@@ -63,6 +64,17 @@ pub async fn stream_logs(conn: &mut AsyncPgConnection, bot_id: i64, entries: &[L
         }
         if e.id.is_empty() || e.id.len() > 64 {
             return Err(AppError::invalid(&format!("entries[{i}].id"), "Each line needs an id of 1 to 64 characters."));
+        }
+        // PostgreSQL refuses NUL in text and jsonb: refuse the batch naming the line.
+        validate::text(&format!("entries[{i}].id"), &e.id)?;
+        validate::text(&format!("entries[{i}].message"), &e.message)?;
+        for (name, v) in [("state", &e.state), ("location", &e.location), ("elapsed", &e.elapsed)] {
+            if let Some(v) = v {
+                validate::text(&format!("entries[{i}].{name}"), v)?;
+            }
+        }
+        if let Some(c) = &e.context {
+            validate::json(&format!("entries[{i}].context"), c)?;
         }
     }
     // One array per column and `unnest`: 9 binds for the whole batch instead of 9 per line.

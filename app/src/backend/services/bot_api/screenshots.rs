@@ -1,15 +1,16 @@
 //! Screenshots a bot uploads: stored in object storage, listed in the bot's metadata.
 
 use chrono::{DateTime, Utc};
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::backend::auth::tokens::random_token;
 use crate::backend::db::schema::bots;
 use crate::backend::error::internal;
+use crate::backend::services::validate;
 use crate::backend::storage::Storage;
 use crate::model::error::AppError;
 
@@ -63,7 +64,11 @@ pub async fn add_screenshot(
 }
 
 /// Validates a screenshot and stores its image; needs no database connection.
-pub async fn prepare_screenshot(storage: &Storage, bot_id: i64, upload: ScreenshotUpload) -> Result<ScreenshotData, AppError> {
+pub async fn prepare_screenshot(
+    storage: &Storage,
+    bot_id: i64,
+    upload: ScreenshotUpload,
+) -> Result<ScreenshotData, AppError> {
     let file = upload.file.ok_or_else(|| AppError::invalid("file", "Attach the screenshot as the `file` field."))?;
     if !file.starts_with(PNG_MAGIC) {
         return Err(AppError::invalid("file", "The screenshot must be a PNG image."));
@@ -73,12 +78,16 @@ pub async fn prepare_screenshot(storage: &Storage, bot_id: i64, upload: Screensh
         return Err(AppError::invalid("type", format!("Use one of {}.", SCREENSHOT_TYPES.join(", "))));
     }
     let state = upload.state.unwrap_or_default();
-    if state.trim().is_empty() || state.len() > 100 || state.contains('\0') {
-        return Err(AppError::invalid("state", "Send the bot's state (1 to 100 characters, no NUL)."));
+    if state.trim().is_empty() || state.len() > 100 {
+        return Err(AppError::invalid("state", "Send the bot's state (1 to 100 characters)."));
     }
+    validate::text("state", &state)?;
     let trigger = upload.trigger.filter(|t| !t.is_empty());
-    if trigger.as_ref().is_some_and(|t| t.len() > 200 || t.contains('\0')) {
-        return Err(AppError::invalid("trigger", "At most 200 characters, no NUL."));
+    if trigger.as_ref().is_some_and(|t| t.len() > 200) {
+        return Err(AppError::invalid("trigger", "At most 200 characters."));
+    }
+    if let Some(t) = &trigger {
+        validate::text("trigger", t)?;
     }
     let now = Utc::now();
     let key = format!("bots/{bot_id}/screenshots/{}-{kind}-{}.png", &random_token()[..16], now.timestamp_millis());
@@ -94,7 +103,11 @@ struct Evicted {
 
 /// Appends a stored screenshot to the bot's metadata, keeping the newest [`KEEP_SCREENSHOTS`];
 /// answers the keys of the ones that dropped off (to delete from storage).
-pub async fn record_screenshot(conn: &mut AsyncPgConnection, bot_id: i64, data: &ScreenshotData) -> Result<Vec<String>, AppError> {
+pub async fn record_screenshot(
+    conn: &mut AsyncPgConnection,
+    bot_id: i64,
+    data: &ScreenshotData,
+) -> Result<Vec<String>, AppError> {
     let value = serde_json::to_value(data).map_err(|e| internal("encoding a screenshot failed", e))?;
     let evicted: Vec<Evicted> = diesel::sql_query(
         "WITH cur AS (SELECT screenshots FROM bots WHERE id = $1 FOR UPDATE),               entries AS (SELECT e, ord FROM cur,                           jsonb_array_elements(cur.screenshots || jsonb_build_array($2::jsonb)) WITH ORDINALITY AS t(e, ord)),               total AS (SELECT count(*) AS n FROM entries),               upd AS (UPDATE bots SET screenshots = (                           SELECT COALESCE(jsonb_agg(e ORDER BY ord), '[]'::jsonb) FROM entries                           WHERE ord > (SELECT n FROM total) - $3)                       WHERE id = $1)          SELECT e->>'key' AS key FROM entries WHERE ord <= (SELECT n FROM total) - $3 AND e ? 'key'",

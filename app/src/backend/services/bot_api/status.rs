@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use crate::backend::db::schema::bots;
 use crate::backend::error::TxError;
 use crate::backend::lifecycle::{self, Actor, Change, Outcome};
+use crate::backend::services::validate;
 use crate::model::bot::BotStatus;
 use crate::model::error::AppError;
 
@@ -60,17 +61,16 @@ pub async fn update_status(
         AppError::invalid("status", format!("Unknown status \"{}\"; use one of {}.", update.status, all.join(", ")))
     })?;
     if let Some(r) = &update.recording {
-        if r.is_empty() || r.len() > 1024 || r.contains('\0') {
-            return Err(AppError::invalid("recording", "The recording key must be 1 to 1024 characters (no NUL)."));
+        if r.is_empty() || r.len() > 1024 {
+            return Err(AppError::invalid("recording", "The recording key must be 1 to 1024 characters."));
         }
+        validate::text("recording", r)?;
     }
     if let Some(t) = &update.speaker_timeframes {
         if !t.is_array() {
             return Err(AppError::invalid("speakerTimeframes", "Send speaker timeframes as a list."));
         }
-        if t.to_string().contains("\\u0000") {
-            return Err(AppError::invalid("speakerTimeframes", "Text must not contain NUL characters."));
-        }
+        validate::json("speakerTimeframes", t)?;
     }
     let update = update.clone();
     conn.transaction::<_, TxError, _>(async |conn| {

@@ -8,7 +8,8 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use super::not_found;
 use super::query::owned_row;
 use super::row::BotRow;
-use super::validate::{display_name, http_url, parse_time, time_zone};
+use super::validate::{display_name, parse_time, public_url, time_zone, UrlPolicy};
+use crate::backend::config::Config;
 use crate::backend::db::schema::{bots, deployment_queue};
 use crate::backend::error::{internal, TxError};
 use crate::backend::lifecycle::{self, Actor, Change};
@@ -36,7 +37,15 @@ fn check_bulk(ids: &[i64]) -> Result<(), AppError> {
 }
 
 /// Changes what may change; times only before deployment.
-pub async fn update_bot(conn: &mut AsyncPgConnection, user_id: i64, id: i64, u: &UpdateBot) -> Result<Bot, AppError> {
+pub async fn update_bot(
+    conn: &mut AsyncPgConnection,
+    config: &Config,
+    user_id: i64,
+    id: i64,
+    u: &UpdateBot,
+) -> Result<Bot, AppError> {
+    crate::backend::services::validate::input(u)?;
+    let policy = UrlPolicy::for_config(config);
     let current = owned_row(conn, user_id, id).await?;
     let status = current.status();
     if status.is_terminal() {
@@ -61,11 +70,11 @@ pub async fn update_bot(conn: &mut AsyncPgConnection, user_id: i64, id: i64, u: 
         None => current.display_name.clone(),
     };
     let image_url = match &u.image_url {
-        Some(v) => http_url("imageUrl", Some(v))?,
+        Some(v) => public_url("imageUrl", Some(v), policy)?,
         None => current.image_url.clone(),
     };
     let callback_url = match &u.callback_url {
-        Some(v) => http_url("callbackUrl", Some(v))?,
+        Some(v) => public_url("callbackUrl", Some(v), policy)?,
         None => current.callback_url.clone(),
     };
     let automatic_leave = match u.automatic_leave {

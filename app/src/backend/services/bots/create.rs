@@ -1,4 +1,4 @@
-//! Creating bots: validate, check the daily limit under a per-user lock, insert the bot and its
+//! Creating bots: validate, count them against the daily limit under a per-user lock, insert the bot and its
 //! first event, and hand it to the deployer by inserting its `deployment_queue` row in the same
 //! transaction (status QUEUED) when it starts within the lead time; later ones are SCHEDULED.
 
@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use super::row::BotRow;
-use super::validate::{time_zone, validate_create, ValidBot};
+use super::validate::{validate_create, UrlPolicy, ValidBot};
 use crate::backend::config::Config;
 use crate::backend::db::schema::{bots, deployment_queue};
 use crate::backend::error::TxError;
@@ -15,7 +15,6 @@ use crate::backend::lifecycle;
 use crate::backend::services::plans;
 use crate::model::bot::{Bot, BotStatus, CreateBot};
 use crate::model::error::AppError;
-use crate::model::usage::Plan;
 
 /// Advisory lock namespace for per-user creation (limit check and insert are atomic).
 const USER_CREATE_LOCK: i32 = 7_300_002;
@@ -30,9 +29,9 @@ pub async fn create_bot(
     idempotency_header: Option<&str>,
 ) -> Result<Vec<(Bot, bool)>, AppError> {
     let now = Utc::now();
+    let policy = UrlPolicy::for_config(config);
     let valid: Vec<ValidBot> =
-        inputs.iter().map(|i| validate_create(i, idempotency_header, now)).collect::<Result<_, _>>()?;
-    let tz = time_zone(inputs.first().and_then(|i| i.time_zone.as_deref()))?;
+        inputs.iter().map(|i| validate_create(i, idempotency_header, now, policy)).collect::<Result<_, _>>()?;
     let lead = Duration::from_std(config.deploy_lead_time).unwrap_or_else(|_| Duration::minutes(5));
     let global_timeout = Duration::from_std(config.global_queue_timeout).unwrap_or_else(|_| Duration::minutes(10));
     let result = conn
@@ -51,13 +50,8 @@ pub async fn create_bot(
                 }
             }
             if !fresh.is_empty() {
-                let sub = plans::subscription(conn, user_id).await?;
-                // Today's bots are counted only when a limit applies (an unlimited plan with
-                // thousands of bots a day would pay for the count on every create).
-                if sub.effective_daily_limit.is_some() || sub.current_plan == Plan::PayAsYouGo {
-                    let usage = plans::daily_usage(conn, user_id, tz, now).await?;
-                    plans::check_room(&usage, &sub, fresh.len() as i64)?;
-                }
+                // Counted by creation day (UTC) and kept after deletion: see plans::claim.
+                plans::claim(conn, user_id, fresh.len() as i64, now).await?;
             }
             for v in fresh {
                 out.push((insert(conn, user_id, v, now, lead, global_timeout).await?, true));

@@ -16,7 +16,9 @@ pub struct BotRow {
     pub display_name: String,
     pub image_url: Option<String>,
     pub meeting: serde_json::Value,
-    pub meeting_platform: String,
+    /// A stored value that is not a known platform fails the query (never a guessed platform).
+    #[diesel(deserialize_as = String)]
+    pub meeting_platform: MeetingPlatform,
     pub automatic_leave: serde_json::Value,
     pub start_time: DateTime<Utc>,
     pub end_time: DateTime<Utc>,
@@ -48,7 +50,7 @@ impl From<BotRow> for Bot {
             display_name: r.display_name,
             image_url: r.image_url,
             meeting: serde_json::from_value::<Meeting>(r.meeting).unwrap_or_default(),
-            meeting_platform: MeetingPlatform::parse(&r.meeting_platform).unwrap_or(MeetingPlatform::GoogleMeet),
+            meeting_platform: r.meeting_platform,
             automatic_leave: serde_json::from_value(r.automatic_leave).unwrap_or(AutomaticLeave::MINIMUM),
             start_time: r.start_time,
             end_time: r.end_time,

@@ -3,11 +3,12 @@
 use chrono::{DateTime, Duration, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
+pub use super::urls::{meeting_url, public_url, UrlPolicy, MAX_URL};
+use crate::backend::services::validate as storable;
 use crate::model::bot::{AutomaticLeave, CreateBot, Meeting, MeetingPlatform};
 use crate::model::error::AppError;
 
 pub const MAX_DISPLAY_NAME: usize = 255;
-pub const MAX_URL: usize = 2048;
 pub const MAX_QUEUE_TIMEOUT_MS: i32 = 600_000;
 /// A bot may not be scheduled further ahead than this.
 pub const MAX_SCHEDULE_AHEAD_DAYS: i64 = 365;
@@ -54,20 +55,6 @@ pub fn parse_time(field: &str, raw: &str, tz: Tz) -> Result<DateTime<Utc>, AppEr
     Err(AppError::invalid(field, format!("'{raw}' is not a date-time; use RFC 3339, e.g. 2026-11-22T10:00:00Z")))
 }
 
-/// Checks an optional URL field: http(s) only, bounded length.
-pub fn http_url(field: &str, value: Option<&str>) -> Result<Option<String>, AppError> {
-    let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
-        return Ok(None);
-    };
-    let ok = v.len() <= MAX_URL
-        && url::Url::parse(v).is_ok_and(|u| (u.scheme() == "http" || u.scheme() == "https") && u.host().is_some());
-    if ok {
-        Ok(Some(v.to_owned()))
-    } else {
-        Err(AppError::invalid(field, format!("{field} must be an http or https URL")))
-    }
-}
-
 /// Checks a display name (default "Meeboter").
 pub fn display_name(value: Option<&str>) -> Result<String, AppError> {
     let name = value.map(str::trim).unwrap_or("");
@@ -91,16 +78,23 @@ fn short_text(field: &str, value: Option<&str>) -> Result<Option<String>, AppErr
 }
 
 /// Validates a create request at `now`; times without an offset are read in `timeZone`.
-pub fn validate_create(input: &CreateBot, header_key: Option<&str>, now: DateTime<Utc>) -> Result<ValidBot, AppError> {
-    let meeting_url = http_url("meetingUrl", input.meeting_url.as_deref())?;
-    let meeting_platform = match (input.platform, meeting_url.as_deref()) {
-        (Some(p), _) => p,
-        (None, Some(url)) => MeetingPlatform::detect(url).ok_or_else(|| {
-            AppError::invalid(
-                "meetingUrl",
-                "meetingUrl is not a Google Meet, Microsoft Teams or Zoom link; pass `platform` to say which it is",
-            )
-        })?,
+pub fn validate_create(
+    input: &CreateBot,
+    header_key: Option<&str>,
+    now: DateTime<Utc>,
+    policy: UrlPolicy,
+) -> Result<ValidBot, AppError> {
+    storable::input(input)?;
+    if let Some(key) = header_key {
+        storable::text("idempotencyKey", key)?;
+    }
+    let link = match input.meeting_url.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+        Some(raw) => Some(meeting_url(raw, input.platform)?),
+        None => None,
+    };
+    let (meeting_url, meeting_platform) = match (link, input.platform) {
+        (Some((url, p)), _) => (Some(url), p),
+        (None, Some(p)) => (None, p),
         (None, None) => {
             return Err(AppError::invalid("meetingUrl", "meetingUrl is required (or meetingId with platform)"));
         }
@@ -138,7 +132,7 @@ pub fn validate_create(input: &CreateBot, header_key: Option<&str>, now: DateTim
     }
     Ok(ValidBot {
         display_name: display_name(input.display_name.as_deref())?,
-        image_url: http_url("imageUrl", input.image_url.as_deref())?,
+        image_url: public_url("imageUrl", input.image_url.as_deref(), policy)?,
         meeting: Meeting {
             meeting_id,
             meeting_password: short_text("meetingPassword", input.meeting_password.as_deref())?,
@@ -151,7 +145,7 @@ pub fn validate_create(input: &CreateBot, header_key: Option<&str>, now: DateTim
         start_time,
         end_time,
         recording_enabled: input.recording_enabled,
-        callback_url: http_url("callbackUrl", input.callback_url.as_deref())?,
+        callback_url: public_url("callbackUrl", input.callback_url.as_deref(), policy)?,
         queue_timeout_ms: input.queue_timeout_ms,
         idempotency_key: idempotency_key.map(str::to_owned),
     })
@@ -175,22 +169,39 @@ mod tests {
 
     #[test]
     fn defaults_are_computed_per_request() {
-        let b = validate_create(&create("https://meet.google.com/abc-defg-hij"), None, now()).unwrap();
+        let b = validate_create(&create("https://meet.google.com/abc-defg-hij"), None, now(), UrlPolicy::default())
+            .unwrap();
         assert_eq!(b.display_name, "Meeboter");
         assert_eq!(b.meeting_platform, MeetingPlatform::GoogleMeet);
         assert_eq!(b.start_time, now());
         assert_eq!(b.end_time, now() + Duration::hours(1));
         assert_eq!(b.automatic_leave, AutomaticLeave::MINIMUM);
         let later = now() + Duration::minutes(7);
-        assert_eq!(validate_create(&create("https://zoom.us/j/1"), None, later).unwrap().start_time, later);
+        assert_eq!(
+            validate_create(&create("https://zoom.us/j/1"), None, later, UrlPolicy::default()).unwrap().start_time,
+            later
+        );
     }
 
     #[test]
-    fn an_explicit_platform_wins_and_unknown_hosts_are_refused() {
+    fn an_explicit_platform_must_match_the_link_and_unknown_hosts_are_refused() {
         let mut c = create("https://example.com/room");
-        assert_eq!(field(validate_create(&c, None, now())), "meetingUrl");
+        assert_eq!(field(validate_create(&c, None, now(), UrlPolicy::default())), "meetingUrl");
         c.platform = Some(MeetingPlatform::Zoom);
-        assert_eq!(validate_create(&c, None, now()).unwrap().meeting_platform, MeetingPlatform::Zoom);
+        assert_eq!(field(validate_create(&c, None, now(), UrlPolicy::default())), "meetingUrl");
+        c.meeting_url = Some("https://meet.google.com/abc-defg-hij".into());
+        assert_eq!(field(validate_create(&c, None, now(), UrlPolicy::default())), "platform");
+        c.meeting_url = Some("https://acme.zoom.us/j/1".into());
+        assert_eq!(
+            validate_create(&c, None, now(), UrlPolicy::default()).unwrap().meeting_platform,
+            MeetingPlatform::Zoom
+        );
+        c.meeting_url = None;
+        c.meeting_id = Some("123 456 789".into());
+        assert_eq!(
+            validate_create(&c, None, now(), UrlPolicy::default()).unwrap().meeting_platform,
+            MeetingPlatform::Zoom
+        );
     }
 
     #[test]
@@ -199,17 +210,17 @@ mod tests {
         c.start_time = Some("2026-11-22T15:00".into());
         c.time_zone = Some("Europe/Lisbon".into());
         assert_eq!(
-            validate_create(&c, None, now()).unwrap().start_time,
+            validate_create(&c, None, now(), UrlPolicy::default()).unwrap().start_time,
             "2026-11-22T15:00:00Z".parse::<DateTime<Utc>>().unwrap()
         );
         c.time_zone = Some("America/Sao_Paulo".into());
         assert_eq!(
-            validate_create(&c, None, now()).unwrap().start_time,
+            validate_create(&c, None, now(), UrlPolicy::default()).unwrap().start_time,
             "2026-11-22T18:00:00Z".parse::<DateTime<Utc>>().unwrap()
         );
         c.start_time = Some("2026-11-22T15:00:00+01:00".into());
         assert_eq!(
-            validate_create(&c, None, now()).unwrap().start_time,
+            validate_create(&c, None, now(), UrlPolicy::default()).unwrap().start_time,
             "2026-11-22T14:00:00Z".parse::<DateTime<Utc>>().unwrap()
         );
     }
@@ -220,11 +231,13 @@ mod tests {
         let with = |f: fn(&mut CreateBot)| {
             let mut c = base.clone();
             f(&mut c);
-            field(validate_create(&c, None, now()))
+            field(validate_create(&c, None, now(), UrlPolicy::default()))
         };
         assert_eq!(with(|c| c.meeting_url = Some("javascript:alert(1)".into())), "meetingUrl");
         assert_eq!(with(|c| c.meeting_url = None), "meetingUrl");
         assert_eq!(with(|c| c.callback_url = Some("ftp://x.y".into())), "callbackUrl");
+        assert_eq!(with(|c| c.callback_url = Some("http://169.254.169.254/latest".into())), "callbackUrl");
+        assert_eq!(with(|c| c.meeting_url = Some("https://evil.com\\@meet.google.com/".into())), "meetingUrl");
         assert_eq!(with(|c| c.image_url = Some("not a url".into())), "imageUrl");
         assert_eq!(with(|c| c.time_zone = Some("Mars/Olympus".into())), "timeZone");
         assert_eq!(with(|c| c.start_time = Some("tomorrow".into())), "startTime");
@@ -238,7 +251,13 @@ mod tests {
     fn the_idempotency_header_wins_over_the_field() {
         let mut c = create("https://zoom.us/j/1");
         c.idempotency_key = Some("field".into());
-        assert_eq!(validate_create(&c, Some("header"), now()).unwrap().idempotency_key.as_deref(), Some("header"));
-        assert_eq!(validate_create(&c, None, now()).unwrap().idempotency_key.as_deref(), Some("field"));
+        assert_eq!(
+            validate_create(&c, Some("header"), now(), UrlPolicy::default()).unwrap().idempotency_key.as_deref(),
+            Some("header")
+        );
+        assert_eq!(
+            validate_create(&c, None, now(), UrlPolicy::default()).unwrap().idempotency_key.as_deref(),
+            Some("field")
+        );
     }
 }
