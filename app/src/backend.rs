@@ -5,6 +5,7 @@ pub mod auth;
 pub mod config;
 pub mod db;
 pub mod deployer;
+pub mod headers;
 pub mod platforms;
 pub mod services;
 pub mod state;
