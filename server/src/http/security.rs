@@ -33,12 +33,13 @@ const CROSS_ORIGIN: &str =
 const NO_ORIGIN: &str = "A signed-in request that changes something must come from Meeboter's own pages: \
      the browser sent no Origin or Sec-Fetch-Site header. Use an API key for scripts.";
 
-/// Decides whether a state-changing request may proceed (`Err` holds the message).
-pub fn check_origin(headers: &HeaderMap, app_origin: &str) -> Result<(), &'static str> {
+/// Decides whether a state-changing request may proceed (`Err` holds the message). `authority`
+/// is the request's own `host[:port]` when its URI carries one (HTTP/2 sends no `Host`).
+pub fn check_origin(headers: &HeaderMap, authority: Option<&str>, app_origin: &str) -> Result<(), &'static str> {
     let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
     if let Some(origin) = text(header::ORIGIN.as_str()) {
         let same_as_app = origin.eq_ignore_ascii_case(app_origin);
-        let same_as_host = text(header::HOST.as_str()).is_some_and(|host| {
+        let same_as_host = text(header::HOST.as_str()).or(authority).is_some_and(|host| {
             origin.split_once("://").is_some_and(|(scheme, authority)| {
                 (scheme == "http" || scheme == "https") && authority.eq_ignore_ascii_case(host)
             })
@@ -66,7 +67,8 @@ pub async fn same_origin(State(state): State<AppState>, req: Request, next: Next
     }
     // `scheme://host[:port]`, as browsers write it in `Origin`.
     let app_origin = state.config.app_origin_url.origin().ascii_serialization();
-    match check_origin(req.headers(), &app_origin) {
+    let authority = req.uri().authority().map(|a| a.as_str().to_owned());
+    match check_origin(req.headers(), authority.as_deref(), &app_origin) {
         Ok(()) => next.run(req).await,
         Err(message) => {
             tracing::warn!(
@@ -146,22 +148,28 @@ mod tests {
 
     #[test]
     fn our_own_origin_passes_and_any_other_is_refused() {
-        assert!(check_origin(&headers(&[("origin", APP), COOKIE]), APP).is_ok());
+        assert!(check_origin(&headers(&[("origin", APP), COOKIE]), None, APP).is_ok());
         let host = [("origin", "http://127.0.0.1:4000"), ("host", "127.0.0.1:4000"), COOKIE];
-        assert!(check_origin(&headers(&host), APP).is_ok());
+        assert!(check_origin(&headers(&host), None, APP).is_ok());
+        let http2 = [("origin", "https://other.example:8443"), COOKIE];
+        assert!(check_origin(&headers(&http2), Some("other.example:8443"), APP).is_ok(), "HTTP/2 :authority");
         for evil in ["https://evil.example", "null", "https://meeboter.example.com.evil.example"] {
-            assert!(check_origin(&headers(&[("origin", evil), ("host", "meeboter.example.com"), COOKIE]), APP).is_err());
-            assert!(check_origin(&headers(&[("origin", evil)]), APP).is_err(), "{evil} without a cookie");
+            assert!(check_origin(&headers(&[("origin", evil), ("host", "meeboter.example.com"), COOKIE]), None, APP)
+                .is_err());
+            assert!(check_origin(&headers(&[("origin", evil)]), None, APP).is_err(), "{evil} without a cookie");
         }
     }
 
     #[test]
     fn without_origin_fetch_metadata_decides_then_the_cookie() {
-        assert!(check_origin(&headers(&[("sec-fetch-site", "same-origin"), COOKIE]), APP).is_ok());
-        assert!(check_origin(&headers(&[("sec-fetch-site", "cross-site"), COOKIE]), APP).is_err());
-        assert!(check_origin(&headers(&[("sec-fetch-site", "same-site")]), APP).is_err());
-        assert_eq!(check_origin(&headers(&[COOKIE]), APP), Err(NO_ORIGIN));
-        assert!(check_origin(&headers(&[]), APP).is_ok(), "a script without a cookie proves nothing and needs nothing");
+        assert!(check_origin(&headers(&[("sec-fetch-site", "same-origin"), COOKIE]), None, APP).is_ok());
+        assert!(check_origin(&headers(&[("sec-fetch-site", "cross-site"), COOKIE]), None, APP).is_err());
+        assert!(check_origin(&headers(&[("sec-fetch-site", "same-site")]), None, APP).is_err());
+        assert_eq!(check_origin(&headers(&[COOKIE]), None, APP), Err(NO_ORIGIN));
+        assert!(
+            check_origin(&headers(&[]), None, APP).is_ok(),
+            "a script without a cookie proves nothing and needs nothing"
+        );
     }
 
     #[test]
