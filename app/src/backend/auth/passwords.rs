@@ -26,7 +26,15 @@ fn slots() -> &'static Semaphore {
 
 /// Runs `f` on the blocking pool once a hashing slot is free (or fails with [`Busy`]).
 async fn bounded<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Busy> {
-    let _permit = tokio::time::timeout(HASH_WAIT, slots().acquire()).await.map_err(|_| Busy)?.map_err(|_| Busy)?;
+    bounded_on(slots(), HASH_WAIT, f).await
+}
+
+async fn bounded_on<T: Send + 'static>(
+    slots: &Semaphore,
+    wait: Duration,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Busy> {
+    let _permit = tokio::time::timeout(wait, slots.acquire()).await.map_err(|_| Busy)?.map_err(|_| Busy)?;
     tokio::task::spawn_blocking(f).await.map_err(|_| Busy)
 }
 
@@ -77,6 +85,16 @@ mod tests {
         assert!(h.starts_with("$argon2id$"));
         assert_eq!(verify_password("correct horse battery".into(), Some(h.clone())).await, Ok(true));
         assert_eq!(verify_password("wrong".into(), Some(h)).await, Ok(false));
+    }
+
+    #[tokio::test]
+    async fn work_beyond_the_slots_waits_briefly_then_is_refused() {
+        let slots = Semaphore::new(1);
+        let wait = Duration::from_millis(50);
+        let held = slots.acquire().await.unwrap();
+        assert_eq!(bounded_on(&slots, wait, || 1).await, Err(Busy), "no slot: refused, not queued");
+        drop(held);
+        assert_eq!(bounded_on(&slots, wait, || 2).await, Ok(2));
     }
 
     #[tokio::test]
