@@ -8,10 +8,12 @@ use leptos_router::path;
 use crate::api::auth::{SignIn, SignOut, SignUp};
 use crate::components::layout::Layout;
 use crate::model::user::CurrentUser;
-use crate::pages::{api_keys, auth, bots, docs, home, infrastructure, not_found::NotFound, templates, usage};
+use crate::pages::{account, api_keys, auth, bots, docs, home, infrastructure, not_found::NotFound, templates, usage};
 
 /// The document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    crate::backend::headers::set_page_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en" class="h-full">
@@ -90,6 +92,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/api-keys") view=api_keys::ApiKeysPage />
                     <Route path=path!("/usage") view=usage::UsagePage />
                     <Route path=path!("/infrastructure") view=infrastructure::InfrastructurePage />
+                    <Route path=path!("/account") view=account::AccountPage />
                 </Routes>
             </Layout>
         </Router>

@@ -6,6 +6,7 @@ pub mod config;
 pub mod db;
 pub mod deployer;
 pub mod error;
+pub mod headers;
 pub mod lifecycle;
 pub mod platforms;
 pub mod services;

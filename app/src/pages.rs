@@ -1,5 +1,6 @@
 //! One module per route.
 
+pub mod account;
 pub mod api_keys;
 pub mod auth;
 pub mod bots;

@@ -20,5 +20,5 @@ export async function signUp(page: Page, name: string, email: string) {
   await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
   await page.getByLabel("Confirm Password").fill(PASSWORD);
   await page.getByRole("button", { name: "Sign Up" }).click();
-  await expect(page.getByTestId("greeting")).toHaveText(`Welcome back, ${name}`);
+  await expect(page.getByTestId("greeting")).toHaveText(`Welcome to Meeboter, ${name}`);
 }

@@ -35,7 +35,11 @@ pub fn load_migrate_config() -> Result<MigrateConfig, CommandError> {
 
 /// Builds the shared state from a configuration.
 pub fn build_state(config: Config, leptos_options: LeptosOptions) -> Result<AppState, CommandError> {
-    let pool = db::build_pool(config.database_url.expose_secret(), config.database_pool_size)?;
+    let pool = db::build_pool_with_timeout(
+        config.database_url.expose_secret(),
+        config.database_pool_size,
+        config.statement_timeout,
+    )?;
     let api_doc = serde_json::to_value(crate::http::api_v1::openapi::document())
         .map_err(|e| CommandError::Other(format!("OpenAPI document: {e}")))?;
     let storage = app::backend::storage::Storage::from_config(&config).map_err(CommandError::Other)?;

@@ -1,10 +1,12 @@
 //! The router: web app (SSR + server functions), health endpoints, static files, and the
-//! edge middleware (client address, sign-in guard, request tracing, body limit).
+//! edge middleware (client address, sign-in guard, same-origin check, request tracing, body
+//! limit, request timeout, security headers).
 
 pub mod api_v1;
 pub mod guard;
 pub mod health;
 pub mod screenshots;
+pub mod security;
 pub mod trpc;
 
 use app::backend::state::AppState;
@@ -44,9 +46,12 @@ pub fn router_with(state: AppState, logs: api_v1::RequestLogSink) -> Router {
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn(guard::server_fn_error_status))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), security::same_origin))
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard::session_for_pages))
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard::client_ip))
         .layer(axum::middleware::from_fn(guard::body_limit))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), security::request_timeout))
+        .layer(axum::middleware::from_fn(security::security_headers))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -39,7 +39,7 @@ pub struct UserSummary {
 }
 
 #[cfg(feature = "ssr")]
-async fn admin() -> Result<(crate::model::user::CurrentUser, crate::backend::db::DbConn), AppError> {
+pub(crate) async fn admin() -> Result<(crate::model::user::CurrentUser, crate::backend::db::DbConn), AppError> {
     let (user, conn) = super::ctx::user_and_conn().await?;
     if !user.is_admin() {
         return Err(AppError::Forbidden);

@@ -11,7 +11,8 @@ pub async fn get_current_user() -> Result<Option<CurrentUser>, AppError> {
     super::ctx::current_user().await
 }
 
-/// Creates an account, signs it in and goes to `next` (or the dashboard).
+/// Creates an account, signs it in and goes to `next` (or the dashboard). `invite` is the code
+/// of an invitation link (needed when `SIGNUP_MODE=invite`).
 #[server(prefix = "/fn", endpoint = "sign_up")]
 pub async fn sign_up(
     name: String,
@@ -19,15 +20,22 @@ pub async fn sign_up(
     password: String,
     confirm_password: String,
     next: Option<String>,
+    invite: Option<String>,
 ) -> Result<(), AppError> {
     use super::ctx;
     use crate::backend::{auth::sessions, services::accounts};
     let state = ctx::state()?;
-    let mut conn = ctx::conn(&state).await?;
     let client = ctx::client_info();
-    let (user, token) = accounts::sign_up(&mut conn, &name, &email, &password, &confirm_password, &client).await?;
+    let form = accounts::SignUpForm {
+        name: &name,
+        email: &email,
+        password: &password,
+        confirm: &confirm_password,
+        invite: invite.as_deref(),
+    };
+    let (user, token) = accounts::sign_up(&state.pool, &state.config, form, &client).await?;
     tracing::info!(user_id = user.id, role = user.role.as_str(), "account created");
-    ctx::set_cookie(&sessions::set_cookie(&token, state.config.secure_cookies()));
+    ctx::set_cookie(&sessions::set_cookie(&token, state.config.secure_cookies(), state.config.session_max_lifetime));
     leptos_axum::redirect(&crate::model::account::safe_next(next.as_deref()));
     Ok(())
 }
@@ -38,12 +46,12 @@ pub async fn sign_in(email: String, password: String, next: Option<String>) -> R
     use super::ctx;
     use crate::backend::{auth::sessions, services::accounts};
     let state = ctx::state()?;
-    let mut conn = ctx::conn(&state).await?;
     let client = ctx::client_info();
-    match accounts::sign_in(&mut conn, &email, &password, &client).await {
+    match accounts::sign_in(&state.pool, &state.config, &email, &password, &client).await {
         Ok((user, token)) => {
             tracing::info!(user_id = user.id, "signed in");
-            ctx::set_cookie(&sessions::set_cookie(&token, state.config.secure_cookies()));
+            let max_lifetime = state.config.session_max_lifetime;
+            ctx::set_cookie(&sessions::set_cookie(&token, state.config.secure_cookies(), max_lifetime));
             leptos_axum::redirect(&crate::model::account::safe_next(next.as_deref()));
             Ok(())
         }

@@ -31,6 +31,28 @@ pub enum LogFormat {
     Json,
 }
 
+/// Who may create an account (`SIGNUP_MODE`). The very first account (the administrator) can
+/// always be created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignupMode {
+    /// Anyone may sign up.
+    Open,
+    /// Only with an invitation from the administrator.
+    Invite,
+    /// Nobody after the first account.
+    Closed,
+}
+
+impl SignupMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignupMode::Open => "open",
+            SignupMode::Invite => "invite",
+            SignupMode::Closed => "closed",
+        }
+    }
+}
+
 /// S3 (or MinIO) object storage; absent means a local directory.
 #[derive(Debug, Clone)]
 pub struct S3Config {
@@ -75,6 +97,19 @@ pub struct Config {
     pub storage_dir: String,
     /// Trust `X-Forwarded-For` for the client address (only behind a proxy you control).
     pub trust_proxy_headers: bool,
+    /// How many proxies you control stand in front of the server (`TRUSTED_PROXY_HOPS`): the
+    /// client is that many entries from the right of `X-Forwarded-For`.
+    pub trusted_proxy_hops: usize,
+    /// Who may create an account.
+    pub signup_mode: SignupMode,
+    /// Sign-up attempts one client may make in 15 minutes.
+    pub signup_rate_limit: i64,
+    /// The absolute lifetime of a session, however active it is.
+    pub session_max_lifetime: Duration,
+    /// PostgreSQL `statement_timeout` of pooled connections (zero: none).
+    pub statement_timeout: Duration,
+    /// How long an HTTP request may take before it is answered 503.
+    pub request_timeout: Duration,
 }
 
 impl Config {
@@ -113,6 +148,17 @@ impl Config {
         let (platforms, skipped_platforms) =
             platforms::resolve_priority(vars, &mut errs, mode, &k8s, &aws, &coolify, &local);
         let s3 = read_s3(vars, &mut errs);
+        let signup_mode = match vars.get("SIGNUP_MODE").map(|v| v.to_ascii_lowercase()).as_deref() {
+            None if mode == RunMode::Development => SignupMode::Open,
+            None => SignupMode::Invite,
+            Some("open") => SignupMode::Open,
+            Some("invite") => SignupMode::Invite,
+            Some("closed") => SignupMode::Closed,
+            Some(other) => {
+                errs.push("SIGNUP_MODE", format!("'{other}' is not a sign-up mode; use open, invite or closed"));
+                SignupMode::Invite
+            }
+        };
         let config = Config {
             mode,
             log_format,
@@ -136,6 +182,14 @@ impl Config {
             s3,
             storage_dir: vars.get("STORAGE_DIR").unwrap_or_else(|| "target/storage".to_owned()),
             trust_proxy_headers: vars.boolean(&mut errs, "TRUST_PROXY_HEADERS", false),
+            trusted_proxy_hops: vars.number(&mut errs, "TRUSTED_PROXY_HOPS", 1, 1..=10),
+            signup_mode,
+            signup_rate_limit: vars.number(&mut errs, "SIGNUP_RATE_LIMIT", 10, 1..=100_000),
+            session_max_lifetime: Duration::from_secs(
+                vars.number(&mut errs, "SESSION_MAX_DAYS", 30u64, 1..=365) * 24 * 3600,
+            ),
+            statement_timeout: vars.millis(&mut errs, "DATABASE_STATEMENT_TIMEOUT_MS", 30_000),
+            request_timeout: Duration::from_secs(vars.number(&mut errs, "REQUEST_TIMEOUT_SECS", 30, 1..=3600)),
         };
         errs.into_result(config)
     }
@@ -190,6 +244,14 @@ impl Config {
             None => row("STORAGE_DIR", format!("{} (S3 not configured)", self.storage_dir)),
         }
         row("TRUST_PROXY_HEADERS", self.trust_proxy_headers.to_string());
+        if self.trust_proxy_headers {
+            row("TRUSTED_PROXY_HOPS", self.trusted_proxy_hops.to_string());
+        }
+        row("SIGNUP_MODE", self.signup_mode.as_str().to_owned());
+        row("SIGNUP_RATE_LIMIT", self.signup_rate_limit.to_string());
+        row("SESSION_MAX_DAYS", (self.session_max_lifetime.as_secs() / 86_400).to_string());
+        row("DATABASE_STATEMENT_TIMEOUT_MS", self.statement_timeout.as_millis().to_string());
+        row("REQUEST_TIMEOUT_SECS", self.request_timeout.as_secs().to_string());
         rows
     }
 }

@@ -2,12 +2,14 @@
 
 pub mod schema;
 
+use std::time::Duration;
+
 use diesel::migration::MigrationSource;
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::pooled_connection::deadpool::{Object, Pool, PoolError};
-use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
@@ -34,11 +36,36 @@ pub enum DbError {
 
 /// Builds the pool; connections are opened lazily.
 pub fn build_pool(database_url: &str, max_size: usize) -> Result<DbPool, DbError> {
-    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(database_url);
+    build_pool_with_timeout(database_url, max_size, Duration::ZERO)
+}
+
+/// Builds the pool; every connection gets `statement_timeout` (zero: none), so a runaway query is
+/// cancelled by PostgreSQL instead of holding its connection.
+pub fn build_pool_with_timeout(
+    database_url: &str,
+    max_size: usize,
+    statement_timeout: Duration,
+) -> Result<DbPool, DbError> {
+    let timeout_ms = statement_timeout.as_millis();
+    let mut config = ManagerConfig::<AsyncPgConnection>::default();
+    config.custom_setup = Box::new(move |url: &str| {
+        let url = url.to_owned();
+        Box::pin(async move {
+            let mut conn = <AsyncPgConnection as diesel_async::AsyncConnection>::establish(&url).await?;
+            if timeout_ms > 0 {
+                diesel::sql_query(format!("SET statement_timeout = {timeout_ms}"))
+                    .execute(&mut conn)
+                    .await
+                    .map_err(ConnectionError::CouldntSetupConfiguration)?;
+            }
+            Ok(conn)
+        })
+    });
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(database_url, config);
     Pool::builder(manager)
         .max_size(max_size)
-        .wait_timeout(Some(std::time::Duration::from_secs(10)))
-        .create_timeout(Some(std::time::Duration::from_secs(10)))
+        .wait_timeout(Some(Duration::from_secs(10)))
+        .create_timeout(Some(Duration::from_secs(10)))
         .runtime(deadpool_runtime())
         .build()
         .map_err(|e| DbError::Pool(e.to_string()))

@@ -134,6 +134,12 @@ fn UserMenu(user: CurrentUser) -> impl IntoView {
         <span class="px-3 text-sm text-slate-300" data-testid="user-name">
             {user.name}
         </span>
+        <a
+            href="/account"
+            class="rounded-md px-3 py-2 text-sm font-medium text-slate-300 hover:bg-slate-800 hover:text-white"
+        >
+            "Account"
+        </a>
         <ActionForm action=session.sign_out>
             <button
                 type="submit"

@@ -77,14 +77,64 @@ pub fn validate_password(password: &str) -> Result<(), AppError> {
     Ok(())
 }
 
-/// Where to go after signing in: only local paths, never another site.
+/// Where to go after signing in: only a path on this site, never another site.
+///
+/// `next` travels through a query string and a form, so it may arrive percent-encoded; the
+/// raw value and its decodings are all checked. Anything doubtful falls back to `/`.
 pub fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && !n.starts_with("/auth/") => {
-            n.to_owned()
-        }
+        Some(n) if is_same_origin_path(n) => n.to_owned(),
         _ => "/".to_owned(),
     }
+}
+
+/// Whether `next` is a same-origin path: one leading `/` (not `//`), no backslash, no
+/// whitespace or control character, printable ASCII only (it goes into a `Location` header),
+/// also after percent-decoding (browsers drop tabs and newlines, so `/\t/evil.com` would
+/// become `//evil.com`), and not an `/auth/` page.
+pub fn is_same_origin_path(next: &str) -> bool {
+    const MAX_LEN: usize = 2048;
+    if next.len() > MAX_LEN || !next.bytes().all(|b| b.is_ascii_graphic()) {
+        return false;
+    }
+    let mut current = next.to_owned();
+    // Decode until stable (at most a few rounds), checking every form.
+    for _ in 0..4 {
+        if !current.starts_with('/')
+            || current.starts_with("//")
+            || current.contains('\\')
+            || current.chars().any(|c| c.is_control() || c.is_whitespace())
+            || current.starts_with("/auth/")
+        {
+            return false;
+        }
+        let decoded = percent_decode(&current);
+        if decoded == current {
+            return true;
+        }
+        current = decoded;
+    }
+    false
+}
+
+/// Percent-decodes `s` (invalid UTF-8 becomes U+FFFD).
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
@@ -121,5 +171,39 @@ mod tests {
         assert_eq!(safe_next(Some("https://evil.com")), "/");
         assert_eq!(safe_next(Some("/auth/sign-in")), "/");
         assert_eq!(safe_next(None), "/");
+    }
+
+    #[test]
+    fn next_refuses_every_way_out_of_this_site() {
+        for bad in [
+            "/\t/evil.com",
+            "/\n/evil.com",
+            "/%0A",
+            "/bots%0d%0aSet-Cookie:x=1",
+            "/%09/evil.com",
+            "/%2F/evil.com",
+            "/%2f%2fevil.com",
+            "/%5Cevil.com",
+            "/\\evil.com",
+            "\\\\evil.com",
+            "/%252F/evil.com",
+            "/ bots",
+            "/bots\u{0}",
+            "/bóts",
+            "",
+            "bots",
+            "javascript:alert(1)",
+            "/%2Fauth/sign-in",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/", "{bad:?} must be refused");
+        }
+        assert_eq!(safe_next(Some(&format!("/{}", "a".repeat(3000)))), "/");
+    }
+
+    #[test]
+    fn next_keeps_ordinary_local_paths() {
+        for good in ["/", "/bots", "/bots/12", "/bots?page=2&size=50", "/bots%3Fpage%3D2", "/templates#x"] {
+            assert_eq!(safe_next(Some(good)), good);
+        }
     }
 }

@@ -36,6 +36,9 @@ pub struct CurrentUser {
     pub name: String,
     pub email: String,
     pub role: Role,
+    /// Whether this session is the one the account was created with (for the greeting).
+    #[serde(default)]
+    pub first_session: bool,
 }
 
 impl CurrentUser {

@@ -10,9 +10,13 @@ use crate::components::form::{ActionError, Field};
 use crate::model::account::MIN_PASSWORD_LEN;
 use crate::model::error::AppError;
 
-fn next_param() -> Memo<String> {
+fn query_param(name: &'static str) -> Memo<String> {
     let query = use_query_map();
-    Memo::new(move |_| query.read().get("next").unwrap_or_default())
+    Memo::new(move |_| query.read().get(name).unwrap_or_default())
+}
+
+fn next_param() -> Memo<String> {
+    query_param("next")
 }
 
 fn last_error<T: 'static>(
@@ -66,11 +70,22 @@ pub fn SignUpPage() -> impl IntoView {
     let session = expect_context::<Session>();
     let action = session.sign_up;
     let next = next_param();
+    let invite = query_param("invite");
     view! {
         <Title text="Sign Up" />
         <AuthCard title="Create your account">
-            <ActionForm action attr:class="mt-6 space-y-4">
+            {move || {
+                (!invite.get().is_empty())
+                    .then(|| {
+                        view! {
+                            <p class="mt-2 text-sm text-slate-600" data-testid="invited">
+                                "You were invited to this Meeboter server."
+                            </p>
+                        }
+                    })
+            }} <ActionForm action attr:class="mt-6 space-y-4">
                 <input type="hidden" name="next" prop:value=move || next.get() />
+                <input type="hidden" name="invite" value=move || invite.get() />
                 <Field name="name" label="Name" autocomplete="name" placeholder="Ada Lovelace" />
                 <Field name="email" label="Email" kind="email" autocomplete="email" placeholder="you@company.com" />
                 <Field

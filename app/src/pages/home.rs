@@ -89,6 +89,15 @@ fn Landing() -> impl IntoView {
     }
 }
 
+/// A new account is welcomed; a returning one is welcomed back.
+fn greeting(user: &CurrentUser) -> String {
+    if user.first_session {
+        format!("Welcome to Meeboter, {}", user.name)
+    } else {
+        format!("Welcome back, {}", user.name)
+    }
+}
+
 #[component]
 fn Dashboard(user: CurrentUser) -> impl IntoView {
     let tick = use_tick(5);
@@ -104,7 +113,7 @@ fn Dashboard(user: CurrentUser) -> impl IntoView {
         <Title text="Dashboard" />
         <div class="flex flex-col gap-1">
             <h1 class="text-2xl font-bold tracking-tight" data-testid="greeting">
-                {format!("Welcome back, {}", user.name)}
+                {greeting(&user)}
             </h1>
             <p class="text-sm text-slate-600">
                 {format!("Signed in as {}", user.email)} {user.is_admin().then_some(" · administrator")}

@@ -1,8 +1,11 @@
 //! `/infrastructure` (administrators): capacity of each configured platform, the queue, and
 //! users' plans and daily overrides.
 
+mod invitations;
+
 use leptos::prelude::*;
 
+use self::invitations::Invitations;
 use crate::api::admin::{get_infrastructure, list_users, set_user_plan, UserSummary};
 use crate::components::live::{use_live, use_tick, Loaded};
 use crate::components::protected::RequireUser;
@@ -111,6 +114,7 @@ fn InfrastructureView() -> impl IntoView {
                 Err(e) => view! { <ErrorText message=e.to_string() /> }.into_any(),
             }}
         </Loaded>
+        <Invitations />
     }
 }
 

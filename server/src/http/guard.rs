@@ -1,7 +1,7 @@
 //! Edge middleware: the client's address for rate limits, and the redirect of signed-out
 //! visitors away from signed-in pages (before any rendering, so the answer is a real 303).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use app::app::RequestUser;
 use app::backend::auth::{sessions, ClientIp};
@@ -14,7 +14,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 
 /// Pages that need a session; everything under them does too.
-pub const PROTECTED_PREFIXES: [&str; 5] = ["/bots", "/templates", "/api-keys", "/usage", "/infrastructure"];
+pub const PROTECTED_PREFIXES: [&str; 6] = ["/bots", "/templates", "/api-keys", "/usage", "/infrastructure", "/account"];
 
 /// Whether a path is a signed-in page.
 pub fn is_protected(path: &str) -> bool {
@@ -23,20 +23,28 @@ pub fn is_protected(path: &str) -> bool {
 
 /// Records the client address as a `ClientIp` request extension.
 pub async fn client_ip(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let forwarded = state
-        .config
-        .trust_proxy_headers
-        .then(|| req.headers().get("x-forwarded-for"))
-        .flatten()
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty());
-    let ip = forwarded
-        .or_else(|| req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()))
-        .unwrap_or_else(|| "unknown".to_owned());
+    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let forwarded = req.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok());
+    let ip = client_address(
+        state.config.trust_proxy_headers.then_some(forwarded).flatten(),
+        peer,
+        state.config.trusted_proxy_hops,
+    );
     req.extensions_mut().insert(ClientIp(ip));
     next.run(req).await
+}
+
+/// The client's address: with a trusted `X-Forwarded-For` (`TRUST_PROXY_HEADERS=true`), the
+/// entry `hops` from the right (each of our `hops` proxies appends the address it received the
+/// request from, so entries further left were written by the client and prove nothing);
+/// otherwise, or when that entry is missing or not an address, the socket peer.
+pub fn client_address(forwarded: Option<&str>, peer: Option<IpAddr>, hops: usize) -> String {
+    let from_proxy = forwarded.and_then(|xff| {
+        let entries: Vec<&str> = xff.split(',').map(str::trim).collect();
+        let index = entries.len().checked_sub(hops.max(1))?;
+        entries[index].parse::<IpAddr>().ok()
+    });
+    from_proxy.or(peer).map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
 }
 
 /// Whether a GET of `path` renders a page (rather than an API, a server function or a file).
@@ -159,6 +167,22 @@ mod tests {
         assert!(!is_page("/pkg/meeboter.wasm"));
         assert!(!is_page("/favicon.svg"));
         assert!(!is_page("/readyz"));
+    }
+
+    #[test]
+    fn the_client_is_the_rightmost_hop_our_proxies_did_not_write() {
+        let peer: Option<IpAddr> = Some("10.0.0.9".parse().unwrap());
+        // One proxy: it appended the client's address last; what the client sent is ignored.
+        assert_eq!(client_address(Some("6.6.6.6, 203.0.113.7"), peer, 1), "203.0.113.7");
+        assert_eq!(client_address(Some("203.0.113.7"), peer, 1), "203.0.113.7");
+        // Two proxies: the last entry is the first proxy's address.
+        assert_eq!(client_address(Some("6.6.6.6, 203.0.113.7, 10.0.0.2"), peer, 2), "203.0.113.7");
+        // Too few entries or garbage: the socket peer, never a client-chosen value.
+        assert_eq!(client_address(Some("203.0.113.7"), peer, 2), "10.0.0.9");
+        assert_eq!(client_address(Some("6.6.6.6, not-an-ip"), peer, 1), "10.0.0.9");
+        assert_eq!(client_address(None, peer, 1), "10.0.0.9");
+        assert_eq!(client_address(Some("2001:db8::1"), None, 1), "2001:db8::1");
+        assert_eq!(client_address(None, None, 1), "unknown");
     }
 
     #[test]

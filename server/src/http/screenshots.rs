@@ -132,6 +132,12 @@ pub async fn view(
         return Err(not_found());
     }
     let bytes = state.storage.get(&key).await?.ok_or_else(not_found)?;
-    Ok(([(header::CONTENT_TYPE, "image/png"), (header::CACHE_CONTROL, "private, max-age=86400")], bytes)
-        .into_response())
+    // nosniff: the bytes came from a bot; a browser must never take them for HTML or script.
+    let headers = [
+        (header::CONTENT_TYPE, "image/png"),
+        (header::CACHE_CONTROL, "private, max-age=86400"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::CONTENT_SECURITY_POLICY, "default-src 'none'; sandbox"),
+    ];
+    Ok((headers, bytes).into_response())
 }

@@ -17,7 +17,7 @@ async fn sign_up_opens_a_session_and_the_dashboard_greets_by_name() {
     assert!(!cookie.contains("Secure"), "plain http must not set Secure: {cookie}");
 
     let page = app.get("/").await;
-    assert!(page.body.contains("Welcome back, Ada Lovelace"), "{}", page.body);
+    assert!(page.body.contains("Welcome to Meeboter, Ada Lovelace"), "{}", page.body);
     assert_eq!(app.get("/bots").await.status, StatusCode::OK);
     assert_eq!(app.count("SELECT count(*) AS n FROM users WHERE email = 'ada@example.com'").await, 1);
     // Only the token's hash is stored.

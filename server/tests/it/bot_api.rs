@@ -562,6 +562,7 @@ async fn screenshots_are_stored_kept_to_fifty_and_shown_only_to_the_owner() {
     let r = app.get(&url).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.headers["content-type"], "image/png");
+    assert_eq!(r.headers["x-content-type-options"], "nosniff", "a browser must not sniff bot-supplied bytes");
 
     app.forget_cookie();
     assert_eq!(app.get(&url).await.status, StatusCode::UNAUTHORIZED);

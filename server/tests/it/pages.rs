@@ -25,7 +25,7 @@ async fn an_unknown_path_is_a_404_page() {
 #[tokio::test]
 async fn signed_in_pages_redirect_a_visitor_to_sign_in_and_back() {
     let mut app = TestApp::new().await;
-    for page in ["/bots", "/templates", "/api-keys", "/usage", "/infrastructure", "/bots/42"] {
+    for page in ["/bots", "/templates", "/api-keys", "/usage", "/infrastructure", "/account", "/bots/42"] {
         let r = app.get(page).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{page}");
         let expected = format!("/auth/sign-in?next={}", page);

@@ -120,13 +120,15 @@ impl TestApp {
         self.send(Request::get(path).header(header::ACCEPT, "text/html").body(Body::empty()).unwrap()).await
     }
 
-    /// Calls a server function the way a hydrated page does (form-encoded POST).
+    /// Calls a server function the way a hydrated page does (form-encoded POST, with the
+    /// `Sec-Fetch-Site: same-origin` a browser sends).
     pub async fn call(&mut self, endpoint: &str, form: &[(&str, &str)]) -> TestResponse {
         let body = form.iter().map(|(k, v)| format!("{k}={}", urlencode(v))).collect::<Vec<_>>().join("&");
         self.send(
             Request::post(format!("/fn/{endpoint}"))
                 .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
                 .header(header::ACCEPT, "application/json")
+                .header("sec-fetch-site", "same-origin")
                 .body(Body::from(body))
                 .unwrap(),
         )
@@ -139,6 +141,7 @@ impl TestApp {
             Request::post(format!("/fn/{endpoint}"))
                 .header(header::CONTENT_TYPE, "application/json")
                 .header(header::ACCEPT, "application/json")
+                .header("sec-fetch-site", "same-origin")
                 .body(Body::from(body.to_string()))
                 .unwrap(),
         )
@@ -228,6 +231,16 @@ impl TestApp {
 
     pub fn session_cookie(&self) -> Option<&str> {
         self.cookie.as_deref()
+    }
+
+    /// Another browser on the same app: same router and database, its own cookie jar.
+    pub fn sibling(&self) -> TestApp {
+        TestApp { router: self.router.clone(), state: self.state.clone(), cookie: None }
+    }
+
+    /// Uses a session cookie (`name=value`) from now on.
+    pub fn set_cookie(&mut self, pair: &str) {
+        self.cookie = Some(pair.to_owned());
     }
 
     pub fn forget_cookie(&mut self) {

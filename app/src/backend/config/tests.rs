@@ -183,3 +183,34 @@ fn migrate_needs_only_the_database_url() {
     let e = MigrateConfig::from_vars(&Vars::default()).expect_err("no database");
     assert!(e.mentions("DATABASE_URL") && !e.mentions("PLATFORM_PRIORITY"), "{e}");
 }
+
+#[test]
+fn sign_up_is_open_in_development_and_by_invitation_in_production() {
+    let dev = Config::from_vars(&vars(&[("MEEBOTER_ENV", "development")])).unwrap();
+    assert_eq!(dev.signup_mode, SignupMode::Open);
+    let prod = Config::from_vars(&vars(&[("PLATFORM_PRIORITY", "k8s"), ("K8S_BOT_LIMIT", "3")])).unwrap();
+    assert_eq!(prod.mode, RunMode::Production);
+    assert_eq!(prod.signup_mode, SignupMode::Invite);
+    let closed = Config::from_vars(&vars(&[("MEEBOTER_ENV", "development"), ("SIGNUP_MODE", "Closed")])).unwrap();
+    assert_eq!(closed.signup_mode, SignupMode::Closed);
+    let e = errors(&[("MEEBOTER_ENV", "development"), ("SIGNUP_MODE", "everyone")]);
+    assert!(e.mentions("SIGNUP_MODE"), "{e}");
+}
+
+#[test]
+fn auth_and_timeout_settings_are_validated_by_name() {
+    let c = Config::from_vars(&vars(&[("MEEBOTER_ENV", "development")])).unwrap();
+    assert_eq!(c.session_max_lifetime, Duration::from_secs(30 * 86_400));
+    assert_eq!(c.statement_timeout, Duration::from_secs(30));
+    assert_eq!(c.request_timeout, Duration::from_secs(30));
+    assert_eq!(c.trusted_proxy_hops, 1);
+    for (k, v) in [
+        ("SESSION_MAX_DAYS", "0"),
+        ("DATABASE_STATEMENT_TIMEOUT_MS", "soon"),
+        ("REQUEST_TIMEOUT_SECS", "0"),
+        ("TRUSTED_PROXY_HOPS", "0"),
+    ] {
+        let e = errors(&[("MEEBOTER_ENV", "development"), (k, v)]);
+        assert!(e.mentions(k), "{k}: {e}");
+    }
+}

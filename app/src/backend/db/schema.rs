@@ -25,6 +25,7 @@ diesel::table! {
         created_at -> Timestamptz,
         last_seen_at -> Timestamptz,
         expires_at -> Timestamptz,
+        absolute_expires_at -> Timestamptz,
     }
 }
 
@@ -35,6 +36,20 @@ diesel::table! {
         ip_address -> Text,
         succeeded -> Bool,
         created_at -> Timestamptz,
+        kind -> Text,
+    }
+}
+
+diesel::table! {
+    invitations (id) {
+        id -> Int8,
+        code_hash -> Bytea,
+        created_by -> Int8,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        used_at -> Nullable<Timestamptz>,
+        used_by -> Nullable<Int8>,
+        revoked_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -240,6 +255,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     users,
     sessions,
     sign_in_attempts,
+    invitations,
     subscriptions,
     api_keys,
     api_request_logs,

@@ -247,7 +247,7 @@ pub async fn authenticate(conn: &mut AsyncPgConnection, secret: &str) -> Result<
             .await
             .map_err(|e| internal("marking a key used failed", e))?;
     }
-    Ok((key_id, CurrentUser { id: user_id, name, email, role: Role::parse(&role) }))
+    Ok((key_id, CurrentUser { id: user_id, name, email, role: Role::parse(&role), first_session: false }))
 }
 
 /// One API request, written later in a batch.
