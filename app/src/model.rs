@@ -4,6 +4,7 @@ pub mod account;
 pub mod bot;
 pub mod error;
 pub mod keys;
+pub mod paging;
 pub mod platform;
 pub mod template;
 pub mod usage;

@@ -8,5 +8,6 @@ mod deployer;
 mod health;
 mod migrations;
 mod pages;
+mod paging;
 mod server_fns;
 mod support;
