@@ -121,9 +121,7 @@ pub async fn list_bots(conn: &mut AsyncPgConnection, user_id: i64, f: &BotFilter
     let data: Vec<Bot> = window.rows.into_iter().map(Bot::from).collect();
     let next_cursor =
         data.last().filter(|_| window.has_next).map(|b| Cursor::after(window.page, b.created_at, b.id).encode());
-    let previous_cursor = data
-        .iter()
-        .next()
+    let previous_cursor = <[Bot]>::first(&data)
         .filter(|_| window.has_previous)
         .map(|b| Cursor::before(window.page, b.created_at, b.id).encode());
     Ok(BotPage {
