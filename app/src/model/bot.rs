@@ -335,7 +335,7 @@ pub struct UpdateBot {
 #[cfg_attr(feature = "ssr", into_params(parameter_in = Query))]
 #[serde(rename_all = "camelCase")]
 pub struct BotFilter {
-    /// Page number, 1 to 1000 (default 1). Not together with `cursor`.
+    /// Page number, 1 to 1000 (default 1). Ignored when `cursor` is given.
     #[serde(default)]
     #[cfg_attr(feature = "ssr", param(minimum = 1, maximum = 1000))]
     pub page: Option<i64>,
@@ -345,7 +345,10 @@ pub struct BotFilter {
     pub page_size: i64,
     /// `nextCursor` or `previousCursor` of an earlier answer, unchanged.
     #[serde(default)]
-    #[cfg_attr(feature = "ssr", param(max_length = 64))]
+    #[cfg_attr(
+        feature = "ssr",
+        param(max_length = 64, pattern = r"^[ab][1-9][0-9]{0,8}\.-?[0-9]{1,16}\.[1-9][0-9]{0,17}$")
+    )]
     pub cursor: Option<String>,
     /// Comma-separated statuses, e.g. IN_CALL,LEAVING.
     pub status: Option<String>,

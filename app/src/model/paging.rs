@@ -14,8 +14,11 @@ pub const MAX_PAGE: i64 = 1_000;
 pub const MAX_PAGE_SIZE: i64 = 100;
 /// The longest cursor the server issues is well below this; anything longer is refused unread.
 pub const MAX_CURSOR_LEN: usize = 64;
-/// Page numbers carried by a cursor stay below this, so `page + 1` never overflows.
-const MAX_CURSOR_PAGE: i64 = 1_000_000_000;
+/// Page numbers carried by a cursor stay at or below this, so `page + 1` never overflows.
+const MAX_CURSOR_PAGE: i64 = 999_999_999;
+/// Every cursor the server issues matches this (stated in the OpenAPI document), and every text
+/// that matches it is accepted.
+pub const CURSOR_PATTERN: &str = r"^[ab][1-9][0-9]{0,8}\.-?[0-9]{1,16}\.[1-9][0-9]{0,17}$";
 
 /// A checked page of an offset listing: `page` in 1..=[`MAX_PAGE`], `page_size` in
 /// 1..=[`MAX_PAGE_SIZE`].

@@ -152,6 +152,7 @@ async fn cursor_pages_visit_every_bot_once_forward_and_back() {
     // Filters apply to cursor pages too.
     let in_call = app.api("GET", "/api/v1/bots?pageSize=2&status=IN_CALL", &key, None).await.json();
     let next = in_call["nextCursor"].as_str().unwrap();
+    assert!(next.len() <= 64 && next.starts_with('a'), "{next}");
     let second =
         app.api("GET", &format!("/api/v1/bots?pageSize=2&status=IN_CALL&cursor={next}"), &key, None).await.json();
     assert!(second["data"].as_array().unwrap().iter().all(|b| b["status"] == "IN_CALL"), "{second}");
@@ -207,7 +208,7 @@ async fn another_users_cursor_shows_only_your_own_bots() {
 }
 
 #[tokio::test]
-async fn a_forged_cursor_or_a_cursor_with_a_page_is_a_400() {
+async fn a_forged_cursor_is_a_400_and_a_cursor_wins_over_a_page() {
     let mut app = TestApp::new().await;
     let key = app.user_with_key("Ada").await;
     for cursor in
@@ -216,8 +217,11 @@ async fn a_forged_cursor_or_a_cursor_with_a_page_is_a_400() {
         let r = app.api("GET", &format!("/api/v1/bots?cursor={cursor}"), &key, None).await;
         assert_bad_request(&r, "cursor", cursor);
     }
-    let r = app.api("GET", "/api/v1/bots?page=2&cursor=a2.1.1", &key, None).await;
-    assert_bad_request(&r, "cursor", "page and cursor");
+    // Beside a cursor, `page` is still bounded, and the cursor wins.
+    let r = app.api("GET", "/api/v1/bots?page=5000&cursor=a2.1.1", &key, None).await;
+    assert_bad_request(&r, "page", "page out of bounds beside a cursor");
+    let r = app.api("GET", "/api/v1/bots?page=7&cursor=a2.1.1", &key, None).await;
+    assert_eq!((r.status, r.json()["page"].as_i64()), (StatusCode::OK, Some(2)), "{}", r.body);
 }
 
 #[tokio::test]
@@ -280,6 +284,7 @@ async fn the_openapi_document_states_the_paging_bounds_and_the_400() {
     let bots = &doc["paths"]["/api/v1/bots"]["get"];
     let cursor = bots["parameters"].as_array().unwrap().iter().find(|p| p["name"] == "cursor").unwrap();
     assert_eq!(cursor["schema"]["maxLength"], 64);
+    assert_eq!(cursor["schema"]["pattern"], app::model::paging::CURSOR_PATTERN);
     let page = &doc["components"]["schemas"]["BotPage"]["properties"];
     for field in ["nextCursor", "previousCursor", "totalIsEstimate", "total", "hasNextPage"] {
         assert!(page[field].is_object(), "BotPage.{field} undocumented");

@@ -93,23 +93,17 @@ struct Window {
     exact_total: Option<i64>,
 }
 
-/// A page of the user's bots: by `page` (1..=1000) or by `cursor`, never both.
+/// A page of the user's bots: by `cursor` when one is given, else by `page` (1..=1000).
 pub async fn list_bots(conn: &mut AsyncPgConnection, user_id: i64, f: &BotFilter) -> Result<BotPage, AppError> {
     let page_size = check_page_size(f.page_size)?;
-    let cursor = match (f.page, f.cursor.as_deref()) {
-        (Some(_), Some(_)) => {
-            return Err(AppError::bad_request(
-                "cursor",
-                "Send either page or cursor, not both: a cursor already carries its page.",
-            ))
-        }
-        (_, Some(raw)) => Some(Cursor::parse(raw)?),
-        (_, None) => None,
-    };
+    // `page` is checked even beside a cursor (which wins), so out-of-bounds input is never
+    // accepted silently.
+    let page = PageRequest::new(f.page.unwrap_or(1), page_size)?;
+    let cursor = f.cursor.as_deref().map(Cursor::parse).transpose()?;
     let filters = Filters::new(user_id, f)?;
     let window = match cursor {
         Some(c) => by_cursor(conn, &filters, page_size, c).await?,
-        None => by_offset(conn, &filters, PageRequest::new(f.page.unwrap_or(1), page_size)?).await?,
+        None => by_offset(conn, &filters, page).await?,
     };
     let (total, total_is_estimate) = match window.exact_total {
         Some(t) => (t, false),
