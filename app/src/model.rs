@@ -5,6 +5,7 @@ pub mod bot;
 pub mod error;
 pub mod invitation;
 pub mod keys;
+pub mod paging;
 pub mod platform;
 pub mod template;
 pub mod usage;

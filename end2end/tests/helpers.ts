@@ -22,3 +22,16 @@ export async function signUp(page: Page, name: string, email: string) {
   await page.getByRole("button", { name: "Sign Up" }).click();
   await expect(page.getByTestId("greeting")).toHaveText(`Welcome to Meeboter, ${name}`);
 }
+
+/** Creates an API key on the API Keys page and returns its secret. */
+export async function createApiKey(page: Page, name: string): Promise<string> {
+  await page.goto("/api-keys");
+  await hydrated(page);
+  await page.getByRole("button", { name: "Create API Key" }).click();
+  await page.getByLabel("Name").fill(name);
+  await page.getByRole("button", { name: "Create key" }).click();
+  const secret = (await page.getByTestId("secret").textContent())!.trim();
+  expect(secret).toMatch(/^mbk_[0-9a-f]{64}$/);
+  await page.getByRole("button", { name: "Done" }).click();
+  return secret;
+}

@@ -6,9 +6,10 @@ use leptos::server_fn::codec::Json;
 use serde::{Deserialize, Serialize};
 
 use crate::model::bot::{
-    Bot, BotEvent, BotFilter, BotLogLine, BulkResult, CreateBot, LogLevel, Page, PlatformDetails, Screenshot,
+    Bot, BotEvent, BotFilter, BotLogLine, BulkResult, CreateBot, LogLevel, PlatformDetails, Screenshot,
 };
 use crate::model::error::AppError;
+use crate::model::paging::BotPage;
 use crate::model::usage::DailyUsage;
 
 /// The dashboard's figures.
@@ -20,9 +21,9 @@ pub struct DashboardStats {
     pub plan: String,
 }
 
-/// A page of the user's bots.
+/// A page of the user's bots: by `page` (1 to 1000) or by `cursor`; 400 outside the bounds.
 #[server(prefix = "/fn", endpoint = "list_bots", input = Json)]
-pub async fn list_bots(filter: BotFilter) -> Result<Page<Bot>, AppError> {
+pub async fn list_bots(filter: BotFilter) -> Result<BotPage, AppError> {
     let (user, mut conn) = super::ctx::user_and_conn().await?;
     crate::backend::services::bots::list_bots(&mut conn, user.id, &filter).await
 }

@@ -13,7 +13,7 @@ pub fn Layout(children: Children) -> impl IntoView {
     view! {
         <div class="flex min-h-full flex-col">
             <Header />
-            <main class="mx-auto w-full max-w-6xl flex-1 px-4 py-8 sm:px-6 lg:px-8">
+            <main class="mx-auto w-full min-w-0 max-w-6xl flex-1 px-4 py-8 sm:px-6 lg:px-8">
                 <ErrorBoundary fallback=|errors| view! { <ErrorView errors /> }>{children()}</ErrorBoundary>
             </main>
             <footer class="border-t border-slate-200 bg-white">

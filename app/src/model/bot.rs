@@ -367,16 +367,28 @@ pub struct UpdateBot {
     pub time_zone: Option<String>,
 }
 
-/// Filters and page of a bots listing.
+/// Filters and page of a bots listing: either `page` (offset paging, up to page 1,000) or
+/// `cursor` (keyset paging, any depth), not both.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::IntoParams, utoipa::ToSchema))]
 #[cfg_attr(feature = "ssr", into_params(parameter_in = Query))]
 #[serde(rename_all = "camelCase")]
 pub struct BotFilter {
-    #[serde(default = "first_page")]
-    pub page: i64,
+    /// Page number, 1 to 1000 (default 1). Ignored when `cursor` is given.
+    #[serde(default)]
+    #[cfg_attr(feature = "ssr", param(minimum = 1, maximum = 1000))]
+    pub page: Option<i64>,
+    /// Bots per page, 1 to 100.
     #[serde(default = "default_page_size")]
+    #[cfg_attr(feature = "ssr", param(minimum = 1, maximum = 100, default = 20))]
     pub page_size: i64,
+    /// `nextCursor` or `previousCursor` of an earlier answer, unchanged.
+    #[serde(default)]
+    #[cfg_attr(
+        feature = "ssr",
+        param(max_length = 64, pattern = r"^[ab][1-9][0-9]{0,8}\.-?[0-9]{1,16}\.[1-9][0-9]{0,17}$")
+    )]
+    pub cursor: Option<String>,
     /// Comma-separated statuses, e.g. IN_CALL,LEAVING.
     pub status: Option<String>,
     pub meeting_platform: Option<MeetingPlatform>,
@@ -386,17 +398,14 @@ pub struct BotFilter {
 impl Default for BotFilter {
     fn default() -> Self {
         BotFilter {
-            page: 1,
+            page: None,
             page_size: default_page_size(),
+            cursor: None,
             status: None,
             meeting_platform: None,
             deployment_platform: None,
         }
     }
-}
-
-fn first_page() -> i64 {
-    1
 }
 
 fn default_page_size() -> i64 {

@@ -11,6 +11,10 @@ pub enum AppError {
     /// The input is wrong; the message names the field and what to do.
     #[error("{message}")]
     Validation { field: Option<String>, message: String },
+    /// The request is malformed or out of bounds (a query parameter such as `page`); answered
+    /// with 400 and a message saying what is allowed.
+    #[error("{message}")]
+    BadRequest { field: Option<String>, message: String },
     /// Not signed in, or the session ended.
     #[error("{0}")]
     Unauthorized(String),
@@ -49,10 +53,17 @@ impl AppError {
         AppError::Validation { field: Some(field.to_owned()), message: message.into() }
     }
 
+    /// A bad request (400) about one field.
+    pub fn bad_request(field: &str, message: impl Into<String>) -> Self {
+        AppError::BadRequest { field: Some(field.to_owned()), message: message.into() }
+    }
+
     /// The field an error is about, if any (for highlighting form inputs).
     pub fn field(&self) -> Option<&str> {
         match self {
-            AppError::Validation { field, .. } | AppError::Conflict { field, .. } => field.as_deref(),
+            AppError::Validation { field, .. }
+            | AppError::BadRequest { field, .. }
+            | AppError::Conflict { field, .. } => field.as_deref(),
             _ => None,
         }
     }
@@ -61,6 +72,7 @@ impl AppError {
     pub fn status(&self) -> u16 {
         match self {
             AppError::Validation { .. } => 422,
+            AppError::BadRequest { .. } => 400,
             AppError::Unauthorized(_) => 401,
             AppError::Forbidden => 403,
             AppError::NotFound(_) => 404,

@@ -1,8 +1,9 @@
-//! `/bots`: the bots table with filters and pagination in the URL, live status, bulk cancel and
+//! `/bots`: the bots table with filters and pagination (by cursor) in the URL, live status, bulk cancel and
 //! remove-from-call with confirmation, a multi-bot deploy dialog and the details dialog.
 
 mod deploy;
 mod details;
+mod pager;
 mod table;
 
 pub use deploy::{use_deploy_stats, DeployDialog, DeployForm};
@@ -16,27 +17,23 @@ use crate::components::dialog::Confirm;
 use crate::components::live::{use_live, use_tick, Loaded};
 use crate::components::protected::RequireUser;
 use crate::components::ui::{PageHeader, BUTTON, BUTTON_DANGER, BUTTON_SECONDARY, INPUT};
-use crate::model::bot::{Bot, BotFilter, BotStatus, BulkResult, MeetingPlatform, Page};
+use crate::model::bot::{BotStatus, BulkResult, MeetingPlatform};
 use crate::model::error::AppError;
+use crate::model::paging::BotPage;
+use pager::{BotsQuery, Pager};
 
 /// `/bots`.
 #[component]
 pub fn BotsPage() -> impl IntoView {
-    let query = use_query_map();
-    let page = Memo::new(move |_| {
-        query.read().get("page").and_then(|p| p.parse::<i64>().ok()).filter(|p| *p > 0).unwrap_or(1)
+    let params = use_query_map();
+    let query = Memo::new(move |_| {
+        let params = params.read();
+        BotsQuery::from_params(|name| params.get(name))
     });
-    let status = Memo::new(move |_| query.read().get("status").filter(|s| !s.is_empty()));
-    let platform = Memo::new(move |_| query.read().get("platform").and_then(|p| MeetingPlatform::parse(&p)));
     let tick = use_tick(5);
     let refresh = RwSignal::new(0u32);
-    let bots = use_live(
-        move || (page.get(), status.get(), platform.get(), tick.get(), refresh.get()),
-        |(page, status, meeting_platform, _, _)| {
-            list_bots(BotFilter { page, page_size: 20, status, meeting_platform, deployment_platform: None })
-        },
-    );
-    view! { <RequireUser children=move |_| view! { <BotsView status platform refresh bots /> } /> }
+    let bots = use_live(move || (query.get(), tick.get(), refresh.get()), |(query, _, _)| list_bots(query.filter()));
+    view! { <RequireUser children=move |_| view! { <BotsView query refresh bots /> } /> }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -47,11 +44,12 @@ enum Bulk {
 
 #[component]
 fn BotsView(
-    status: Memo<Option<String>>,
-    platform: Memo<Option<MeetingPlatform>>,
+    query: Memo<BotsQuery>,
     refresh: RwSignal<u32>,
-    bots: Signal<Option<Result<Page<Bot>, AppError>>>,
+    bots: Signal<Option<Result<BotPage, AppError>>>,
 ) -> impl IntoView {
+    let status = Memo::new(move |_| query.read().status.clone());
+    let platform = Memo::new(move |_| query.read().platform);
     let selected = RwSignal::new(Vec::<(i64, BotStatus)>::new());
     let details = RwSignal::new(None::<i64>);
     let confirm = RwSignal::new(None::<Bulk>);
@@ -79,17 +77,10 @@ fn BotsView(
     let removable =
         move || selected.get().iter().filter(|(_, s)| s.can_remove_from_call()).map(|(id, _)| *id).collect::<Vec<_>>();
     let navigate = use_navigate();
-    let go = move |status: Option<String>, platform: Option<String>, page: i64| {
-        let mut q = vec![format!("page={page}")];
-        if let Some(s) = status.filter(|s| !s.is_empty()) {
-            q.push(format!("status={s}"));
-        }
-        if let Some(p) = platform.filter(|p| !p.is_empty()) {
-            q.push(format!("platform={p}"));
-        }
-        navigate(&format!("/bots?{}", q.join("&")), Default::default());
+    let go = StoredValue::new(move |href: String| navigate(&href, Default::default()));
+    let filter_to = move |status: Option<String>, platform: Option<String>| {
+        go.with_value(|go| go(query.get_untracked().with_filters(status, platform).href()))
     };
-    let go = StoredValue::new(go);
 
     view! {
         <PageHeader title="Bots" subtitle="Every bot you sent into a meeting, live.">
@@ -106,11 +97,7 @@ fn BotsView(
                 aria-label="Status filter"
                 class=format!("{INPUT} w-auto")
                 on:change=move |ev| {
-                    go.with_value(|go| go(
-                        Some(event_target_value(&ev)),
-                        platform.get().map(|p| p.as_str().to_owned()),
-                        1,
-                    ))
+                    filter_to(Some(event_target_value(&ev)), platform.get().map(|p| p.as_str().to_owned()))
                 }
                 prop:value=move || status.get().unwrap_or_default()
             >
@@ -123,7 +110,7 @@ fn BotsView(
             <select
                 aria-label="Platform filter"
                 class=format!("{INPUT} w-auto")
-                on:change=move |ev| go.with_value(|go| go(status.get(), Some(event_target_value(&ev)), 1))
+                on:change=move |ev| filter_to(status.get(), Some(event_target_value(&ev)))
                 prop:value=move || platform.get().map(|p| p.as_str().to_owned()).unwrap_or_default()
             >
                 <option value="">"All platforms"</option>
@@ -204,34 +191,38 @@ fn BotsView(
             >
                 {match loaded {
                     Ok(page_data) => {
-                        let (current, count) = (page_data.page, page_data.page_count);
+                        let pager = Pager::new(&query.get_untracked(), &page_data);
+                        let (no_previous, no_next) = (pager.previous.is_none(), pager.next.is_none());
+                        let (previous, next) = (pager.previous.unwrap_or_default(), pager.next.unwrap_or_default());
                         view! {
-                            <table::BotsTable page=page_data selected details />
-                            <div class="mt-3 flex items-center justify-between text-sm text-slate-600">
-                                <span>{format!("Page {current} of {}", count.max(1))}</span>
+                            <table::BotsTable bots=page_data.data selected details />
+                            <nav
+                                aria-label="Bots pages"
+                                class="mt-3 flex flex-wrap items-center justify-between gap-2 text-sm text-slate-600"
+                            >
+                                <span data-testid="page-label">{pager.label}</span>
+                                <span data-testid="bots-total" class="text-slate-500">
+                                    {pager.total}
+                                </span>
                                 <div class="flex gap-2">
                                     <button
                                         type="button"
                                         class=BUTTON_SECONDARY
-                                        disabled=current <= 1
-                                        on:click=move |_| {
-                                            go.with_value(|go| go(
-                                                status.get_untracked(),
-                                                platform.get_untracked().map(|p| p.as_str().to_owned()),
-                                                current - 1,
-                                            ))
-                                        }
+                                        disabled=no_previous
+                                        on:click=move |_| go.with_value(|go| go(previous.clone()))
                                     >
                                         "Previous"
                                     </button>
-                                    <button type="button" class=BUTTON_SECONDARY disabled=current>
-                                        = count
-                                        on:click=move |_| go.with_value(|go| go(status.get_untracked(), platform.get_untracked().map(|p| p.as_str().to_owned()), current + 1))
-                                        >
+                                    <button
+                                        type="button"
+                                        class=BUTTON_SECONDARY
+                                        disabled=no_next
+                                        on:click=move |_| go.with_value(|go| go(next.clone()))
+                                    >
                                         "Next"
                                     </button>
                                 </div>
-                            </div>
+                            </nav>
                         }
                             .into_any()
                     }

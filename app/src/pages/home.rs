@@ -106,7 +106,7 @@ fn Dashboard(user: CurrentUser) -> impl IntoView {
     let stats = use_live(move || (tz.get(), tick.get(), refresh.get()), |(tz, _, _)| get_dashboard_stats(Some(tz)));
     let recent = use_live(
         move || (tick.get(), refresh.get()),
-        |_| list_bots(BotFilter { page: 1, page_size: 8, ..BotFilter::default() }),
+        |_| list_bots(BotFilter { page_size: 8, ..BotFilter::default() }),
     );
     let deployed = RwSignal::new(None::<usize>);
     view! {

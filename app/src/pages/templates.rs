@@ -273,7 +273,6 @@ fn BroadcastDialog(on_close: Callback<()>) -> impl IntoView {
         || (),
         |_| {
             list_bots(BotFilter {
-                page: 1,
                 page_size: 100,
                 status: Some("SCHEDULED,QUEUED,DEPLOYING,JOINING_CALL,IN_WAITING_ROOM,IN_CALL".into()),
                 ..BotFilter::default()

@@ -96,7 +96,7 @@ impl TrpcError {
 impl From<AppError> for TrpcError {
     fn from(e: AppError) -> Self {
         let code = match &e {
-            AppError::Validation { .. } => "BAD_REQUEST",
+            AppError::Validation { .. } | AppError::BadRequest { .. } => "BAD_REQUEST",
             AppError::Unauthorized(_) => "UNAUTHORIZED",
             AppError::Forbidden => "FORBIDDEN",
             AppError::NotFound(_) => "NOT_FOUND",
@@ -108,7 +108,9 @@ impl From<AppError> for TrpcError {
         };
         let status = if code == "BAD_REQUEST" { 400 } else { e.status() };
         let message = match &e {
-            AppError::Validation { field: Some(f), message } => format!("{f}: {message}"),
+            AppError::Validation { field: Some(f), message } | AppError::BadRequest { field: Some(f), message } => {
+                format!("{f}: {message}")
+            }
             _ => e.to_string(),
         };
         TrpcError { code, status, message }

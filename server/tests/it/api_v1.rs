@@ -129,7 +129,7 @@ async fn listing_is_paginated_filtered_and_newest_first() {
     let bad = app.api("GET", "/api/v1/bots?status=SLEEPING", &key, None).await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
     let bad = app.api("GET", "/api/v1/bots?pageSize=1000", &key, None).await;
-    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     let bad = app.api("GET", "/api/v1/bots?page=abc", &key, None).await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
 }

@@ -13,5 +13,6 @@ mod lifecycle;
 mod limits;
 mod migrations;
 mod pages;
+mod paging;
 mod server_fns;
 mod support;

@@ -11,6 +11,7 @@ use crate::backend::error::internal;
 use crate::model::bot::Page;
 use crate::model::error::AppError;
 use crate::model::keys::{ApiKey, ApiRequestLog, CreatedApiKey, KeyStatus};
+use crate::model::paging::PageRequest;
 use crate::model::user::{CurrentUser, Role};
 
 /// Every secret starts with this, so leaked keys are easy to recognise and scan for.
@@ -101,8 +102,7 @@ pub async fn list(
     page: i64,
     page_size: i64,
 ) -> Result<Page<ApiKey>, AppError> {
-    let page = page.max(1);
-    let page_size = page_size.clamp(1, 100);
+    let req = PageRequest::new(page, page_size)?;
     let total: i64 = api_keys::table
         .filter(api_keys::user_id.eq(user_id))
         .count()
@@ -112,14 +112,14 @@ pub async fn list(
     let rows: Vec<KeyRow> = api_keys::table
         .filter(api_keys::user_id.eq(user_id))
         .order((api_keys::created_at.desc(), api_keys::id.desc()))
-        .limit(page_size)
-        .offset((page - 1) * page_size)
+        .limit(req.page_size)
+        .offset(req.offset())
         .select(select_cols())
         .load(conn)
         .await
         .map_err(|e| internal("listing keys failed", e))?;
     let now = Utc::now();
-    Ok(Page::new(rows.into_iter().map(|r| to_dto(r, now)).collect(), total, page, page_size))
+    Ok(Page::new(rows.into_iter().map(|r| to_dto(r, now)).collect(), total, req.page, req.page_size))
 }
 
 /// Keys that still work.
@@ -166,8 +166,7 @@ pub async fn request_logs(
     if !owned {
         return Err(AppError::NotFound(format!("API key {key_id} not found.")));
     }
-    let page = page.max(1);
-    let page_size = page_size.clamp(1, 100);
+    let req = PageRequest::new(page, page_size)?;
     let total: i64 = api_request_logs::table
         .filter(api_request_logs::api_key_id.eq(key_id))
         .count()
@@ -177,8 +176,8 @@ pub async fn request_logs(
     let rows: Vec<(i64, String, String, i32, i32, DateTime<Utc>)> = api_request_logs::table
         .filter(api_request_logs::api_key_id.eq(key_id))
         .order(api_request_logs::id.desc())
-        .limit(page_size)
-        .offset((page - 1) * page_size)
+        .limit(req.page_size)
+        .offset(req.offset())
         .select((
             api_request_logs::id,
             api_request_logs::method,
@@ -201,7 +200,7 @@ pub async fn request_logs(
             created_at,
         })
         .collect();
-    Ok(Page::new(data, total, page, page_size))
+    Ok(Page::new(data, total, req.page, req.page_size))
 }
 
 /// Key id, expiry, revocation, last use, and the owner's id, name, email, role.

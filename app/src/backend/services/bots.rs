@@ -4,6 +4,7 @@
 
 mod actions;
 mod create;
+mod list;
 mod query;
 mod row;
 pub mod urls;
@@ -11,7 +12,8 @@ pub mod validate;
 
 pub use actions::{cancel_deployment, delete_bots, remove_from_call, set_log_level, update_bot, BulkAction};
 pub use create::create_bot;
-pub use query::{active_bot_count, get_bot, list_bots, list_events};
+pub use list::{list_bots, EXACT_COUNT_LIMIT};
+pub use query::{active_bot_count, get_bot, list_events};
 pub use row::BotRow;
 
 use crate::model::error::AppError;

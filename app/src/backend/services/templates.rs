@@ -11,6 +11,7 @@ use crate::backend::db::schema::{bot_chat_messages, bots, message_templates};
 use crate::backend::error::internal;
 use crate::model::bot::{BulkFailure, BulkResult, Page};
 use crate::model::error::AppError;
+use crate::model::paging::PageRequest;
 use crate::model::template::{MessageTemplate, SendChat, TemplateInput};
 
 pub const MAX_VARIATIONS: usize = 50;
@@ -70,8 +71,7 @@ pub async fn list(
     page: i64,
     page_size: i64,
 ) -> Result<Page<MessageTemplate>, AppError> {
-    let page = page.max(1);
-    let page_size = page_size.clamp(1, 100);
+    let req = PageRequest::new(page, page_size)?;
     let total: i64 = message_templates::table
         .filter(message_templates::user_id.eq(user_id))
         .count()
@@ -81,13 +81,13 @@ pub async fn list(
     let rows: Vec<Row> = message_templates::table
         .filter(message_templates::user_id.eq(user_id))
         .order((message_templates::created_at.desc(), message_templates::id.desc()))
-        .limit(page_size)
-        .offset((page - 1) * page_size)
+        .limit(req.page_size)
+        .offset(req.offset())
         .select(cols())
         .load(conn)
         .await
         .map_err(|e| internal("listing templates failed", e))?;
-    Ok(Page::new(rows.into_iter().map(to_dto).collect(), total, page, page_size))
+    Ok(Page::new(rows.into_iter().map(to_dto).collect(), total, req.page, req.page_size))
 }
 
 pub async fn create(

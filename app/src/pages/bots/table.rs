@@ -1,20 +1,21 @@
-//! The bots table: select, name, platform, status, infra, recording, created, actions.
+//! The bots table: select, name, platform, status, infra, recording, created, actions. At
+//! narrow widths it scrolls sideways inside its card, never the page.
 
 use leptos::prelude::*;
 
 use crate::components::badges::{InfraBadge, PlatformLabel, StatusBadge};
 use crate::components::time::{now, relative};
 use crate::components::ui::{EmptyState, TD, TH};
-use crate::model::bot::{Bot, BotStatus, Page};
+use crate::model::bot::{Bot, BotStatus};
 
 /// One page of bots; a row opens the details dialog.
 #[component]
 pub fn BotsTable(
-    page: Page<Bot>,
+    bots: Vec<Bot>,
     selected: RwSignal<Vec<(i64, BotStatus)>>,
     details: RwSignal<Option<i64>>,
 ) -> impl IntoView {
-    if page.data.is_empty() {
+    if bots.is_empty() {
         return view! {
             <EmptyState
                 title="No bots here"
@@ -23,14 +24,13 @@ pub fn BotsTable(
         }
         .into_any();
     }
-    let all: Vec<(i64, BotStatus)> = page.data.iter().map(|b| (b.id, b.status)).collect();
+    let all: Vec<(i64, BotStatus)> = bots.iter().map(|b| (b.id, b.status)).collect();
     let all_for_check = all.clone();
     let all_selected = move || {
         let sel = selected.get();
         !all_for_check.is_empty() && all_for_check.iter().all(|(id, _)| sel.iter().any(|(s, _)| s == id))
     };
-    let rows = page
-        .data
+    let rows = bots
         .into_iter()
         .map(|bot| {
             let (id, status) = (bot.id, bot.status);
@@ -94,7 +94,10 @@ pub fn BotsTable(
         })
         .collect_view();
     view! {
-        <div class="overflow-x-auto rounded-xl bg-white shadow-sm ring-1 ring-slate-200">
+        <div
+            class="w-full max-w-full overflow-x-auto rounded-xl bg-white shadow-sm ring-1 ring-slate-200"
+            data-testid="bots-table"
+        >
             <table class="min-w-full">
                 <thead class="bg-slate-50">
                     <tr>

@@ -2,7 +2,8 @@
 
 use app::backend::services::bots as svc;
 use app::backend::state::AppState;
-use app::model::bot::{Bot, BotEvent, BotFilter, BulkResult, CreateBot, LogLevel, Page, UpdateBot};
+use app::model::bot::{Bot, BotEvent, BotFilter, BulkResult, CreateBot, LogLevel, UpdateBot};
+use app::model::paging::BotPage;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::{Extension, Json};
@@ -35,15 +36,18 @@ pub struct LogLevelBody {
     pub log_level: LogLevel,
 }
 
-/// List your bots, newest first.
+/// List your bots, newest first. Page by `page` (1 to 1000) or, at any depth and as fast as the
+/// first page, by `cursor`: pass the answer's `nextCursor` (or `previousCursor`) unchanged.
+/// `total` is exact up to 1,000 matching bots and an estimate above (`totalIsEstimate`).
 #[utoipa::path(get, path = "/api/v1/bots", tag = "bots", params(BotFilter),
-    responses((status = 200, body = Page<Bot>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses((status = 200, body = BotPage), (status = 400, body = ErrorBody, description = "page, pageSize or cursor out of bounds or malformed, or page and cursor together"),
+        (status = 401, body = ErrorBody), (status = 422, body = ErrorBody, description = "An unknown status in the status filter")),
     security(("api_key" = []), ("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,
     Extension(c): Extension<ApiCaller>,
     ApiQuery(filter): ApiQuery<BotFilter>,
-) -> ApiResult<Json<Page<Bot>>> {
+) -> ApiResult<Json<BotPage>> {
     Ok(Json(svc::list_bots(&mut *conn(&state).await?, c.user.id, &filter).await?))
 }
 

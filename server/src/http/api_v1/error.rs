@@ -49,6 +49,7 @@ impl From<AppError> for ApiError {
         let message = e.to_string();
         let (code, details) = match &e {
             AppError::Validation { field, .. } => ("validation_error", json!({ "field": field })),
+            AppError::BadRequest { field, .. } => ("bad_request", json!({ "field": field })),
             AppError::Unauthorized(_) => ("unauthorized", Value::Null),
             AppError::Forbidden => ("forbidden", Value::Null),
             AppError::NotFound(_) => ("not_found", Value::Null),

@@ -41,12 +41,16 @@ pub struct TzQuery {
     pub time_zone: Option<String>,
 }
 
-/// A page of a listing.
+/// A page of a listing; outside the bounds the answer is 400.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase")]
 pub struct PageQuery {
+    /// Page number, 1 to 1000 (default 1).
+    #[param(minimum = 1, maximum = 1000)]
     pub page: Option<i64>,
+    /// Items per page, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub page_size: Option<i64>,
 }
 
@@ -88,7 +92,7 @@ pub async fn daily_usage(
 
 /// Your message templates.
 #[utoipa::path(get, path = "/api/v1/templates", tag = "chat", params(PageQuery),
-    responses((status = 200, body = Page<MessageTemplate>)), security(("api_key" = []), ("bearer" = [])))]
+    responses((status = 200, body = Page<MessageTemplate>), (status = 400, body = ErrorBody, description = "page or pageSize out of bounds, or not a whole number")), security(("api_key" = []), ("bearer" = [])))]
 pub async fn list_templates(
     State(state): State<AppState>,
     Extension(c): Extension<ApiCaller>,
