@@ -2,6 +2,7 @@
 
 mod accounts;
 mod api_v1;
+mod authz;
 mod bot_api;
 mod bot_sim;
 mod deployer;

@@ -16,10 +16,10 @@ use super::{bot, bots, error, misc};
         bots::events, bots::active_count,
         misc::usage, misc::subscription, misc::daily_usage,
         misc::list_templates, misc::create_template, misc::update_template, misc::delete_template, misc::send_chat,
-        bot::config, bot::slot_config, bot::heartbeat, bot::status, bot::events, bot::logs, bot::flush, bot::dequeue, bot::screenshot,
+        bot::config, bot::slot_config, bot::heartbeat, bot::status, bot::status_patch, bot::events, bot::logs, bot::flush, bot::dequeue, bot::screenshot,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail, app::model::usage::UsageRange)),
-    modifiers(&Security),
+    modifiers(&Security, &CommonErrors),
     tags((name = "bots", description = "Bots and their events"), (name = "usage", description = "Plan, limits and usage"), (name = "chat", description = "Message templates and chat"),
         (name = "bot", description = "Called by running bots, with the bot's own token (MILO_AUTH_TOKEN)"))
 )]
@@ -38,6 +38,53 @@ impl Modify for Security {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+    }
+}
+
+/// The error answers every operation can give besides those its handler documents, added here
+/// so that the document lists every status the server really answers: 401 (no, a revoked or an
+/// expired key or token), 400 (a malformed path id, query or JSON body), and for operations with
+/// a body 413 (larger than the limit), 415 (not JSON) and 422 (JSON of the wrong shape).
+struct CommonErrors;
+
+impl Modify for CommonErrors {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder};
+        let error = |description: &str| {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(description)
+                    .content("application/json", Content::new(Some(Ref::from_schema_name("ErrorBody"))))
+                    .build(),
+            )
+        };
+        for item in openapi.paths.paths.values_mut() {
+            for op in
+                [&mut item.get, &mut item.post, &mut item.patch, &mut item.delete, &mut item.put].into_iter().flatten()
+            {
+                let has_params = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+                let json_body =
+                    op.request_body.as_ref().is_some_and(|b| b.content.keys().any(|k| k == "application/json"));
+                let multipart = op.request_body.as_ref().is_some_and(|b| b.content.contains_key("multipart/form-data"));
+                let mut add = |status: &str, description: &str| {
+                    op.responses.responses.entry(status.to_owned()).or_insert_with(|| error(description));
+                };
+                if op.security.is_some() {
+                    add("401", "No credentials, or credentials that are revoked, expired or unknown");
+                }
+                if has_params || json_body || multipart {
+                    add("400", "A malformed path, query or body");
+                }
+                if json_body {
+                    add("413", "The body is larger than 1 MiB");
+                    add("415", "The body is not sent as application/json");
+                    add("422", "The body is JSON of the wrong shape, or a value is not accepted");
+                }
+                if multipart {
+                    add("413", "The upload is larger than the limit");
+                }
+            }
+        }
     }
 }
 
