@@ -19,6 +19,7 @@ type ApiResult<T> = Result<T, ApiError>;
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Ids {
     /// 1 to 500 bot ids.
+    #[schema(min_items = 1, max_items = 500)]
     pub ids: Vec<i64>,
 }
 

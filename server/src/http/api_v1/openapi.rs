@@ -44,7 +44,8 @@ impl Modify for Security {
 /// The error answers every operation can give besides those its handler documents, added here
 /// so that the document lists every status the server really answers: 401 (no, a revoked or an
 /// expired key or token), 400 (a malformed path id, query or JSON body), and for operations with
-/// a body 413 (larger than the limit), 415 (not JSON) and 422 (JSON of the wrong shape).
+/// a body 413 (larger than the limit), 415 (not JSON) and 422 (JSON of the wrong shape). Path
+/// ids get their bound (`minimum: 1`).
 struct CommonErrors;
 
 impl Modify for CommonErrors {
@@ -66,6 +67,14 @@ impl Modify for CommonErrors {
                 let json_body =
                     op.request_body.as_ref().is_some_and(|b| b.content.keys().any(|k| k == "application/json"));
                 let multipart = op.request_body.as_ref().is_some_and(|b| b.content.contains_key("multipart/form-data"));
+                // Ids in paths are positive (0 and negative ids are refused with 400).
+                for p in op.parameters.iter_mut().flatten() {
+                    if p.name == "id" && p.parameter_in == utoipa::openapi::path::ParameterIn::Path {
+                        if let Some(RefOr::T(utoipa::openapi::Schema::Object(o))) = p.schema.as_mut() {
+                            o.minimum = Some(1.into());
+                        }
+                    }
+                }
                 let mut add = |status: &str, description: &str| {
                     op.responses.responses.entry(status.to_owned()).or_insert_with(|| error(description));
                 };
