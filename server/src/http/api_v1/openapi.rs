@@ -19,7 +19,7 @@ use super::{bot, bots, error, misc};
         bot::config, bot::slot_config, bot::heartbeat, bot::status, bot::status_patch, bot::events, bot::logs, bot::flush, bot::dequeue, bot::screenshot,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail, app::model::usage::UsageRange)),
-    modifiers(&Security, &CommonErrors),
+    modifiers(&Security, &CommonErrors, &ItemBounds),
     tags((name = "bots", description = "Bots and their events"), (name = "usage", description = "Plan, limits and usage"), (name = "chat", description = "Message templates and chat"),
         (name = "bot", description = "Called by running bots, with the bot's own token (MILO_AUTH_TOKEN)"))
 )]
@@ -92,6 +92,27 @@ impl Modify for CommonErrors {
                 if multipart {
                     add("413", "The upload is larger than the limit");
                 }
+            }
+        }
+    }
+}
+
+/// Bounds the derive cannot state: each template variation is 1 to 1000 characters, not only
+/// spaces (blank variations are dropped, and a template needs one).
+struct ItemBounds;
+
+impl Modify for ItemBounds {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::schema::{ArrayItems, Schema};
+        use utoipa::openapi::RefOr;
+        let Some(components) = openapi.components.as_mut() else { return };
+        let Some(RefOr::T(Schema::Object(input))) = components.schemas.get_mut("TemplateInput") else { return };
+        let Some(RefOr::T(Schema::Array(messages))) = input.properties.get_mut("messages") else { return };
+        if let ArrayItems::RefOrSchema(item) = &mut messages.items {
+            if let RefOr::T(Schema::Object(o)) = item.as_mut() {
+                o.min_length = Some(1);
+                o.max_length = Some(app::backend::services::templates::MAX_MESSAGE);
+                o.pattern = Some(r"\S".to_owned());
             }
         }
     }
