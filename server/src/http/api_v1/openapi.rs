@@ -97,15 +97,39 @@ impl Modify for CommonErrors {
     }
 }
 
-/// Bounds the derive cannot state: each template variation is 1 to 1000 characters, not only
-/// spaces (blank variations are dropped, and a template needs one).
+/// Bounds the derive cannot state: time zones are the IANA names the server knows, and each
+/// template variation is 1 to 1000 characters, not only spaces (blank variations are dropped,
+/// and a template needs one).
 struct ItemBounds;
 
 impl Modify for ItemBounds {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::schema::{ArrayItems, Schema};
         use utoipa::openapi::RefOr;
+        // Time zones: the IANA names the server knows (an empty string means UTC).
+        let zones = || -> Vec<serde_json::Value> {
+            std::iter::once(String::new())
+                .chain(chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name().to_owned()))
+                .map(serde_json::Value::String)
+                .collect()
+        };
+        for item in openapi.paths.paths.values_mut() {
+            for op in [&mut item.get, &mut item.post, &mut item.patch, &mut item.delete].into_iter().flatten() {
+                for p in op.parameters.iter_mut().flatten().filter(|p| p.name == "timeZone") {
+                    if let Some(RefOr::T(Schema::Object(o))) = p.schema.as_mut() {
+                        o.enum_values = Some(zones());
+                    }
+                }
+            }
+        }
         let Some(components) = openapi.components.as_mut() else { return };
+        for name in ["CreateBot", "UpdateBot"] {
+            if let Some(RefOr::T(Schema::Object(body))) = components.schemas.get_mut(name) {
+                if let Some(RefOr::T(Schema::Object(tz))) = body.properties.get_mut("timeZone") {
+                    tz.enum_values = Some(zones().into_iter().chain([serde_json::Value::Null]).collect());
+                }
+            }
+        }
         let Some(RefOr::T(Schema::Object(input))) = components.schemas.get_mut("TemplateInput") else { return };
         let Some(RefOr::T(Schema::Array(messages))) = input.properties.get_mut("messages") else { return };
         if let ArrayItems::RefOrSchema(item) = &mut messages.items {
