@@ -28,7 +28,10 @@ rm -f "$jar"
 status=0
 # --max-time would make fuzzing repeat until the budget is spent: the bound is the number of
 # examples, and `timeout` is the safety net.
-timeout "${ST_TIMEOUT:-900}" "$VENV/bin/st" run "$BASE/api/openapi.json" \
+# Run from target/schemathesis: schemathesis keeps a crash cache (.schemathesis/) where it runs;
+# it is emptied first, so that every run starts from the seed alone.
+rm -rf "$OUT/.schemathesis" "$OUT/.hypothesis"
+(cd "$OUT" && timeout "${ST_TIMEOUT:-900}" "$VENV/bin/st" run "$BASE/api/openapi.json" \
   --url "$BASE" \
   --checks all \
   --workers 1 \
@@ -40,7 +43,7 @@ timeout "${ST_TIMEOUT:-900}" "$VENV/bin/st" run "$BASE/api/openapi.json" \
   --phases examples,coverage,fuzzing \
   --header "x-api-key: $key" \
   --report junit --report-dir "$OUT" \
-  --no-color >"$OUT/run.log" 2>&1 || status=$?
+  --no-color >"$OUT/run.log" 2>&1) || status=$?
 # The summary: the end of schemathesis' own report (the full log is in target/schemathesis).
 sed -n '/^=* *SUMMARY/,$p' "$OUT/run.log" | tail -40
 if [ "$status" != 0 ]; then
