@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Prints the path of the project's Python venv (target/py-venv), creating it and installing the
-# validators from PyPI when missing: kubernetes-validate (official Kubernetes schemas) and
-# openapi-spec-validator (OpenAPI 3.1).
+# validators from PyPI when missing: kubernetes-validate (official Kubernetes schemas),
+# openapi-spec-validator (OpenAPI 3.1) and schemathesis (schema fuzzing, pinned: its CLI and
+# checks change between releases).
 set -euo pipefail
 ROOT=$(CDPATH= cd -- "$(dirname -- "$0")/.." && pwd)
 VENV="$ROOT/target/py-venv"
-if ! "$VENV/bin/python" -c 'import kubernetes_validate, jsonschema, yaml, openapi_spec_validator' 2>/dev/null; then
+SCHEMATHESIS_VERSION=4.32.5
+if ! "$VENV/bin/python" -c 'import kubernetes_validate, jsonschema, yaml, openapi_spec_validator' 2>/dev/null \
+  || [ "$("$VENV/bin/st" --version 2>/dev/null || true)" != "st, version $SCHEMATHESIS_VERSION" ]; then
   python3 -m venv "$VENV" >&2
-  "$VENV/bin/pip" install -q 'kubernetes-validate>=1.32' pyyaml jsonschema referencing openapi-spec-validator >&2
+  "$VENV/bin/pip" install -q 'kubernetes-validate>=1.32' pyyaml jsonschema referencing openapi-spec-validator \
+    "schemathesis==$SCHEMATHESIS_VERSION" >&2
 fi
 echo "$VENV"

@@ -5,13 +5,13 @@
 pub mod api_v1;
 pub mod guard;
 pub mod health;
+pub mod routes;
 pub mod screenshots;
 pub mod security;
 pub mod trpc;
 
 use app::backend::state::AppState;
 use app::{shell, App};
-use axum::routing::get;
 use axum::Router;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -32,12 +32,7 @@ pub fn router_with(state: AppState, logs: api_v1::RequestLogSink) -> Router {
     let leptos_options = state.leptos_options.clone();
     let context_state = state.clone();
     Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/api/openapi.json", get(api_v1::openapi::serve))
-        .nest("/api/v1", api_v1::router(state.clone(), logs))
-        .merge(trpc::router())
-        .merge(screenshots::router())
+        .merge(routes::router(&state, logs))
         .leptos_routes_with_context(
             &state,
             routes,

@@ -20,7 +20,11 @@ pub struct MessageTemplate {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TemplateInput {
+    /// 1 to 255 characters, not only spaces.
+    #[cfg_attr(feature = "ssr", schema(min_length = 1, max_length = 255, pattern = r"\S"))]
     pub template_name: String,
+    /// 1 to 50 variations of at most 1000 characters (empty ones are dropped).
+    #[cfg_attr(feature = "ssr", schema(min_items = 1, max_items = 50))]
     pub messages: Vec<String>,
 }
 
@@ -29,6 +33,8 @@ pub struct TemplateInput {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SendChat {
+    /// 1 to 500 bot ids.
+    #[cfg_attr(feature = "ssr", schema(min_items = 1, max_items = 500))]
     pub bot_ids: Vec<i64>,
     pub template_id: Option<i64>,
     pub message_text: Option<String>,

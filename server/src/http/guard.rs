@@ -100,6 +100,9 @@ pub async fn body_limit(req: Request, next: Next) -> Response {
     let announced =
         req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
     if announced.is_some_and(|n| n > max) {
+        if req.uri().path().starts_with("/api/trpc") {
+            return crate::http::trpc::too_large(max);
+        }
         return crate::http::api_v1::ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",

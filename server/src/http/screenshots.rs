@@ -6,23 +6,12 @@ use app::backend::auth::sessions;
 use app::backend::services::bot_api::{self as svc, ScreenshotData, ScreenshotUpload, MAX_SCREENSHOT_BYTES};
 use app::backend::state::AppState;
 use axum::extract::multipart::MultipartRejection;
-use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
+use axum::extract::{Multipart, Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 
 use super::api_v1::ApiError;
-
-/// The upstream routes (the REST twin lives with the other bot routes).
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/api/bots/{id}/screenshots",
-            post(upload).layer(DefaultBodyLimit::max(MAX_SCREENSHOT_BYTES + 64 * 1024)),
-        )
-        .route("/api/bots/{id}/screenshots/{file}", get(view))
-}
 
 fn id_from(raw: &str) -> Result<i64, ApiError> {
     raw.parse::<i64>()

@@ -16,11 +16,11 @@ use app::backend::services::bot_api::{self as svc, LogEntry, ReportedEvent, Stat
 use app::backend::state::AppState;
 use app::model::error::AppError;
 use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Map, Value};
@@ -28,9 +28,17 @@ use serde_json::{json, Map, Value};
 /// Most procedures one batch may call.
 pub const MAX_BATCH: usize = 32;
 
-/// The tRPC routes.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/trpc/{paths}", get(handle).post(handle))
+/// `/api/trpc` with no procedure.
+pub async fn handle_root() -> Response {
+    let e = TrpcError::new("NOT_FOUND", 404, "Name a procedure: /api/trpc/<path>.");
+    (StatusCode::NOT_FOUND, Json(e.body(""))).into_response()
+}
+
+/// A body larger than the server accepts, in tRPC's shape (the edge's body limit answers
+/// tRPC paths with it).
+pub fn too_large(max_bytes: usize) -> Response {
+    let e = TrpcError::new("PAYLOAD_TOO_LARGE", 413, format!("The body is larger than {} KiB.", max_bytes / 1024));
+    (StatusCode::PAYLOAD_TOO_LARGE, Json(e.body(""))).into_response()
 }
 
 /// Whether a procedure is a query (GET) or a mutation (POST).
@@ -40,14 +48,25 @@ enum Kind {
     Mutation,
 }
 
+/// Every procedure, and whether it is a query or a mutation.
+const PROCEDURES: [(&str, Kind); 8] = [
+    ("bots.getConfig", Kind::Query),
+    ("bots.chat.dequeueMessage", Kind::Query),
+    ("infrastructure.coolify.pool.getSlot", Kind::Query),
+    ("bots.updateStatus", Kind::Mutation),
+    ("bots.sendHeartbeat", Kind::Mutation),
+    ("bots.events.report", Kind::Mutation),
+    ("bots.logs.stream", Kind::Mutation),
+    ("bots.logs.flush", Kind::Mutation),
+];
+
+/// The names of every procedure (the authorisation matrix requires a row for each).
+pub fn procedures() -> impl Iterator<Item = &'static str> {
+    PROCEDURES.iter().map(|(p, _)| *p)
+}
+
 fn kind_of(path: &str) -> Option<Kind> {
-    Some(match path {
-        "bots.getConfig" | "bots.chat.dequeueMessage" | "infrastructure.coolify.pool.getSlot" => Kind::Query,
-        "bots.updateStatus" | "bots.sendHeartbeat" | "bots.events.report" | "bots.logs.stream" | "bots.logs.flush" => {
-            Kind::Mutation
-        }
-        _ => return None,
-    })
+    PROCEDURES.iter().find(|(p, _)| *p == path).map(|(_, k)| *k)
 }
 
 /// One procedure's failure, in tRPC terms.
@@ -154,15 +173,21 @@ fn js_date(t: DateTime<Utc>) -> Value {
     Value::String(t.to_rfc3339_opts(SecondsFormat::Millis, true))
 }
 
-async fn handle(
+pub async fn handle(
     State(state): State<AppState>,
     method: Method,
-    Path(paths): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let paths: Vec<&str> = paths.split(',').collect();
+    // axum's rejections are plain text: answer them as tRPC errors instead.
+    let raw_paths = match &path {
+        Ok(Path(p)) => p.clone(),
+        Err(_) => String::new(),
+    };
+    let paths: Vec<&str> = raw_paths.split(',').collect();
+    let query = query.map(|Query(q)| q).unwrap_or_default();
     let batch = query.get("batch").is_some_and(|b| b == "1" || b == "true");
     let fail_all = |e: TrpcError| -> Response {
         let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
@@ -171,6 +196,23 @@ async fn handle(
         } else {
             (status, Json(e.body(paths[0]))).into_response()
         }
+    };
+    if path.is_err() {
+        return fail_all(TrpcError::new("NOT_FOUND", 404, "The procedure path is not valid UTF-8."));
+    }
+    if method != Method::GET && method != Method::HEAD && method != Method::POST {
+        return fail_all(TrpcError::new(
+            "METHOD_NOT_SUPPORTED",
+            405,
+            format!("tRPC answers GET (queries) and POST (mutations), not {method}."),
+        ));
+    }
+    let body = match body {
+        Ok(b) => b,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return fail_all(TrpcError::new("PAYLOAD_TOO_LARGE", 413, "The body is larger than the server accepts."))
+        }
+        Err(_) => return fail_all(TrpcError::bad_request("The body could not be read.")),
     };
     if !batch && paths.len() > 1 {
         return fail_all(TrpcError::bad_request("Several procedures in one request need ?batch=1."));
@@ -182,7 +224,7 @@ async fn handle(
             format!("Call at most {MAX_BATCH} procedures in one batch."),
         ));
     }
-    let raw = if method == Method::GET {
+    let raw = if method != Method::POST {
         query.get("input").cloned().unwrap_or_default()
     } else {
         match String::from_utf8(body.to_vec()) {
@@ -205,7 +247,7 @@ async fn handle(
         let one = if batch { input.get(i.to_string()).cloned().unwrap_or(Value::Null) } else { input.clone() };
         let result = match kind_of(path) {
             None => Err(TrpcError::new("NOT_FOUND", 404, format!("No procedure found on path \"{path}\""))),
-            Some(Kind::Query) if method != Method::GET => {
+            Some(Kind::Query) if method == Method::POST => {
                 Err(TrpcError::new("METHOD_NOT_SUPPORTED", 405, format!("{path} is a query: call it with GET.")))
             }
             Some(Kind::Mutation) if method != Method::POST => {

@@ -376,3 +376,18 @@ async fn the_openapi_document_describes_every_route() {
         assert!(schemas.contains_key(name), "dangling $ref {name}");
     }
 }
+
+#[tokio::test]
+async fn bulk_ids_are_json_integers_with_or_without_a_zero_fraction() {
+    let mut app = TestApp::new().await;
+    let key = app.user_with_key("Ada").await;
+    let id = create(&mut app, &key, json!({ "meetingUrl": "https://zoom.us/j/1" })).await["id"].as_i64().unwrap();
+    // JSON Schema's `integer` (what the document says) includes 7.0.
+    let body = format!(r#"{{"ids":[{id}.0]}}"#);
+    let r = app.raw("POST", "/api/v1/bots/cancel", &[("x-api-key", &key)], Some(body)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["succeeded"], json!([id]));
+    let r = app.raw("POST", "/api/v1/bots/cancel", &[("x-api-key", &key)], Some(r#"{"ids":[1.5]}"#.into())).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.json()["error"]["message"].as_str().unwrap().contains("whole number"), "{}", r.body);
+}

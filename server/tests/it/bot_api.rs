@@ -126,12 +126,17 @@ async fn a_token_opens_only_its_own_bot() {
     let key = app.user_with_key("Ada").await;
     let (a, token_a) = app.bot_with_token(&key, json!({ "meetingUrl": MEET })).await;
     let (b, _token_b) = app.bot_with_token(&key, json!({ "meetingUrl": MEET })).await;
+    // Non-empty batches, so that the success path (a stored event, a stored line) runs for the
+    // owner and is refused for everyone else.
+    let participant_join = json!({ "eventType": "PARTICIPANT_JOIN", "eventTime": "2026-11-23T10:00:00Z", "data": { "participantId": "p1" } });
+    let log_line =
+        |m: &str| json!({ "id": "line-1", "timestamp": "2026-11-23T10:00:00.000Z", "level": "INFO", "message": m });
     for (method, path, body) in [
         ("GET", "config", None),
         ("POST", "heartbeat", None),
         ("POST", "status", Some(json!({ "status": "IN_CALL" }))),
-        ("POST", "events", Some(json!({ "events": [] }))),
-        ("POST", "logs", Some(json!({ "entries": [] }))),
+        ("POST", "events", Some(json!({ "events": [participant_join.clone()] }))),
+        ("POST", "logs", Some(json!({ "entries": [log_line("isolation")] }))),
         ("POST", "logs/flush", None),
         ("POST", "chat/dequeue", None),
     ] {
@@ -157,6 +162,14 @@ async fn a_token_opens_only_its_own_bot() {
         .raw("POST", &format!("/api/v1/bot/{a}/heartbeat"), &[("authorization", &format!("Bearer {token_a}"))], None)
         .await;
     assert_eq!(bearer.status, StatusCode::OK);
+    // The owner's event and line were stored once each; nothing reached bot b.
+    let stored = |table: &str, bot: i64, what: &str| {
+        format!("SELECT count(*) AS n FROM {table} WHERE bot_id = {bot} AND {what}")
+    };
+    assert_eq!(app.count(&stored("events", a, "event_type = 'PARTICIPANT_JOIN'")).await, 1);
+    assert_eq!(app.count(&stored("bot_logs", a, "message = 'isolation'")).await, 1);
+    assert_eq!(app.count(&stored("events", b, "event_type = 'PARTICIPANT_JOIN'")).await, 0);
+    assert_eq!(app.count(&stored("bot_logs", b, "true")).await, 0);
     // An unknown bot answers exactly like another bot's: no oracle of which ids exist.
     let missing = rest(&mut app, "GET", "/api/v1/bot/999999/config", Some(&token_a), None).await;
     assert_eq!(missing.status, StatusCode::UNAUTHORIZED);
@@ -433,6 +446,87 @@ async fn trpc_errors_have_the_trpc_shape_and_status() {
     let r = app.raw("GET", &format!("/api/trpc/bots.getConfig?batch=1&input={q}"), &h, None).await;
     assert_eq!(r.status, StatusCode::PRECONDITION_FAILED, "{}", r.body);
     assert!(r.json()[0]["error"]["json"]["message"].as_str().unwrap().contains("PRECONDITION_FAILED"));
+}
+
+/// Asserts that `r` is a tRPC error (JSON, `error.json.data.code` = `code`, its `httpStatus`
+/// equal to the answer's status), never one of axum's plain-text rejections.
+fn assert_trpc_error(what: &str, r: &TestResponse, status: u16, code: &str) {
+    assert_eq!(r.status.as_u16(), status, "{what}: {}", r.body);
+    let ct = r.headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    assert!(ct.starts_with("application/json"), "{what}: content type {ct:?}, body {}", r.body);
+    let body: Value = serde_json::from_str(&r.body).unwrap_or_else(|e| panic!("{what}: not JSON ({e}): {}", r.body));
+    let one = if body.is_array() { body[0].clone() } else { body };
+    let data = &one["error"]["json"]["data"];
+    assert_eq!(data["code"], code, "{what}: {one}");
+    assert_eq!(data["httpStatus"], status, "{what}: {one}");
+    assert!(one["error"]["json"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{what}: {one}");
+}
+
+#[tokio::test]
+async fn trpc_rejections_are_trpc_errors_never_plain_text() {
+    let mut app = TestApp::new().await;
+    let key = app.user_with_key("Ada").await;
+    let (a, token) = app.bot_with_token(&key, json!({ "meetingUrl": MEET })).await;
+    let h = [("x-milo-token", token.as_str())];
+
+    // Bad query strings.
+    let r = app.raw("GET", "/api/trpc/bots.getConfig?batch=1&input={oops", &h, None).await;
+    assert_trpc_error("broken input JSON", &r, 400, "PARSE_ERROR");
+    let r = app.raw("GET", "/api/trpc/bots.getConfig?batch=1&input=%FF%FE", &h, None).await;
+    assert_trpc_error("input not UTF-8", &r, 400, "PARSE_ERROR");
+
+    // Unknown procedures, wherever they are.
+    for path in ["/api/trpc", "/api/trpc/", "/api/trpc/bots.nope", "/api/trpc/bots/getConfig", "/api/trpc/%FF"] {
+        let r = app.raw("GET", path, &h, None).await;
+        assert_trpc_error(path, &r, 404, "NOT_FOUND");
+    }
+    // Methods tRPC does not speak.
+    for method in ["PUT", "DELETE", "PATCH"] {
+        let r = app.raw(method, "/api/trpc/bots.sendHeartbeat?batch=1", &h, Some("{}".into())).await;
+        assert_trpc_error(method, &r, 405, "METHOD_NOT_SUPPORTED");
+    }
+
+    // Bad bodies: not JSON, not UTF-8, too large (announced, and streamed without a length).
+    let r = app.raw("POST", "/api/trpc/bots.sendHeartbeat?batch=1", &h, Some("{oops".into())).await;
+    assert_trpc_error("broken body", &r, 400, "PARSE_ERROR");
+    let r = app
+        .send(
+            http::Request::post("/api/trpc/bots.sendHeartbeat?batch=1")
+                .header("x-milo-token", token.as_str())
+                .header(http::header::CONTENT_TYPE, "application/json")
+                .body(axum::body::Body::from(vec![0xff, 0xfe, b'{']))
+                .unwrap(),
+        )
+        .await;
+    assert_trpc_error("body not UTF-8", &r, 400, "PARSE_ERROR");
+    let big = format!("{{\"0\":{{\"json\":{{\"id\":\"{a}\",\"pad\":\"{}\"}}}}}}", "x".repeat(2 * 1024 * 1024));
+    let len = big.len().to_string();
+    let r = app
+        .raw(
+            "POST",
+            "/api/trpc/bots.sendHeartbeat?batch=1",
+            &[h[0], ("content-length", len.as_str())],
+            Some(big.clone()),
+        )
+        .await;
+    assert_trpc_error("announced too large", &r, 413, "PAYLOAD_TOO_LARGE");
+    let r = app.raw("POST", "/api/trpc/bots.sendHeartbeat?batch=1", &h, Some(big)).await;
+    assert_trpc_error("streamed too large", &r, 413, "PAYLOAD_TOO_LARGE");
+
+    // Bad inputs: valid JSON of the wrong shape.
+    for (path, input) in [
+        ("bots.sendHeartbeat", json!({ "id": "abc" })),
+        ("bots.sendHeartbeat", json!([1, 2])),
+        ("bots.updateStatus", json!({ "id": a, "status": "NOPE" })),
+        ("bots.events.report", json!({ "id": a, "event": 7 })),
+        ("bots.logs.stream", json!({ "botId": a, "entries": "none" })),
+    ] {
+        let body = json!({ "0": { "json": input } }).to_string();
+        let r = app.raw("POST", &format!("/api/trpc/{path}?batch=1"), &h, Some(body)).await;
+        assert_trpc_error(path, &r, 400, "BAD_REQUEST");
+    }
+    let r = app.raw("GET", "/api/trpc/bots.getConfig?batch=1&input=%5B%5D", &h, None).await;
+    assert_trpc_error("query input of the wrong shape", &r, 400, "BAD_REQUEST");
 }
 
 #[tokio::test]

@@ -3,6 +3,7 @@
 mod accounts;
 mod api_v1;
 mod auth_security;
+mod authz;
 mod bot_api;
 mod bot_sim;
 mod bot_storage;

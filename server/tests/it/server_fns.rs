@@ -77,10 +77,19 @@ async fn a_key_secret_is_returned_once_and_never_listed() {
     assert!(!listed.body.contains(&secret));
     assert_eq!(listed.json()["data"][0]["prefix"].as_str(), Some(&secret[..12]));
     assert_eq!(listed.json()["data"][0]["status"], "Active");
-    let stored = app
-        .count(&format!("SELECT count(*) AS n FROM api_keys WHERE encode(key_hash, 'escape') LIKE '%{secret}%'"))
+    // What is stored is the SHA-256 of the secret (computed here by PostgreSQL, not by our
+    // code), and the secret's bytes appear in no column of the key's row.
+    let hashed = app
+        .count(&format!("SELECT count(*) AS n FROM api_keys WHERE key_hash = sha256(convert_to('{secret}', 'UTF8'))"))
         .await;
-    assert_eq!(stored, 0, "the secret must not be stored");
+    assert_eq!(hashed, 1, "the key must be stored as the SHA-256 of its secret");
+    let plain = app
+        .count(&format!(
+            "SELECT count(*) AS n FROM api_keys k WHERE strpos(row_to_json(k)::text, '{secret}') > 0 \
+             OR position(convert_to('{secret}', 'UTF8') IN k.key_hash) > 0"
+        ))
+        .await;
+    assert_eq!(plain, 0, "the secret must not be stored");
     let bad = app.call_json("create_api_key", json!({ "name": "old", "expires_at": "2001-01-01" })).await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
     let bad = app.call_json("create_api_key", json!({ "name": "  " })).await;

@@ -9,31 +9,13 @@ use app::backend::services::bot_api::{
 use app::backend::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde::{Deserialize, Serialize};
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{conn, ApiJson, Id};
 
 type ApiResult<T> = Result<T, ApiError>;
-
-/// The bot routes (no API key: each handler checks the bot token).
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/bot/{id}/config", get(config))
-        .route("/bot/{id}/heartbeat", post(heartbeat))
-        .route("/bot/{id}/status", post(status).patch(status))
-        .route("/bot/{id}/events", post(events))
-        .route("/bot/{id}/logs", post(logs))
-        .route("/bot/{id}/logs/flush", post(flush))
-        .route("/bot/{id}/chat/dequeue", post(dequeue))
-        .route("/bot/slots/{uuid}/config", get(slot_config))
-        .route(
-            "/bot/{id}/screenshots",
-            post(screenshot).layer(axum::extract::DefaultBodyLimit::max(svc::MAX_SCREENSHOT_BYTES + 64 * 1024)),
-        )
-}
 
 /// A screenshot: multipart `file` (PNG, up to 8 MiB), `type` (error, fatal, manual, state_change),
 /// `state`, `trigger`. Stored in object storage; the bot keeps the last 50 in its metadata.
@@ -145,6 +127,20 @@ pub async fn status(
 ) -> ApiResult<Json<StatusReply>> {
     let mut c = open(&state, &headers, id).await?;
     Ok(Json(svc::update_status(&mut c, id, &body).await?))
+}
+
+/// The same status change as `POST`, for clients that PATCH.
+#[utoipa::path(patch, path = "/api/v1/bot/{id}/status", operation_id = "bot_status_patch", tag = "bot", params(("id" = i64, Path)), request_body = StatusUpdate,
+    responses((status = 200, body = StatusReply), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bot_token" = []), ("bearer" = [])))]
+pub async fn status_patch(
+    state: State<AppState>,
+    headers: HeaderMap,
+    id: Id,
+    body: ApiJson<StatusUpdate>,
+) -> ApiResult<Json<StatusReply>> {
+    status(state, headers, id, body).await
 }
 
 /// A batch of events (all stored or none).

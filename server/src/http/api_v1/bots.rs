@@ -20,7 +20,23 @@ type ApiResult<T> = Result<T, ApiError>;
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Ids {
     /// 1 to 500 bot ids.
+    #[schema(min_items = 1, max_items = 500)]
+    #[serde(deserialize_with = "whole_numbers")]
     pub ids: Vec<i64>,
+}
+
+/// Ids as JSON numbers with no fraction: `7` and `7.0` are the same number in JSON (and in
+/// JSON Schema's `integer`), so both are accepted; `7.5` is refused.
+fn whole_numbers<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<i64>, D::Error> {
+    use serde::de::Error;
+    let raw: Vec<serde_json::Number> = Vec::deserialize(d)?;
+    raw.iter()
+        .map(|n| {
+            n.as_i64()
+                .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e18).map(|f| f as i64))
+                .ok_or_else(|| D::Error::custom(format!("{n} is not a whole number")))
+        })
+        .collect()
 }
 
 /// A count.

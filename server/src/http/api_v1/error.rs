@@ -29,7 +29,9 @@ pub struct ErrorDetail {
     pub code: String,
     /// For a person: what is wrong and what to do.
     pub message: String,
-    #[schema(value_type = Object)]
+    /// What the code needs besides the message (the field of a validation error, the limit of
+    /// `daily_limit_reached`), or null.
+    #[schema(value_type = Option<Object>)]
     pub details: Value,
 }
 

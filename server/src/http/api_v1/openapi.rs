@@ -16,10 +16,10 @@ use super::{bot, bots, error, misc};
         bots::events, bots::active_count,
         misc::usage, misc::subscription, misc::daily_usage,
         misc::list_templates, misc::create_template, misc::update_template, misc::delete_template, misc::send_chat,
-        bot::config, bot::slot_config, bot::heartbeat, bot::status, bot::events, bot::logs, bot::flush, bot::dequeue, bot::screenshot,
+        bot::config, bot::slot_config, bot::heartbeat, bot::status, bot::status_patch, bot::events, bot::logs, bot::flush, bot::dequeue, bot::screenshot,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail, app::model::usage::UsageRange)),
-    modifiers(&Security),
+    modifiers(&Security, &CommonErrors, &ItemBounds),
     tags((name = "bots", description = "Bots and their events"), (name = "usage", description = "Plan, limits and usage"), (name = "chat", description = "Message templates and chat"),
         (name = "bot", description = "Called by running bots, with the bot's own token (MILO_AUTH_TOKEN)"))
 )]
@@ -38,6 +38,107 @@ impl Modify for Security {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+    }
+}
+
+/// The error answers every operation can give besides those its handler documents, added here
+/// so that the document lists every status the server really answers: 401 (no, a revoked or an
+/// expired key or token), 400 (a malformed path id, query or JSON body), and for operations with
+/// a body 413 (larger than the limit), 415 (not JSON) and 422 (JSON of the wrong shape). Path
+/// ids get their bound (`minimum: 1`).
+struct CommonErrors;
+
+impl Modify for CommonErrors {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder};
+        let error = |description: &str| {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(description)
+                    .content("application/json", Content::new(Some(Ref::from_schema_name("ErrorBody"))))
+                    .build(),
+            )
+        };
+        for item in openapi.paths.paths.values_mut() {
+            for op in
+                [&mut item.get, &mut item.post, &mut item.patch, &mut item.delete, &mut item.put].into_iter().flatten()
+            {
+                let has_params = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+                let json_body =
+                    op.request_body.as_ref().is_some_and(|b| b.content.keys().any(|k| k == "application/json"));
+                let multipart = op.request_body.as_ref().is_some_and(|b| b.content.contains_key("multipart/form-data"));
+                // Ids in paths are positive (0 and negative ids are refused with 400).
+                for p in op.parameters.iter_mut().flatten() {
+                    if p.name == "id" && p.parameter_in == utoipa::openapi::path::ParameterIn::Path {
+                        if let Some(RefOr::T(utoipa::openapi::Schema::Object(o))) = p.schema.as_mut() {
+                            o.minimum = Some(1.into());
+                        }
+                    }
+                }
+                let mut add = |status: &str, description: &str| {
+                    op.responses.responses.entry(status.to_owned()).or_insert_with(|| error(description));
+                };
+                if op.security.is_some() {
+                    add("401", "No credentials, or credentials that are revoked, expired or unknown");
+                }
+                if has_params || json_body || multipart {
+                    add("400", "A malformed path, query or body");
+                }
+                if json_body {
+                    add("413", "The body is larger than 1 MiB");
+                    add("415", "The body is not sent as application/json");
+                    add("422", "The body is JSON of the wrong shape, or a value is not accepted");
+                }
+                if multipart {
+                    add("413", "The upload is larger than the limit");
+                }
+            }
+        }
+    }
+}
+
+/// Bounds the derive cannot state: time zones are the IANA names the server knows, and each
+/// template variation is 1 to 1000 characters, not only spaces (blank variations are dropped,
+/// and a template needs one).
+struct ItemBounds;
+
+impl Modify for ItemBounds {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::schema::{ArrayItems, Schema};
+        use utoipa::openapi::RefOr;
+        // Time zones: the IANA names the server knows (an empty string means UTC).
+        let zones = || -> Vec<serde_json::Value> {
+            std::iter::once(String::new())
+                .chain(chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name().to_owned()))
+                .map(serde_json::Value::String)
+                .collect()
+        };
+        for item in openapi.paths.paths.values_mut() {
+            for op in [&mut item.get, &mut item.post, &mut item.patch, &mut item.delete].into_iter().flatten() {
+                for p in op.parameters.iter_mut().flatten().filter(|p| p.name == "timeZone") {
+                    if let Some(RefOr::T(Schema::Object(o))) = p.schema.as_mut() {
+                        o.enum_values = Some(zones());
+                    }
+                }
+            }
+        }
+        let Some(components) = openapi.components.as_mut() else { return };
+        for name in ["CreateBot", "UpdateBot"] {
+            if let Some(RefOr::T(Schema::Object(body))) = components.schemas.get_mut(name) {
+                if let Some(RefOr::T(Schema::Object(tz))) = body.properties.get_mut("timeZone") {
+                    tz.enum_values = Some(zones().into_iter().chain([serde_json::Value::Null]).collect());
+                }
+            }
+        }
+        let Some(RefOr::T(Schema::Object(input))) = components.schemas.get_mut("TemplateInput") else { return };
+        let Some(RefOr::T(Schema::Array(messages))) = input.properties.get_mut("messages") else { return };
+        if let ArrayItems::RefOrSchema(item) = &mut messages.items {
+            if let RefOr::T(Schema::Object(o)) = item.as_mut() {
+                o.min_length = Some(1);
+                o.max_length = Some(app::backend::services::templates::MAX_MESSAGE);
+                o.pattern = Some(r"\S".to_owned());
+            }
+        }
     }
 }
 
