@@ -13,15 +13,16 @@ OUT="$ROOT/target/schemathesis"
 mkdir -p "$OUT"
 VENV=$("$ROOT/.config/py-venv.sh")
 
-# A user of its own and an API key, through the same HTTP calls the web app makes.
+# A user of its own and an API key, through the same HTTP calls the web app makes (with the
+# Origin a browser sends: signed-in state changes need it).
 jar="$OUT/cookies"
 rm -f "$jar"
 email="fuzz-$(date +%s)-$$@example.com"
-curl -fsS -o /dev/null -c "$jar" -H 'Accept: application/json' \
+curl -fsS -o /dev/null -c "$jar" -H 'Accept: application/json' -H "Origin: $BASE" \
   --data-urlencode "name=Schema Fuzzer" --data-urlencode "email=$email" \
   --data-urlencode "password=fuzzing every operation" --data-urlencode "confirm_password=fuzzing every operation" \
   "$BASE/fn/sign_up"
-key=$(curl -fsS -b "$jar" -H 'Content-Type: application/json' -H 'Accept: application/json' \
+key=$(curl -fsS -b "$jar" -H 'Content-Type: application/json' -H 'Accept: application/json' -H "Origin: $BASE" \
   -d '{"name":"schemathesis"}' "$BASE/fn/create_api_key" | "$VENV/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["secret"])')
 rm -f "$jar"
 
@@ -31,9 +32,8 @@ status=0
 # Run from target/schemathesis: schemathesis keeps a crash cache (.schemathesis/) where it runs;
 # it is emptied first, so that every run starts from the seed alone.
 rm -rf "$OUT/.schemathesis" "$OUT/.hypothesis"
-(cd "$OUT" && timeout "${ST_TIMEOUT:-900}" "$VENV/bin/st" run "$BASE/api/openapi.json" \
+(cd "$OUT" && timeout "${ST_TIMEOUT:-900}" "$VENV/bin/st" --config-file "$ROOT/.config/schemathesis.toml" run "$BASE/api/openapi.json" \
   --url "$BASE" \
-  --checks all \
   --workers 1 \
   --max-examples "${ST_MAX_EXAMPLES:-25}" \
   --seed "${ST_SEED:-20261130}" \

@@ -40,8 +40,7 @@ pub fn build_state(config: Config, leptos_options: LeptosOptions) -> Result<AppS
         config.database_pool_size,
         config.statement_timeout,
     )?;
-    let api_doc = serde_json::to_value(crate::http::api_v1::openapi::document())
-        .map_err(|e| CommandError::Other(format!("OpenAPI document: {e}")))?;
+    let api_doc = crate::http::api_v1::openapi::document_json();
     let storage = app::backend::storage::Storage::from_config(&config).map_err(CommandError::Other)?;
     let config = Arc::new(config);
     let heartbeats = app::backend::services::heartbeats::Heartbeats::new(pool.clone(), config.clone());

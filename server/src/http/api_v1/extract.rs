@@ -19,12 +19,35 @@ pub async fn conn(state: &AppState) -> Result<DbConn, ApiError> {
 /// 415 without `Content-Type: application/json`.
 pub struct ApiJson<T>(pub T);
 
+/// Whole numbers written with a fraction (`7.0`) become integers: JSON Schema counts them as
+/// integers, and so do we.
+fn whole_numbers(v: &mut serde_json::Value) {
+    use serde_json::Value;
+    match v {
+        Value::Number(n) if !n.is_i64() && !n.is_u64() => {
+            if let Some(f) = n.as_f64() {
+                if f.fract() == 0.0 && f.abs() < 9.0e15 {
+                    *v = Value::from(f as i64);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(whole_numbers),
+        Value::Object(m) => m.values_mut().for_each(whole_numbers),
+        _ => {}
+    }
+}
+
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(ApiJson(v)),
+        match axum::Json::<serde_json::Value>::from_request(req, state).await {
+            Ok(axum::Json(mut v)) => {
+                whole_numbers(&mut v);
+                serde_json::from_value::<T>(v).map(ApiJson).map_err(|e| {
+                    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_error", e.to_string())
+                })
+            }
             Err(JsonRejection::JsonDataError(e)) => {
                 let mut err = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_error", e.body_text());
                 err.message = err.message.replace("Failed to deserialize the JSON body into the target type: ", "");

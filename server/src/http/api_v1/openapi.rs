@@ -136,18 +136,93 @@ impl Modify for ItemBounds {
             if let RefOr::T(Schema::Object(o)) = item.as_mut() {
                 o.min_length = Some(1);
                 o.max_length = Some(app::backend::services::templates::MAX_MESSAGE);
-                o.pattern = Some(r"\S".to_owned());
+                o.pattern = Some(SOME_TEXT.to_owned());
             }
         }
     }
 }
 
-/// The document as JSON.
+/// The document as built from the annotations.
 pub fn document() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
 }
 
-/// `GET /api/openapi.json`.
-pub async fn serve() -> Json<utoipa::openapi::OpenApi> {
-    Json(document())
+/// The document as served: [`document`] with the rules the derive cannot state ([`refine`]).
+pub fn document_json() -> serde_json::Value {
+    let mut doc = serde_json::to_value(document()).unwrap_or_default();
+    refine(&mut doc);
+    doc
+}
+
+/// `GET /api/openapi.json` (built once at start-up, kept in the state).
+pub async fn serve(
+    axum::extract::State(state): axum::extract::State<app::backend::state::AppState>,
+) -> Json<serde_json::Value> {
+    Json((*state.api_doc).clone())
+}
+
+/// A string without NUL (PostgreSQL refuses it; every input is checked, 422 otherwise).
+const NO_NUL: &str = r"^[^\u0000]*$";
+/// Text that is not only spaces, without NUL.
+const SOME_TEXT: &str = r"^[^\u0000]*[^\s\u0000][^\u0000]*$";
+
+/// Rules of the server that the annotations cannot carry, stated in the JSON document:
+///
+/// - every free-text string refuses NUL (`services::validate`);
+/// - the `status` filter is a comma-separated list of statuses;
+/// - a bot needs `meetingUrl`, or `meetingId` with `platform`;
+/// - a chat send names a template or a text, exactly one of them.
+pub fn refine(doc: &mut serde_json::Value) {
+    use serde_json::{json, Value};
+    fn no_nul(v: &mut Value) {
+        match v {
+            Value::Object(m) => {
+                let is_string = match m.get("type") {
+                    Some(Value::String(t)) => t == "string",
+                    Some(Value::Array(ts)) => ts.iter().any(|t| t == "string"),
+                    _ => false,
+                };
+                if m.get("pattern").and_then(Value::as_str) == Some(r"\S") {
+                    m.insert("pattern".into(), Value::String(SOME_TEXT.into()));
+                }
+                if is_string && !m.contains_key("pattern") && !m.contains_key("enum") && !m.contains_key("format") {
+                    m.insert("pattern".into(), Value::String(NO_NUL.into()));
+                }
+                for (_, child) in m.iter_mut() {
+                    no_nul(child);
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(no_nul),
+            _ => {}
+        }
+    }
+    let statuses = app::model::bot::BotStatus::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("|");
+    if let Some(params) = doc.pointer_mut("/paths/~1api~1v1~1bots/get/parameters").and_then(Value::as_array_mut) {
+        for p in params.iter_mut().filter(|p| p["name"] == "status") {
+            p["schema"]["pattern"] = Value::String(format!("^(({statuses})(,({statuses}))*)?$"));
+        }
+    }
+    if let Some(create) = doc.pointer_mut("/components/schemas/CreateBot").and_then(Value::as_object_mut) {
+        create.insert(
+            "anyOf".into(),
+            json!([
+                { "required": ["meetingUrl"], "properties": { "meetingUrl": { "type": "string", "pattern": SOME_TEXT } } },
+                { "required": ["meetingId", "platform"],
+                  "properties": { "meetingId": { "type": "string", "pattern": SOME_TEXT },
+                                  "platform": { "$ref": "#/components/schemas/MeetingPlatform" } } }
+            ]),
+        );
+    }
+    if let Some(send) = doc.pointer_mut("/components/schemas/SendChat").and_then(Value::as_object_mut) {
+        send.insert(
+            "oneOf".into(),
+            json!([
+                { "required": ["templateId"], "properties": { "templateId": { "type": "integer" },
+                                                              "messageText": { "type": "null" } } },
+                { "required": ["messageText"], "properties": { "messageText": { "type": "string", "pattern": SOME_TEXT },
+                                                               "templateId": { "type": "null" } } }
+            ]),
+        );
+    }
+    no_nul(doc);
 }
