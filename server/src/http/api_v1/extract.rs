@@ -44,9 +44,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
         match axum::Json::<serde_json::Value>::from_request(req, state).await {
             Ok(axum::Json(mut v)) => {
                 whole_numbers(&mut v);
-                serde_json::from_value::<T>(v).map(ApiJson).map_err(|e| {
-                    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_error", e.to_string())
-                })
+                serde_json::from_value::<T>(v)
+                    .map(ApiJson)
+                    .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_error", e.to_string()))
             }
             Err(JsonRejection::JsonDataError(e)) => {
                 let mut err = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_error", e.body_text());
