@@ -17,7 +17,7 @@ pub async fn create_invitation() -> Result<CreatedInvitation, AppError> {
         .config
         .app_origin_url
         .join("/auth/sign-up")
-        .map_err(|e| crate::backend::services::accounts::internal("building an invitation link failed", e))?;
+        .map_err(|e| crate::backend::error::internal("building an invitation link failed", e))?;
     link.query_pairs_mut().append_pair("invite", &code);
     tracing::info!(admin_id = admin.id, invitation_id = invitation.id, "invitation created");
     Ok(CreatedInvitation { invitation, link: link.to_string() })

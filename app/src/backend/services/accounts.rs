@@ -30,7 +30,7 @@ pub struct ClientInfo {
 /// The generic answer to a wrong email or password (never says which).
 pub const WRONG_CREDENTIALS: &str = "That email and password do not match an account.";
 
-pub use crate::backend::error::internal;
+use crate::backend::error::internal;
 
 fn busy(_: Busy) -> AppError {
     AppError::TooManyRequests("The server is busy checking other passwords. Try again in a few seconds.".into())

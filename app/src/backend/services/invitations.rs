@@ -5,9 +5,9 @@ use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use super::accounts::internal;
 use crate::backend::auth::tokens::{hash_token, random_token};
 use crate::backend::db::schema::{invitations, users};
+use crate::backend::error::internal;
 use crate::model::error::AppError;
 use crate::model::invitation::Invitation;
 

@@ -12,7 +12,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use super::query::parse_statuses;
 use super::row::BotRow;
 use crate::backend::db::schema::bots;
-use crate::backend::services::accounts::internal;
+use crate::backend::error::internal;
 use crate::model::bot::{Bot, BotFilter, BotStatus};
 use crate::model::error::AppError;
 use crate::model::paging::{check_page_size, page_count, BotPage, Cursor, Direction, PageRequest};
