@@ -1,18 +1,7 @@
 import { test, expect, Browser, Page } from "@playwright/test";
-import { hydrated, PASSWORD, signUp, uniqueEmail } from "./helpers";
+import { hydrated, PASSWORD, signUp, uniqueEmail, failOnPageErrors } from "./helpers";
 
-test.beforeEach(async ({ page }) => {
-  const errors: string[] = [];
-  page.on("pageerror", (e) => errors.push(String(e)));
-  page.on("console", (m) => {
-    if (m.type() === "error") console.log(`[browser] ${m.text().slice(0, 400)}`);
-  });
-  (page as any).__errors = errors;
-});
-
-test.afterEach(async ({ page }) => {
-  expect((page as any).__errors).toEqual([]);
-});
+failOnPageErrors();
 
 async function signIn(page: Page, email: string, password: string) {
   await page.goto("/auth/sign-in");

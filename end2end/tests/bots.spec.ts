@@ -1,21 +1,9 @@
 import { test, expect, Page } from "@playwright/test";
-import { hydrated, signUp, uniqueEmail } from "./helpers";
+import { hydrated, signUp, uniqueEmail, failOnPageErrors } from "./helpers";
 
 const MEET = "https://meet.google.com/abc-defg-hij";
 
-test.beforeEach(async ({ page }) => {
-  const errors: string[] = [];
-  page.on("pageerror", (e) => errors.push(String(e)));
-  // Browser console errors (hydration mismatches, panics) are printed to make failures readable.
-  page.on("console", (m) => {
-    if (m.type() === "error") console.log(`[browser] ${m.text().slice(0, 400)}`);
-  });
-  (page as any).__errors = errors;
-});
-
-test.afterEach(async ({ page }) => {
-  expect((page as any).__errors).toEqual([]);
-});
+failOnPageErrors();
 
 async function createKey(page: Page, name: string): Promise<string> {
   await page.goto("/api-keys");

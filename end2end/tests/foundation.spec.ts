@@ -1,19 +1,7 @@
 import { test, expect } from "@playwright/test";
-import { hydrated, PASSWORD, signUp, uniqueEmail } from "./helpers";
+import { hydrated, PASSWORD, signUp, uniqueEmail, failOnPageErrors } from "./helpers";
 
-test.beforeEach(async ({ page }) => {
-  const errors: string[] = [];
-  page.on("pageerror", (e) => errors.push(String(e)));
-  // Browser console errors (hydration mismatches, panics) are printed to make failures readable.
-  page.on("console", (m) => {
-    if (m.type() === "error") console.log(`[browser] ${m.text().slice(0, 400)}`);
-  });
-  (page as any).__errors = errors;
-});
-
-test.afterEach(async ({ page }) => {
-  expect((page as any).__errors).toEqual([]);
-});
+failOnPageErrors();
 
 test("the landing page names the product and is styled", async ({ page }) => {
   await page.goto("/");

@@ -1,4 +1,4 @@
-import { expect, Page } from "@playwright/test";
+import { expect, Page, test } from "@playwright/test";
 
 export const PASSWORD = "correct horse battery";
 
@@ -34,4 +34,20 @@ export async function createApiKey(page: Page, name: string): Promise<string> {
   expect(secret).toMatch(/^mbk_[0-9a-f]{64}$/);
   await page.getByRole("button", { name: "Done" }).click();
   return secret;
+}
+
+/** Fails each test of the file on an uncaught page error (a panic, a hydration error), and
+ *  prints browser console errors so a failure is readable. */
+export function failOnPageErrors() {
+  test.beforeEach(async ({ page }) => {
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(String(e)));
+    page.on("console", (m) => {
+      if (m.type() === "error") console.log(`[browser] ${m.text().slice(0, 400)}`);
+    });
+    (page as any).__errors = errors;
+  });
+  test.afterEach(async ({ page }) => {
+    expect((page as any).__errors).toEqual([]);
+  });
 }

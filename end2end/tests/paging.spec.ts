@@ -1,5 +1,5 @@
 import { test, expect, APIRequestContext, Page } from "@playwright/test";
-import { createApiKey, hydrated, signUp, uniqueEmail } from "./helpers";
+import { createApiKey, hydrated, signUp, uniqueEmail, failOnPageErrors } from "./helpers";
 
 // Bots for tomorrow stay SCHEDULED: nothing is deployed, so the rows do not change under the test.
 async function scheduleBots(request: APIRequestContext, secret: string, count: number, name: string) {
@@ -13,18 +13,7 @@ async function scheduleBots(request: APIRequestContext, secret: string, count: n
   }
 }
 
-test.beforeEach(async ({ page }) => {
-  const errors: string[] = [];
-  page.on("pageerror", (e) => errors.push(String(e)));
-  page.on("console", (m) => {
-    if (m.type() === "error") console.log(`[browser] ${m.text().slice(0, 400)}`);
-  });
-  (page as any).__errors = errors;
-});
-
-test.afterEach(async ({ page }) => {
-  expect((page as any).__errors).toEqual([]);
-});
+failOnPageErrors();
 
 async function expectPage(page: Page, label: string, first: string, rows: number) {
   await expect(page.getByTestId("page-label")).toHaveText(label);

@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use super::platform::DeploymentPlatform;
 
+mod listing;
+
 /// Where a bot is in its life. The server sets SCHEDULED, QUEUED, DEPLOYING (and DONE/FATAL on
 /// cancel or failure); the bot reports the others.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -367,107 +369,7 @@ pub struct UpdateBot {
     pub time_zone: Option<String>,
 }
 
-/// Filters and page of a bots listing: either `page` (offset paging, up to page 1,000) or
-/// `cursor` (keyset paging, any depth), not both.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams, utoipa::ToSchema))]
-#[cfg_attr(feature = "ssr", into_params(parameter_in = Query))]
-#[serde(rename_all = "camelCase")]
-pub struct BotFilter {
-    /// Page number, 1 to 1000 (default 1). Ignored when `cursor` is given.
-    #[serde(default)]
-    #[cfg_attr(feature = "ssr", param(minimum = 1, maximum = 1000))]
-    pub page: Option<i64>,
-    /// Bots per page, 1 to 100.
-    #[serde(default = "default_page_size")]
-    #[cfg_attr(feature = "ssr", param(minimum = 1, maximum = 100, default = 20))]
-    pub page_size: i64,
-    /// `nextCursor` or `previousCursor` of an earlier answer, unchanged.
-    #[serde(default)]
-    #[cfg_attr(
-        feature = "ssr",
-        param(max_length = 64, pattern = r"^[ab][1-9][0-9]{0,8}\.-?[0-9]{1,16}\.[1-9][0-9]{0,17}$")
-    )]
-    pub cursor: Option<String>,
-    /// Comma-separated statuses, e.g. IN_CALL,LEAVING.
-    pub status: Option<String>,
-    pub meeting_platform: Option<MeetingPlatform>,
-    pub deployment_platform: Option<DeploymentPlatform>,
-}
-
-impl Default for BotFilter {
-    fn default() -> Self {
-        BotFilter {
-            page: None,
-            page_size: default_page_size(),
-            cursor: None,
-            status: None,
-            meeting_platform: None,
-            deployment_platform: None,
-        }
-    }
-}
-
-fn default_page_size() -> i64 {
-    20
-}
-
-/// A page of results.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-#[serde(rename_all = "camelCase")]
-pub struct Page<T> {
-    pub data: Vec<T>,
-    pub total: i64,
-    pub page: i64,
-    pub page_size: i64,
-    pub page_count: i64,
-    pub has_next_page: bool,
-    pub has_previous_page: bool,
-}
-
-impl<T> Page<T> {
-    pub fn new(data: Vec<T>, total: i64, page: i64, page_size: i64) -> Self {
-        let page_count = if total == 0 { 0 } else { (total + page_size - 1) / page_size };
-        Page { data, total, page, page_size, page_count, has_next_page: page < page_count, has_previous_page: page > 1 }
-    }
-}
-
-/// What the Platform tab shows about a bot's resource, read from its platform.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PlatformDetails {
-    /// The platform has no record of it here (another replica runs it, or it is long gone).
-    pub found: bool,
-    /// The platform's own description (for `local`: pid, startedAt, uptimeSecs, status).
-    pub details: serde_json::Value,
-}
-
-/// A screenshot of a bot, as the Screenshots tab shows it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Screenshot {
-    /// Where the owner's browser loads the image.
-    pub url: String,
-    pub captured_at: DateTime<Utc>,
-    /// error, fatal, manual or state_change.
-    pub kind: String,
-    pub state: String,
-    pub trigger: Option<String>,
-}
-
-/// A log line of a bot, as the Logs tab shows it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct BotLogLine {
-    /// Increasing; the live tail asks for lines after the last one it has.
-    pub seq: i64,
-    pub timestamp: DateTime<Utc>,
-    pub level: String,
-    pub message: String,
-    pub state: Option<String>,
-    pub location: Option<String>,
-}
+pub use listing::*;
 
 /// A bot event: a status change or something the bot reported.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -536,68 +438,4 @@ pub fn event_description(event_type: &str) -> &'static str {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn platforms_are_detected_from_the_url_host() {
-        let d = MeetingPlatform::detect;
-        assert_eq!(d("https://meet.google.com/abc-defg-hij"), Some(MeetingPlatform::GoogleMeet));
-        assert_eq!(d("https://teams.microsoft.com/l/meetup-join/x"), Some(MeetingPlatform::MicrosoftTeams));
-        assert_eq!(d("https://teams.live.com/meet/123"), Some(MeetingPlatform::MicrosoftTeams));
-        assert_eq!(d("https://us02web.zoom.us/j/123?pwd=x"), Some(MeetingPlatform::Zoom));
-        assert_eq!(d("https://zoom.us/j/1"), Some(MeetingPlatform::Zoom));
-        assert_eq!(d("https://evilzoom.us/j/1"), None);
-        assert_eq!(d("https://zoom.us.evil.com/j/1"), None);
-        assert_eq!(d("https://user@meet.google.com.evil.com/x"), None);
-        assert_eq!(d("https://evil.com\\@meet.google.com/"), None);
-        assert_eq!(d("https://evil.com@meet.google.com/"), None);
-        assert_eq!(d("https://meet.google.com:8443/abc"), None);
-        assert_eq!(d("https://acme.zoom.us/j/1"), Some(MeetingPlatform::Zoom));
-        assert_eq!(d("https://ACME.ZoomGov.com/j/1"), Some(MeetingPlatform::Zoom));
-        assert_eq!(d("https://sub.meet.google.com/x"), None);
-        assert_eq!(d("http://meet.google.com/abc"), None);
-        assert_eq!(d("ftp://zoom.us/1"), None);
-        assert_eq!(d("meet.google.com/abc"), None);
-        assert_eq!(d("https://example.com"), None);
-    }
-
-    #[test]
-    fn automatic_leave_is_clamped_to_the_minimums() {
-        let a = AutomaticLeave::clamped(Some(AutomaticLeaveInput {
-            waiting_room_timeout: Some(1),
-            no_one_joined_timeout: Some(120_000),
-            everyone_left_timeout: None,
-            inactivity_timeout: Some(0),
-        }));
-        assert_eq!(a.waiting_room_timeout, 600_000);
-        assert_eq!(a.no_one_joined_timeout, 120_000);
-        assert_eq!(a.everyone_left_timeout, 60_000);
-        assert_eq!(AutomaticLeave::clamped(None), AutomaticLeave::MINIMUM);
-    }
-
-    #[test]
-    fn statuses_round_trip_and_know_what_is_allowed() {
-        for s in BotStatus::ALL {
-            assert_eq!(BotStatus::parse(s.as_str()), Some(s));
-            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
-        }
-        assert!(BotStatus::Queued.can_cancel() && !BotStatus::InCall.can_cancel());
-        assert!(BotStatus::InCall.can_remove_from_call() && !BotStatus::Leaving.can_remove_from_call());
-        assert!(BotStatus::Fatal.is_terminal() && !BotStatus::Fatal.is_active());
-    }
-
-    #[test]
-    fn every_event_type_has_a_description() {
-        assert!(EVENT_TYPES.iter().all(|(_, d)| !d.is_empty()));
-        assert_eq!(event_description("IN_CALL"), "The bot is in the call.");
-    }
-
-    #[test]
-    fn pages_count_correctly() {
-        let p: Page<u8> = Page::new(vec![], 101, 2, 50);
-        assert_eq!((p.page_count, p.has_next_page, p.has_previous_page), (3, true, true));
-        let p: Page<u8> = Page::new(vec![], 0, 1, 50);
-        assert_eq!((p.page_count, p.has_next_page), (0, false));
-    }
-}
+mod tests;

@@ -4,7 +4,7 @@
 use http::StatusCode;
 use serde_json::{json, Value};
 
-use crate::bot_api::upload;
+use crate::screenshots::upload;
 use crate::support::{bind, TestApp};
 
 const MEET: &str = "https://meet.google.com/abc-defg-hij";

@@ -16,7 +16,7 @@ use http::StatusCode;
 use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 
-use crate::bot_api::upload;
+use crate::screenshots::upload;
 use crate::support::{bot_status, TestApp, TestResponse};
 
 const MEET: &str = "https://meet.google.com/abc-defg-hij";
@@ -328,7 +328,7 @@ async fn a_slow_screenshot_upload_holds_no_connection_while_its_body_arrives() {
     let mut app = TestApp::builder().var("DATABASE_POOL_SIZE", "1").build().await;
     let key = app.user_with_key("Ada").await;
     let (id, token) = app.bot_with_token(&key, json!({ "meetingUrl": MEET })).await;
-    let (ct, body) = crate::bot_api::multipart(
+    let (ct, body) = crate::screenshots::multipart(
         &server::bot_sim::fake_screenshot("IN_CALL"),
         &[("type", "manual"), ("state", "IN_CALL")],
     );

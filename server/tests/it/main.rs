@@ -15,5 +15,7 @@ mod limits;
 mod migrations;
 mod pages;
 mod paging;
+mod screenshots;
 mod server_fns;
 mod support;
+mod trpc;
