@@ -100,15 +100,6 @@ impl Deployer {
         (pool_size / 4).max(1)
     }
 
-    /// The platforms this deployer places bots on.
-    pub fn platforms(&self) -> &PlatformRegistry {
-        &self.platforms
-    }
-
-    pub fn config(&self) -> &Config {
-        &self.config
-    }
-
     /// A connection, within the placements' budget (the permit is held as long as the connection).
     async fn conn(&self) -> Result<(tokio::sync::OwnedSemaphorePermit, super::db::DbConn), AppError> {
         let permit = self.db_budget.clone().acquire_owned().await.map_err(|e| internal("deploy budget closed", e))?;

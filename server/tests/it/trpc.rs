@@ -4,7 +4,7 @@
 use http::StatusCode;
 use serde_json::{json, Value};
 
-use crate::support::TestApp;
+use crate::support::{TestApp, TestResponse};
 
 const MEET: &str = "https://meet.google.com/abc-defg-hij";
 

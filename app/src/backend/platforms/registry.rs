@@ -12,25 +12,20 @@ use crate::model::platform::DeploymentPlatform;
 #[derive(Clone, Default)]
 pub struct PlatformRegistry {
     slots: Vec<(PlatformSlot, Arc<dyn Platform>)>,
-    unavailable: Vec<DeploymentPlatform>,
 }
 
 impl PlatformRegistry {
     /// The configured platforms that `drivers` can run, in priority order. A configured platform
-    /// without a driver is kept in [`Self::unavailable`] and logged, so it is never skipped
-    /// silently.
+    /// without a driver is logged as an error, so it is never skipped silently.
     pub fn new(config: &Config, drivers: Vec<Arc<dyn Platform>>) -> Self {
         let mut registry = PlatformRegistry::default();
         for slot in &config.platforms {
             match drivers.iter().find(|p| p.kind() == slot.platform) {
                 Some(p) => registry.slots.push((slot.clone(), p.clone())),
-                None => {
-                    tracing::error!(
-                        platform = slot.platform.as_str(),
-                        "platform configured in PLATFORM_PRIORITY but no driver for it runs here: bots will not be placed on it"
-                    );
-                    registry.unavailable.push(slot.platform);
-                }
+                None => tracing::error!(
+                    platform = slot.platform.as_str(),
+                    "platform configured in PLATFORM_PRIORITY but no driver for it runs here: bots will not be placed on it"
+                ),
             }
         }
         registry
@@ -44,15 +39,6 @@ impl PlatformRegistry {
     /// The platforms with their limits, in priority order.
     pub fn slots(&self) -> &[(PlatformSlot, Arc<dyn Platform>)] {
         &self.slots
-    }
-
-    /// Configured platforms that have no driver in this process.
-    pub fn unavailable(&self) -> &[DeploymentPlatform] {
-        &self.unavailable
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
     }
 
     /// Stops what each platform runs from this process (local children), on shutdown.
