@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 # Copied from the project brief's peers/k8s/validate.py (validates manifests against the
-# official Kubernetes JSON schemas shipped by PyPI kubernetes-validate).
+# official Kubernetes JSON schemas shipped by PyPI kubernetes-validate). One change: a kind the
+# apiserver serves as core v1 but defines in meta/v1 (Status, the body of every error) is checked
+# against its meta schema (status-meta-v1.json) instead of being skipped.
 """Validate k8s manifests / recorded API responses against the official
 Kubernetes OpenAPI-derived JSON schemas bundled in PyPI `kubernetes-validate`.
 Reports ALL errors (the stock CLI stops at the first) and handles *List kinds
@@ -26,9 +28,13 @@ for fn in a.files:
         docs = [d for d in yaml.safe_load_all(f) if d]
     for d in docs:
         api = re.sub(r'^([^./]*)(?:\.[^/]*)?/', r'\1-', d["apiVersion"])
-        try:
-            schema = schema_contents(f"kubernetes-json-schema/{sdir}/{d['kind'].lower()}-{api}.json", ver)
-        except FileNotFoundError:
+        schema = None
+        for cand in (f"{d['kind'].lower()}-{api}", f"{d['kind'].lower()}-meta-{api}"):
+            try:
+                schema = schema_contents(f"kubernetes-json-schema/{sdir}/{cand}.json", ver); break
+            except FileNotFoundError:
+                pass
+        if schema is None:
             print(f"WARN {fn}: no schema for {d['apiVersion']} {d['kind']} (k8s {ver})"); continue
         reg = defs @ (Resource.from_contents(schema) @ Registry())
         errs = sorted(jsonschema.Draft202012Validator(schema, registry=reg).iter_errors(d), key=lambda e: list(e.path))
