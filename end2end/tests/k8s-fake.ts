@@ -218,7 +218,8 @@ export class FakeKubeApi {
       if (method === "PATCH") return this.patchSecret(stored, r);
       if (method === "DELETE") {
         this.secrets.delete(secret);
-        return [200, { ...fixture("status-deleted.json"), details: { name: secret, kind: "secrets", uid: stored.metadata.uid } }];
+        const details = { name: secret, kind: "secrets", uid: stored.metadata.uid };
+        return [200, { ...fixture("status-deleted.json"), details }];
       }
     }
 
@@ -240,7 +241,9 @@ export class FakeKubeApi {
     }
 
     if (p === PODS && method === "GET") {
-      const items = this.pods().filter((pod) => matches(q.labelSelector, byLabel(pod)) && matches(q.fieldSelector, byField(pod)));
+      const items = this.pods().filter(
+        (pod) => matches(q.labelSelector, byLabel(pod)) && matches(q.fieldSelector, byField(pod)),
+      );
       return [200, { ...fixture("pods.json"), items }];
     }
     if (p === EVENTS && method === "GET") {
@@ -254,8 +257,11 @@ export class FakeKubeApi {
 
     // Cheap reads a health check may make.
     if (p === "/version" && method === "GET") {
-      return [200, { major: "1", minor: "33", gitVersion: "v1.33.5+k3s1", gitCommit: "0000000000000000000000000000000000000000",
-        gitTreeState: "clean", buildDate: "2026-09-10T10:00:00Z", goVersion: "go1.24.6", compiler: "gc", platform: "linux/amd64" }];
+      return [200, {
+        major: "1", minor: "33", gitVersion: "v1.33.5+k3s1", gitCommit: "0000000000000000000000000000000000000000",
+        gitTreeState: "clean", buildDate: "2026-09-10T10:00:00Z", goVersion: "go1.24.6", compiler: "gc",
+        platform: "linux/amd64",
+      }];
     }
     if (p === `/api/v1/namespaces/${NS}` && method === "GET") {
       return [200, { kind: "Namespace", apiVersion: "v1", metadata: { name: NS, uid: "2f9c1d7e-0a4b-4c6d-8e2f-1a3b5c7d9e0f",
@@ -263,18 +269,23 @@ export class FakeKubeApi {
         spec: { finalizers: ["kubernetes"] }, status: { phase: "Active" } }];
     }
     if (p === "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews" && method === "POST") {
-      return [201, { ...r.body, status: { allowed: true, reason: "RBAC: allowed by RoleBinding \"meeboter-bots/meeboter\"" } }];
+      const reason = 'RBAC: allowed by RoleBinding "meeboter-bots/meeboter" of Role "meeboter-bots"';
+      return [201, { ...r.body, status: { allowed: true, reason } }];
     }
     return [404, fixture("status-metrics-notfound.json")];
   }
 
   private createSecret(body: Obj): [number, Obj] {
     const name = body?.metadata?.name;
-    if (this.secrets.has(name)) return [409, status(409, "AlreadyExists", `secrets "${name}" already exists`, { name, kind: "secrets" })];
+    if (this.secrets.has(name)) {
+      return [409, status(409, "AlreadyExists", `secrets "${name}" already exists`, { name, kind: "secrets" })];
+    }
     const s = clone(body);
     s.kind = "Secret";
     s.apiVersion = "v1";
-    s.metadata = { ...s.metadata, namespace: NS, uid: randomUUID(), resourceVersion: this.nextRv(), creationTimestamp: now() };
+    s.metadata = {
+      ...s.metadata, namespace: NS, uid: randomUUID(), resourceVersion: this.nextRv(), creationTimestamp: now(),
+    };
     s.type ??= "Opaque";
     // The apiserver folds stringData into data (base64) and never returns stringData.
     for (const [k, v] of Object.entries<string>(s.stringData ?? {})) (s.data ??= {})[k] = Buffer.from(v).toString("base64");
@@ -285,23 +296,32 @@ export class FakeKubeApi {
 
   private patchSecret(stored: Obj, r: Recorded): [number, Obj] {
     const type = r.contentType.split(";")[0].trim();
+    const merges = ["application/merge-patch+json", "application/strategic-merge-patch+json", "application/apply-patch+yaml"];
     if (type === "application/json-patch+json") jsonPatch(stored, r.body);
-    else if (["application/merge-patch+json", "application/strategic-merge-patch+json", "application/apply-patch+yaml"].includes(type)) {
-      mergePatch(stored, r.body);
-    } else return [415, status(415, "UnsupportedMediaType", `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml`)];
+    else if (merges.includes(type)) mergePatch(stored, r.body);
+    else {
+      const accepted = ["application/json-patch+json", ...merges].join(", ");
+      const message = `the body of the request was in an unknown format - accepted media types include: ${accepted}`;
+      return [415, status(415, "UnsupportedMediaType", message)];
+    }
     stored.metadata.resourceVersion = this.nextRv();
     return [200, stored];
   }
 
   private createJob(body: Obj): [number, Obj] {
     const name = body?.metadata?.name;
-    if (!name) return [422, status(422, "Invalid", 'Job.batch "" is invalid: metadata.name: Required value: name or generateName is required', { kind: "Job", group: "batch" })];
+    if (!name) {
+      const message = 'Job.batch "" is invalid: metadata.name: Required value: name or generateName is required';
+      return [422, status(422, "Invalid", message, { kind: "Job", group: "batch" })];
+    }
     if (this.jobs.has(name)) return [409, templated("status-conflict.json", { metadata: { name, uid: "" } })];
     const j = clone(body);
     const uid = randomUUID();
     j.kind = "Job";
     j.apiVersion = "batch/v1";
-    j.metadata = { ...j.metadata, namespace: NS, uid, resourceVersion: this.nextRv(), generation: 1, creationTimestamp: now() };
+    j.metadata = {
+      ...j.metadata, namespace: NS, uid, resourceVersion: this.nextRv(), generation: 1, creationTimestamp: now(),
+    };
     const controller = { "batch.kubernetes.io/controller-uid": uid };
     j.spec = {
       parallelism: 1, completions: 1, completionMode: "NonIndexed", suspend: false, manualSelector: false,
@@ -350,7 +370,8 @@ export class FakeKubeApi {
       pod.spec.containers = clone(tpl.spec.containers);
       pod.spec.volumes = clone(tpl.spec.volumes ?? []);
       const first = pod.spec.containers[0] ?? {};
-      Object.assign(pod.status.containerStatuses[0], { name: first.name, image: first.image, resources: clone(first.resources ?? {}) });
+      const resources = clone(first.resources ?? {});
+      Object.assign(pod.status.containerStatuses[0], { name: first.name, image: first.image, resources });
       return pod;
     });
   }

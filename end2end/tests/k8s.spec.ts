@@ -4,7 +4,7 @@
 // e2e server (local platform) shares the deployment queue of its database and would take these
 // bots. Needs DATABASE_URL (./dev test sets it) with the right to create a database, and
 // target/debug/meeboter built with the site (cargo leptos build).
-import { test, expect, APIRequestContext } from "@playwright/test";
+import { test, expect, APIRequestContext, Page } from "@playwright/test";
 import { ChildProcess, execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
 import http from "node:http";
@@ -12,7 +12,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { createApiKey, failOnPageErrors, hydrated, signUp, uniqueEmail } from "./helpers";
-import { EVENTS, FAKE_TOKEN, FakeKubeApi, JOBS, POD_METRICS, PODS, SECRETS } from "./k8s-fake";
+import { EVENTS, FAKE_TOKEN, FakeKubeApi, JOBS, POD_METRICS, PODS, Recorded, SECRETS } from "./k8s-fake";
 
 const ROOT = path.resolve(__dirname, "../..");
 const LOG = path.join(ROOT, "target/e2e/k8s-server.log");
@@ -26,6 +26,8 @@ let databaseUrl = "";
 
 failOnPageErrors();
 test.use({ baseURL: async ({}, use) => use(serverUrl) });
+// Sign-up, a key, the deployment and the tab: more than the default 30 s on a slow machine.
+test.describe.configure({ timeout: 90_000 });
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -159,7 +161,7 @@ async function createBot(request: APIRequestContext, key: string, name: string):
 }
 
 /** Signs up, creates a bot, waits until the driver created its Job, opens its Platform tab. */
-async function deployAndOpenPlatformTab(page: import("@playwright/test").Page, request: APIRequestContext, name: string) {
+async function deployAndOpenPlatformTab(page: Page, request: APIRequestContext, name: string) {
   await signUp(page, "Kube Owner", uniqueEmail("k8s"));
   const key = await createApiKey(page, "k8s");
   const id = await createBot(request, key, name);
@@ -184,20 +186,24 @@ test("a Kubernetes bot gets a Secret and a Job, and its Platform tab shows the j
 
   // Deploy: the Secret first, then the Job reading it with envFrom, then the Secret owned by the Job.
   const secretName = `${job}-env`;
-  const secretPost = fake.requestsTo("POST", SECRETS).findIndex((r) => r.body?.metadata?.name === secretName);
+  const posted = (to: string, name: string) =>
+    fake.requests.findIndex((r) => r.method === "POST" && r.pathname === to && r.body?.metadata?.name === name);
+  const secretPost = posted(SECRETS, secretName);
   expect(secretPost, "a Secret POST for the bot").toBeGreaterThanOrEqual(0);
-  const jobPost = fake.requests.find((r) => r.method === "POST" && r.pathname === JOBS && r.body?.metadata?.name === job)!;
-  expect(fake.requests.indexOf(fake.requestsTo("POST", SECRETS)[secretPost])).toBeLessThan(fake.requests.indexOf(jobPost));
+  expect(posted(JOBS, job), "the Job POST, after the Secret").toBeGreaterThan(secretPost);
+  const jobPost = fake.requests[posted(JOBS, job)];
 
   const token = Buffer.from(fake.secrets.get(secretName)!.data.MILO_AUTH_TOKEN, "base64").toString();
   expect(token).toMatch(/^mbt_[0-9a-f]{64}$/);
   expect(JSON.stringify(jobPost.body)).not.toContain(token);
   const container = jobPost.body.spec.template.spec.containers[0];
   expect((container.env ?? []).map((e: { name: string }) => e.name)).not.toContain("MILO_AUTH_TOKEN");
-  expect(container.envFrom).toContainEqual(expect.objectContaining({ secretRef: expect.objectContaining({ name: secretName }) }));
+  expect(container.envFrom).toContainEqual(
+    expect.objectContaining({ secretRef: expect.objectContaining({ name: secretName }) }),
+  );
 
   const uid = fake.jobs.get(job)!.metadata.uid;
-  await expect.poll(() => fake.requestsTo("PATCH", `${SECRETS}/${secretName}`).length).toBeGreaterThan(0);
+  await expect.poll(() => fake.requestsTo("PATCH", `${SECRETS}/${secretName}`).length, "the Secret PATCH").toBeGreaterThan(0);
   expect(fake.secrets.get(secretName)!.metadata.ownerReferences).toContainEqual(
     expect.objectContaining({ apiVersion: "batch/v1", kind: "Job", name: job, uid }),
   );
@@ -224,7 +230,8 @@ test("a Kubernetes bot gets a Secret and a Job, and its Platform tab shows the j
   expect(gets.some((r) => r.pathname === `${JOBS}/${job}`)).toBe(true);
   expect(gets.some((r) => r.pathname === PODS && (r.query.labelSelector ?? "").includes(`job-name=${job}`))).toBe(true);
   for (const name of [job, pod]) {
-    expect(gets.some((r) => r.pathname === EVENTS && (r.query.fieldSelector ?? "").includes(`involvedObject.name=${name}`))).toBe(true);
+    const selected = (r: Recorded) => (r.query.fieldSelector ?? "").includes(`involvedObject.name=${name}`);
+    expect(gets.some((r) => r.pathname === EVENTS && selected(r)), `events of ${name}`).toBe(true);
   }
   expect(gets.some((r) => r.pathname === `${POD_METRICS}/${pod}`)).toBe(true);
 });
