@@ -2,7 +2,7 @@
 # Validates against the official Kubernetes schemas (strict: unknown fields are errors), using
 # PyPI's kubernetes-validate, for the oldest and newest Kubernetes the driver supports:
 # every manifest in k8s/, every API fixture of the driver's tests, and the Jobs and Secrets the
-# builder generated (target/k8s-generated/, written by the app's tests) when present.
+# builder generated (target/k8s-generated/, written by the app's tests, which must run first).
 # Only PodMetrics (metrics.k8s.io, served by metrics-server) has no schema; any other
 # "no schema" fails too.
 set -euo pipefail
@@ -11,6 +11,8 @@ VENV=$("$ROOT/.config/py-venv.sh")
 shopt -s nullglob
 manifests=("$ROOT"/k8s/*.yaml)
 [ ${#manifests[@]} -gt 0 ] || { echo "no manifests in k8s/" >&2; exit 1; }
+generated=("$ROOT"/target/k8s-generated/*.json)
+[ ${#generated[@]} -gt 0 ] || { echo "no generated objects in target/k8s-generated/: run cargo test -p app --features ssr first" >&2; exit 1; }
 files=("${manifests[@]}" "$ROOT"/app/src/backend/platforms/kubernetes/fixtures/*.json "$ROOT"/target/k8s-generated/*.json)
 failed=0
 for version in ${K8S_VERSIONS:-1.33.0 1.37.0}; do

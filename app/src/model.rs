@@ -7,6 +7,7 @@ pub mod invitation;
 pub mod keys;
 pub mod paging;
 pub mod platform;
+pub mod platform_details;
 pub mod template;
 pub mod usage;
 pub mod user;

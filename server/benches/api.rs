@@ -63,7 +63,7 @@ async fn run() {
     .collect();
     let config = Config::from_vars(&vars).expect("config");
     let state =
-        server::commands::build_state(config, LeptosOptions::builder().output_name("meeboter").build()).unwrap();
+        server::commands::build_state(config, LeptosOptions::builder().output_name("meeboter").build()).await.unwrap();
     let router = server::http::router(state.clone());
 
     // One user on an unlimited plan, a key, and 100k bots.
@@ -206,11 +206,8 @@ impl app::backend::platforms::Platform for Instant0 {
     ) -> app::backend::platforms::BoxFuture<'_, Result<(), app::backend::platforms::PlatformError>> {
         Box::pin(async { Ok(()) })
     }
-    fn details<'a>(
-        &'a self,
-        _: &'a str,
-    ) -> app::backend::platforms::BoxFuture<'a, Result<serde_json::Value, app::backend::platforms::PlatformError>> {
-        Box::pin(async { Ok(serde_json::Value::Null) })
+    fn probe(&self) -> app::backend::platforms::BoxFuture<'_, Result<(), app::backend::platforms::PlatformError>> {
+        Box::pin(async { Ok(()) })
     }
     fn list(
         &self,

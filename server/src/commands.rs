@@ -6,7 +6,11 @@ use std::time::Instant;
 
 use app::backend::config::{Config, MigrateConfig};
 use app::backend::db;
+use app::backend::platforms::kubernetes::KubernetesPlatform;
+use app::backend::platforms::local::LocalPlatform;
+use app::backend::platforms::{ErrorKind, Platform, PlatformError, PlatformRegistry};
 use app::backend::state::AppState;
+use app::model::platform::DeploymentPlatform;
 use leptos::prelude::LeptosOptions;
 use secrecy::{ExposeSecret, SecretString};
 
@@ -33,8 +37,9 @@ pub fn load_migrate_config() -> Result<MigrateConfig, CommandError> {
     Ok(MigrateConfig::from_env()?)
 }
 
-/// Builds the shared state from a configuration.
-pub fn build_state(config: Config, leptos_options: LeptosOptions) -> Result<AppState, CommandError> {
+/// Builds the shared state from a configuration, with a driver for every configured platform
+/// (an error names each platform that has none or cannot be configured).
+pub async fn build_state(config: Config, leptos_options: LeptosOptions) -> Result<AppState, CommandError> {
     let pool = db::build_pool_with_timeout(
         config.database_url.expose_secret(),
         config.database_pool_size,
@@ -44,7 +49,9 @@ pub fn build_state(config: Config, leptos_options: LeptosOptions) -> Result<AppS
     let storage = app::backend::storage::Storage::from_config(&config).map_err(CommandError::Other)?;
     let config = Arc::new(config);
     let heartbeats = app::backend::services::heartbeats::Heartbeats::new(pool.clone(), config.clone());
-    let platforms = Arc::new(app::backend::platforms::PlatformRegistry::new(&config, drivers(&config)));
+    let drivers =
+        drivers(&config, &pool).await.map_err(|failures| CommandError::Other(platform_failures(&failures)))?;
+    let platforms = Arc::new(PlatformRegistry::new(&config, drivers));
     Ok(AppState {
         pool,
         config,
@@ -57,16 +64,65 @@ pub fn build_state(config: Config, leptos_options: LeptosOptions) -> Result<AppS
     })
 }
 
-/// The platform drivers this binary has for the configured platforms.
-fn drivers(config: &Config) -> Vec<Arc<dyn app::backend::platforms::Platform>> {
-    use app::model::platform::DeploymentPlatform;
-    let mut drivers: Vec<Arc<dyn app::backend::platforms::Platform>> = Vec::new();
-    if config.platforms.iter().any(|s| s.platform == DeploymentPlatform::Local) {
-        // The local platform runs `bot-sim` children of this very binary.
-        let exe = std::env::current_exe().unwrap_or_else(|_| "meeboter".into());
-        drivers.push(Arc::new(app::backend::platforms::local::LocalPlatform::new(exe, Vec::new())));
+/// A driver for each configured platform, or what keeps each failing one from having one.
+pub async fn drivers(
+    config: &Config,
+    pool: &db::DbPool,
+) -> Result<Vec<Arc<dyn Platform>>, Vec<(DeploymentPlatform, PlatformError)>> {
+    let mut drivers: Vec<Arc<dyn Platform>> = Vec::new();
+    let mut failures = Vec::new();
+    for slot in &config.platforms {
+        match slot.platform {
+            DeploymentPlatform::Local => {
+                // The local platform runs `bot-sim` children of this very binary.
+                let exe = std::env::current_exe().unwrap_or_else(|_| "meeboter".into());
+                drivers.push(Arc::new(LocalPlatform::new(exe, Vec::new()).with_s3(config.s3.clone())));
+            }
+            DeploymentPlatform::K8s => {
+                match KubernetesPlatform::connect(&config.k8s, config.s3.clone(), Some(pool.clone())).await {
+                    Ok(k8s) => drivers.push(Arc::new(k8s)),
+                    Err(e) => failures.push((slot.platform, e)),
+                }
+            }
+            DeploymentPlatform::Aws | DeploymentPlatform::Coolify => failures.push((
+                slot.platform,
+                PlatformError::new(
+                    ErrorKind::Misconfigured,
+                    "this version of Meeboter has no driver for it yet: remove it from PLATFORM_PRIORITY",
+                ),
+            )),
+        }
     }
-    drivers
+    if failures.is_empty() {
+        Ok(drivers)
+    } else {
+        Err(failures)
+    }
+}
+
+/// One line per platform that cannot run, for the operator.
+fn platform_failures(failures: &[(DeploymentPlatform, PlatformError)]) -> String {
+    let lines: Vec<String> = failures.iter().map(|(p, e)| format!("platform {}: {e}", p.as_str())).collect();
+    format!("PLATFORM_PRIORITY lists platforms that cannot run:\n  {}", lines.join("\n  "))
+}
+
+/// Probes every platform once at start-up. A platform whose credentials or configuration are
+/// refused stops the start (it will not heal by itself); one that cannot be reached right now is
+/// logged as an error, reported unhealthy in `/readyz` and probed again every 30 s.
+async fn check_platforms(state: &AppState) -> Result<(), CommandError> {
+    let health = state.platforms.probe_all().await;
+    let fatal: Vec<String> = health
+        .iter()
+        .filter(|h| matches!(h.kind, Some(ErrorKind::Unauthorised | ErrorKind::Misconfigured | ErrorKind::Rejected)))
+        .map(|h| format!("platform {}: {}", h.platform.as_str(), h.error.as_deref().unwrap_or("failed")))
+        .collect();
+    if !fatal.is_empty() {
+        return Err(CommandError::Other(format!("platform check failed:\n  {}", fatal.join("\n  "))));
+    }
+    for h in health.iter().filter(|h| h.ok) {
+        tracing::info!(platform = h.platform.as_str(), "platform reachable");
+    }
+    Ok(())
 }
 
 fn warn_skipped(config: &Config) {
@@ -110,8 +166,9 @@ pub async fn serve(
     if migrate_first {
         migrate(&config.database_url).await?;
     }
-    let state = build_state(config, leptos_options)?;
+    let state = build_state(config, leptos_options).await?;
     ensure_migrated(&state).await?;
+    check_platforms(&state).await?;
     crate::runner::serve(state, addr, started).await?;
     Ok(())
 }
@@ -119,8 +176,9 @@ pub async fn serve(
 /// `meeboter worker`: background work only.
 pub async fn worker(config: Config, leptos_options: LeptosOptions) -> Result<(), CommandError> {
     warn_skipped(&config);
-    let state = build_state(config, leptos_options)?;
+    let state = build_state(config, leptos_options).await?;
     ensure_migrated(&state).await?;
+    check_platforms(&state).await?;
     tracing::info!("worker started");
     crate::runner::work(state).await;
     Ok(())
@@ -160,6 +218,36 @@ pub async fn pending(database_url: &SecretString) -> Result<Vec<String>, Command
         .await
         .map_err(|e| CommandError::Other(format!("cannot connect to the database (check DATABASE_URL): {e}")))?;
     Ok(db::pending_versions(&mut conn).await?)
+}
+
+/// `meeboter config check`, second part: each configured platform tried with a cheap read,
+/// one line each. `Err` when any platform cannot run.
+pub async fn check_platforms_report(config: &Config) -> Result<String, String> {
+    let pool = db::build_pool(config.database_url.expose_secret(), 1).map_err(|e| e.to_string())?;
+    let mut out = String::new();
+    let mut failed = false;
+    let drivers = match drivers(config, &pool).await {
+        Ok(d) => d,
+        Err(failures) => {
+            return Err(failures.iter().map(|(p, e)| format!("platform {:<8} FAILED  {e}\n", p.as_str())).collect());
+        }
+    };
+    let registry = PlatformRegistry::new(config, drivers);
+    for h in registry.probe_all().await {
+        match &h.error {
+            None => out.push_str(&format!("platform {:<8} ok\n", h.platform.as_str())),
+            Some(e) => {
+                failed = true;
+                out.push_str(&format!("platform {:<8} FAILED  {e}\n", h.platform.as_str()));
+            }
+        }
+    }
+    registry.shutdown().await;
+    if failed {
+        Err(out)
+    } else {
+        Ok(out)
+    }
 }
 
 /// `meeboter config check`: the resolved configuration as aligned lines, secrets redacted.

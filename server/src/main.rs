@@ -160,7 +160,17 @@ async fn run(command: Command, config: app::backend::config::Config) -> Result<E
         }
         Command::Config { command: ConfigCommand::Check } => {
             print!("{}", commands::describe_config(&config));
-            println!("configuration is valid");
+            match commands::check_platforms_report(&config).await {
+                Ok(report) => {
+                    print!("{report}");
+                    println!("configuration is valid");
+                }
+                Err(report) => {
+                    print!("{report}");
+                    eprintln!("configuration check failed: a platform in PLATFORM_PRIORITY cannot run (above)");
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use app::backend::deployer::Deployer;
+use app::backend::platforms::registry::PROBE_INTERVAL;
 use app::backend::state::AppState;
 use app::backend::workers::dispatcher::QueueDispatcher;
 use app::backend::workers::health::HealthMonitor;
@@ -62,7 +63,16 @@ async fn background(state: AppState, stop: watch::Receiver<bool>) {
     let reconciler = Reconciler { pool: state.pool.clone(), platforms: state.platforms.clone(), database_url: url };
     let archiver = LogArchiver { pool: state.pool.clone(), storage: state.storage.clone() };
     let maintenance = Maintenance { pool: state.pool.clone() };
+    // Each replica probes its own platforms (its credentials and network path), for /readyz.
+    let platforms = state.platforms.clone();
+    let probes = app::backend::workers::every(PROBE_INTERVAL, stop.clone(), move || {
+        let platforms = platforms.clone();
+        async move {
+            platforms.probe_all().await;
+        }
+    });
     tokio::join!(
+        probes,
         dispatcher.run(stop.clone()),
         scheduler.run(stop.clone()),
         health.run(stop.clone()),

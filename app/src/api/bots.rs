@@ -1,13 +1,14 @@
 //! Bots for the signed-in user: list, read, deploy, cancel, remove from call, delete, events,
 //! log level, dashboard figures.
 
+pub mod k8s;
+pub mod platform;
+
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 use serde::{Deserialize, Serialize};
 
-use crate::model::bot::{
-    Bot, BotEvent, BotFilter, BotLogLine, BulkResult, CreateBot, LogLevel, PlatformDetails, Screenshot,
-};
+use crate::model::bot::{Bot, BotEvent, BotFilter, BotLogLine, BulkResult, CreateBot, LogLevel, Screenshot};
 use crate::model::error::AppError;
 use crate::model::paging::BotPage;
 use crate::model::usage::DailyUsage;
@@ -36,29 +37,6 @@ pub async fn get_bot(id: i64) -> Result<(Bot, Vec<BotEvent>), AppError> {
     let bot = svc::get_bot(&mut conn, user.id, id).await?;
     let events = svc::list_events(&mut conn, user.id, id).await?;
     Ok((bot, events))
-}
-
-/// What the bot's platform says about its resource (the Platform tab).
-#[server(prefix = "/fn", endpoint = "get_platform_details", input = Json)]
-pub async fn get_platform_details(id: i64) -> Result<PlatformDetails, AppError> {
-    use crate::backend::platforms::PlatformError;
-    use crate::backend::services::bots as svc;
-    let (user, mut conn) = super::ctx::user_and_conn().await?;
-    let bot = svc::get_bot(&mut conn, user.id, id).await?;
-    drop(conn);
-    let state = super::ctx::state()?;
-    let missing = PlatformDetails { found: false, details: serde_json::Value::Null };
-    let (Some(kind), Some(identifier)) = (bot.deployment_platform, bot.platform_identifier.as_deref()) else {
-        return Ok(missing);
-    };
-    let Some(platform) = state.platforms.get(kind) else {
-        return Ok(missing);
-    };
-    match platform.details(identifier).await {
-        Ok(details) => Ok(PlatformDetails { found: true, details }),
-        Err(PlatformError::NotFound(_)) => Ok(missing),
-        Err(e) => Err(crate::backend::error::internal("reading platform details failed", e)),
-    }
 }
 
 /// The screenshots of one of the user's bots, newest first.

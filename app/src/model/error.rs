@@ -39,6 +39,9 @@ pub enum AppError {
     /// Too many attempts; try again later.
     #[error("{0}")]
     TooManyRequests(String),
+    /// A platform or service Meeboter depends on did not answer; try again later.
+    #[error("{0}")]
+    Unavailable(String),
     /// Something failed on the server; details are in the server log only.
     #[error("Something went wrong on our side. Please try again in a moment.")]
     Internal,
@@ -81,6 +84,7 @@ impl AppError {
             AppError::TooLarge(_) => 413,
             AppError::TooManyRequests(_) | AppError::DailyLimit { .. } => 429,
             AppError::Internal => 500,
+            AppError::Unavailable(_) => 503,
             AppError::Transport(_) => 502,
         }
     }

@@ -23,7 +23,7 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
         }
     };
     match db::pending_versions(&mut conn).await {
-        Ok(pending) if pending.is_empty() => (StatusCode::OK, Json(json!({ "status": "ready" }))),
+        Ok(pending) if pending.is_empty() => ready(&state),
         Ok(pending) => {
             let reason = format!("{} migration(s) pending: run `meeboter migrate`", pending.len());
             (
@@ -36,6 +36,26 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
             unready("database query failed")
         }
     }
+}
+
+/// Ready: the database works. Each platform's health is reported (ok, or the kind of failure
+/// and since when; the error text stays in the logs and `meeboter config check`). A failing
+/// platform makes the status `degraded`, not 503: this replica still serves the app, the API
+/// and the bots, and the deployer fails over to the other platforms.
+fn ready(state: &AppState) -> (StatusCode, Json<Value>) {
+    let health = state.platforms.health();
+    let platforms: serde_json::Map<String, Value> = health
+        .iter()
+        .map(|h| {
+            let v = match h.kind {
+                None => json!({ "status": "ok", "since": h.since }),
+                Some(kind) => json!({ "status": "failing", "error": kind, "since": h.since }),
+            };
+            (h.platform.as_str().to_owned(), v)
+        })
+        .collect();
+    let status = if health.iter().all(|h| h.ok) { "ready" } else { "degraded" };
+    (StatusCode::OK, Json(json!({ "status": status, "platforms": platforms })))
 }
 
 fn unready(reason: &str) -> (StatusCode, Json<Value>) {

@@ -123,6 +123,7 @@ impl From<AppError> for TrpcError {
             AppError::Precondition(_) => "PRECONDITION_FAILED",
             AppError::TooLarge(_) => "PAYLOAD_TOO_LARGE",
             AppError::TooManyRequests(_) | AppError::DailyLimit { .. } => "TOO_MANY_REQUESTS",
+            AppError::Unavailable(_) => "SERVICE_UNAVAILABLE",
             AppError::Internal | AppError::Transport(_) => "INTERNAL_SERVER_ERROR",
         };
         let status = if code == "BAD_REQUEST" { 400 } else { e.status() };

@@ -53,7 +53,7 @@ impl Platform for Stub {
             }
             self.in_flight.fetch_sub(1, Ordering::SeqCst);
             if self.fail {
-                return Err(PlatformError::Failed("the stub refuses".into()));
+                return Err(PlatformError::unavailable("the stub refuses"));
             }
             assert!(bot.token.starts_with("mbt_"));
             self.deployed.lock().unwrap().push(bot.bot_id);
@@ -69,8 +69,8 @@ impl Platform for Stub {
     fn release(&self, _: i64) -> BoxFuture<'_, Result<(), PlatformError>> {
         Box::pin(async { Ok(()) })
     }
-    fn details<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<serde_json::Value, PlatformError>> {
-        Box::pin(async { Ok(json!({})) })
+    fn probe(&self) -> BoxFuture<'_, Result<(), PlatformError>> {
+        Box::pin(async { Ok(()) })
     }
     fn list(&self) -> BoxFuture<'_, Result<Vec<ResourceSummary>, PlatformError>> {
         Box::pin(async { Ok(Vec::new()) })
@@ -127,9 +127,10 @@ async fn a_queued_bot_runs_on_the_local_platform_until_removed() {
     assert_eq!(app.count("SELECT count(*) AS n FROM deployment_queue").await, 0);
 
     wait_for_status(&app, id, "IN_CALL").await;
-    let details = platform.details(identifier).await.unwrap();
-    assert!(details["pid"].as_u64().unwrap() > 0, "{details}");
-    assert_eq!(details["status"]["state"], "running");
+    let process = platform.process(identifier).unwrap();
+    assert!(process.pid > 0, "{process:?}");
+    assert_eq!(process.state, "running");
+    assert!(process.rss_bytes.unwrap() > 0, "{process:?}");
 
     let r = app.api("POST", &format!("/api/v1/bots/{id}/remove-from-call"), &key, None).await;
     assert_eq!(r.status, StatusCode::OK);

@@ -179,8 +179,8 @@ impl Platform for Recorder {
     fn release(&self, _: i64) -> BoxFuture<'_, Result<(), PlatformError>> {
         Box::pin(async { Ok(()) })
     }
-    fn details<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<Value, PlatformError>> {
-        Box::pin(async { Ok(Value::Null) })
+    fn probe(&self) -> BoxFuture<'_, Result<(), PlatformError>> {
+        Box::pin(async { Ok(()) })
     }
     fn list(&self) -> BoxFuture<'_, Result<Vec<ResourceSummary>, PlatformError>> {
         Box::pin(async move {

@@ -348,7 +348,7 @@ impl TestAppBuilder {
         vars.extend(self.vars);
         let config = Config::from_vars(&vars.into_iter().collect::<Vars>()).expect("valid test config");
         let leptos_options = LeptosOptions::builder().output_name("meeboter").site_root("target/site").build();
-        let state = server::commands::build_state(config, leptos_options).unwrap();
+        let state = server::commands::build_state(config, leptos_options).await.unwrap();
         TestApp { router: server::http::router(state.clone()), state, cookie: None }
     }
 }

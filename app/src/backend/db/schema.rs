@@ -236,6 +236,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    image_pulls (image) {
+        image -> Text,
+        job_name -> Text,
+        started_at -> Timestamptz,
+        pulled_at -> Nullable<Timestamptz>,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(subscriptions -> users (user_id));
 diesel::joinable!(api_keys -> users (user_id));
@@ -268,4 +277,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     bot_pool_slots,
     webhook_deliveries,
     daily_bot_counts,
+    image_pulls,
 );

@@ -8,11 +8,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
 use tokio::process::{Child, Command};
 
+use super::env::bot_environment;
 use super::{BotLaunch, BoxFuture, Launched, Platform, PlatformError, ResourceStatus, ResourceSummary};
+use crate::backend::config::S3Config;
 use crate::model::platform::DeploymentPlatform;
+use crate::model::platform_details::LocalProcess;
 
 /// How long a bot gets to leave after SIGTERM before SIGKILL.
 pub const STOP_GRACE: Duration = Duration::from_secs(5);
@@ -48,13 +50,43 @@ impl Process {
 pub struct LocalPlatform {
     exe: PathBuf,
     args: Vec<String>,
+    s3: Option<S3Config>,
     processes: Arc<Mutex<HashMap<String, Process>>>,
 }
 
 impl LocalPlatform {
     /// `exe` is the `meeboter` binary; `args` are extra `bot-sim` options (timings, protocol).
     pub fn new(exe: PathBuf, args: Vec<String>) -> Self {
-        LocalPlatform { exe, args, processes: Arc::default() }
+        LocalPlatform { exe, args, s3: None, processes: Arc::default() }
+    }
+
+    /// Hands bots the S3 settings (`S3_*`), as every platform does.
+    pub fn with_s3(mut self, s3: Option<S3Config>) -> Self {
+        self.s3 = s3;
+        self
+    }
+
+    /// What the Platform tab shows about a process this server started: `None` when this
+    /// replica did not start it (or has forgotten it).
+    pub fn process(&self, identifier: &str) -> Option<LocalProcess> {
+        let mut map = self.lock();
+        let p = map.get_mut(identifier)?;
+        let (state, exit_code) = match p.poll() {
+            ResourceStatus::Running => ("running", None),
+            ResourceStatus::Exited { code } => ("exited", code),
+            ResourceStatus::Gone => ("gone", None),
+        };
+        let uptime = p.started.elapsed();
+        let usage = (state == "running").then(|| proc_usage(p.pid, uptime)).flatten();
+        Some(LocalProcess {
+            pid: p.pid,
+            state: state.to_owned(),
+            exit_code,
+            rss_bytes: usage.map(|u| u.0),
+            cpu_percent: usage.map(|u| u.1),
+            uptime_secs: uptime.as_secs(),
+            started_at: p.started_at,
+        })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Process>> {
@@ -76,22 +108,30 @@ impl Platform for LocalPlatform {
         DeploymentPlatform::Local
     }
 
+    /// The bot binary must exist and be executable.
+    fn probe(&self) -> BoxFuture<'_, Result<(), PlatformError>> {
+        Box::pin(async move {
+            match std::fs::metadata(&self.exe) {
+                Ok(m) if m.is_file() => Ok(()),
+                Ok(_) => Err(PlatformError::rejected(format!("{} is not a file", self.exe.display()))),
+                Err(e) => Err(PlatformError::unavailable(format!("{}: {e}", self.exe.display()))),
+            }
+        })
+    }
+
     fn deploy<'a>(&'a self, bot: &'a BotLaunch) -> BoxFuture<'a, Result<Launched, PlatformError>> {
         Box::pin(async move {
             let child = Command::new(&self.exe)
                 .arg("bot-sim")
                 .args(&self.args)
-                .env("BOT_ID", bot.bot_id.to_string())
-                .env("MILO_URL", &bot.milo_url)
-                .env("MILO_AUTH_TOKEN", &bot.token)
-                .env("DOCKER_MEETING_PLATFORM", bot.meeting_platform.as_str())
+                .envs(bot_environment(bot, self.s3.as_ref()).all())
                 .env_remove("DATABASE_URL")
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .kill_on_drop(true)
                 .spawn()
-                .map_err(|e| PlatformError::Failed(format!("could not start {}: {e}", self.exe.display())))?;
+                .map_err(|e| PlatformError::unavailable(format!("could not start {}: {e}", self.exe.display())))?;
             let pid = child.id().unwrap_or_default();
             let identifier = format!("local-{}-{pid}", bot.bot_id);
             self.lock().insert(
@@ -143,22 +183,6 @@ impl Platform for LocalPlatform {
         Box::pin(async { Ok(()) })
     }
 
-    fn details<'a>(&'a self, identifier: &'a str) -> BoxFuture<'a, Result<serde_json::Value, PlatformError>> {
-        Box::pin(async move {
-            let mut map = self.lock();
-            let p = map.get_mut(identifier).ok_or_else(|| PlatformError::NotFound(identifier.to_owned()))?;
-            let status = p.poll();
-            Ok(json!({
-                "kind": "local",
-                "identifier": identifier,
-                "pid": p.pid,
-                "startedAt": p.started_at,
-                "uptimeSecs": p.started.elapsed().as_secs(),
-                "status": status,
-            }))
-        })
-    }
-
     /// Stops every child (SIGTERM, then SIGKILL after the grace period) and reaps them.
     fn shutdown(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
@@ -177,5 +201,35 @@ impl Platform for LocalPlatform {
                 .map(|(id, p)| ResourceSummary { identifier: id.clone(), bot_id: Some(p.bot_id), status: p.poll() })
                 .collect())
         })
+    }
+}
+
+/// Resident memory (bytes) and lifetime CPU (% of one core) of a running process, from /proc.
+fn proc_usage(pid: u32, uptime: Duration) -> Option<(u64, f64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let rss_kib: u64 =
+        status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces) start at state: utime and stime
+    // are the 12th and 13th of them.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    // USER_HZ is 100 on every Linux this runs on.
+    let cpu_secs = ticks / 100.0;
+    let percent = if uptime.as_secs_f64() > 0.0 { cpu_secs / uptime.as_secs_f64() * 100.0 } else { 0.0 };
+    Some((rss_kib * 1024, (percent * 10.0).round() / 10.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_this_process_usage_from_proc() {
+        let (rss, cpu) = proc_usage(std::process::id(), Duration::from_secs(1)).unwrap();
+        assert!(rss > 1024 * 1024, "{rss}");
+        assert!(cpu >= 0.0);
+        assert_eq!(proc_usage(u32::MAX, Duration::from_secs(1)), None);
     }
 }

@@ -5,6 +5,7 @@
 mod actions;
 mod create;
 mod list;
+pub mod platform;
 mod query;
 mod row;
 pub mod urls;

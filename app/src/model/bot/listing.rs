@@ -68,16 +68,6 @@ impl<T> Page<T> {
     }
 }
 
-/// What the Platform tab shows about a bot's resource, read from its platform.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PlatformDetails {
-    /// The platform has no record of it here (another replica runs it, or it is long gone).
-    pub found: bool,
-    /// The platform's own description (for `local`: pid, startedAt, uptimeSecs, status).
-    pub details: serde_json::Value,
-}
-
 /// A screenshot of a bot, as the Screenshots tab shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -4,20 +4,21 @@
 use leptos::prelude::*;
 
 mod logs;
+mod platform;
 use logs::LogsTab;
+use platform::PlatformTab;
 
-use crate::api::bots::{get_bot, get_bot_logs, get_bot_screenshots, get_platform_details};
+use crate::api::bots::{get_bot, get_bot_logs, get_bot_screenshots};
 use crate::components::badges::{InfraBadge, PlatformLabel, StatusBadge};
 use crate::components::dialog::Dialog;
 use crate::components::live::{use_live, use_tick, Loaded};
 use crate::components::time::{now, relative, short};
 use crate::components::ui::{EmptyState, TD, TH};
-use crate::model::bot::{Bot, BotEvent, BotLogLine, PlatformDetails, Screenshot};
+use crate::model::bot::{Bot, BotEvent, BotLogLine, Screenshot};
 use crate::model::error::AppError;
-use crate::model::platform::DeploymentPlatform;
 
 /// What the dialog refreshes: the bot and its events.
-type BotAndEvents = Result<(Bot, Vec<BotEvent>), AppError>;
+pub(super) type BotAndEvents = Result<(Bot, Vec<BotEvent>), AppError>;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Tab {
@@ -99,7 +100,7 @@ pub fn BotDetails(id: i64, on_close: Callback<()>) -> impl IntoView {
     }
 }
 
-fn row(label: &'static str, value: impl IntoView + 'static) -> impl IntoView {
+pub(super) fn row(label: &'static str, value: impl IntoView + 'static) -> impl IntoView {
     view! {
         <div class="flex justify-between gap-4 py-1.5 text-sm">
             <dt class="text-slate-500">{label}</dt>
@@ -182,109 +183,6 @@ fn Overview(bot: Bot, events: Vec<BotEvent>) -> impl IntoView {
                 </tbody>
             </table>
         </div>
-    }
-}
-
-#[component]
-fn PlatformTab(id: i64, data: Signal<Option<BotAndEvents>>) -> impl IntoView {
-    // The bot comes from the dialog's own refresh; only the platform's view is fetched here.
-    let tick = use_tick(5);
-    let details = use_live(move || tick.get(), move |_| get_platform_details(id));
-    view! {
-        <Loaded data fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> } let:loaded>
-            {match loaded {
-                Err(e) => {
-                    view! {
-                        <p role="alert" class="text-sm text-red-700">
-                            {e.to_string()}
-                        </p>
-                    }
-                        .into_any()
-                }
-                Ok((bot, _)) => {
-                    match bot.deployment_platform {
-                        None => {
-                            view! {
-                                <EmptyState
-                                    title="Not deployed yet"
-                                    text="Once a platform starts this bot, its job, task, pool slot or process shows here."
-                                />
-                            }
-                                .into_any()
-                        }
-                        Some(p) => {
-                            view! {
-                                <section class="rounded-lg bg-slate-50 p-4">
-                                    <h3 class="text-sm font-semibold text-slate-900">
-                                        {format!("{} deployment", p.label())}
-                                    </h3>
-                                    <dl class="mt-2 divide-y divide-slate-200">
-                                        {row("Platform", p.label())}
-                                        {row("Identifier", bot.platform_identifier.unwrap_or_else(|| "-".into()))}
-                                    </dl>
-                                </section>
-                                <LocalProcess details platform=p />
-                            }
-                                .into_any()
-                        }
-                    }
-                }
-            }}
-        </Loaded>
-    }
-}
-
-/// The "Local process" view: pid, status with exit code, uptime, start.
-#[component]
-fn LocalProcess(
-    details: Signal<Option<Result<PlatformDetails, AppError>>>,
-    platform: DeploymentPlatform,
-) -> impl IntoView {
-    view! {
-        <Loaded data=details fallback=|| () let:loaded>
-            {match loaded {
-                Ok(d) if d.found && platform == DeploymentPlatform::Local => {
-                    let v = d.details;
-                    let status = match v["status"]["state"].as_str() {
-                        Some("running") => "Running".to_owned(),
-                        Some("exited") => {
-                            format!(
-                                "Exited (code {})",
-                                v["status"]["code"].as_i64().map_or("none: killed".to_owned(), |c| c.to_string()),
-                            )
-                        }
-                        _ => "Gone".to_owned(),
-                    };
-                    view! {
-                        <section class="mt-3 rounded-lg bg-slate-50 p-4" data-testid="local-process">
-                            <h3 class="text-sm font-semibold text-slate-900">"Local process"</h3>
-                            <dl class="mt-2 divide-y divide-slate-200">
-                                {row("PID", v["pid"].to_string())} {row("Status", status)}
-                                {row("Uptime", format!("{} s", v["uptimeSecs"]))}
-                                {row("Started", v["startedAt"].as_str().unwrap_or("-").to_owned())}
-                            </dl>
-                        </section>
-                    }
-                        .into_any()
-                }
-                Ok(_) => {
-                    view! {
-                        <p class="mt-3 text-sm text-slate-500">
-                            "This server has no live record of the resource (another replica runs it, or it has ended)."
-                        </p>
-                    }
-                        .into_any()
-                }
-                Err(e) => {
-                    view! {
-                        <p role="alert" class="mt-3 text-sm text-red-700">
-                            {e.to_string()}
-                        </p>
-                    }
-                        .into_any()
-                }
-            }}
-        </Loaded>
     }
 }
 

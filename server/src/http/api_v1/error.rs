@@ -63,6 +63,7 @@ impl From<AppError> for ApiError {
                 "daily_limit_reached",
                 json!({ "limit": limit, "used": used, "remaining": remaining, "resetsAt": resets_at }),
             ),
+            AppError::Unavailable(_) => ("service_unavailable", Value::Null),
             AppError::Internal | AppError::Transport(_) => ("internal_error", Value::Null),
         };
         ApiError { status, code, message, details }
