@@ -114,7 +114,10 @@ async fn check_platforms(state: &AppState) -> Result<(), CommandError> {
     let fatal: Vec<String> = health
         .iter()
         .filter(|h| matches!(h.kind, Some(ErrorKind::Unauthorised | ErrorKind::Misconfigured | ErrorKind::Rejected)))
-        .map(|h| format!("platform {}: {}", h.platform.as_str(), h.error.as_deref().unwrap_or("failed")))
+        .map(|h| {
+            let kind = h.kind.map_or("failed", |k| k.as_str());
+            format!("platform {}: {kind}: {}", h.platform.as_str(), h.error.as_deref().unwrap_or("failed"))
+        })
         .collect();
     if !fatal.is_empty() {
         return Err(CommandError::Other(format!("platform check failed:\n  {}", fatal.join("\n  "))));
@@ -238,7 +241,8 @@ pub async fn check_platforms_report(config: &Config) -> Result<String, String> {
             None => out.push_str(&format!("platform {:<8} ok\n", h.platform.as_str())),
             Some(e) => {
                 failed = true;
-                out.push_str(&format!("platform {:<8} FAILED  {e}\n", h.platform.as_str()));
+                let kind = h.kind.map_or("failed", |k| k.as_str());
+                out.push_str(&format!("platform {:<8} FAILED  {kind}: {e}\n", h.platform.as_str()));
             }
         }
     }

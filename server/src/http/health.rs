@@ -41,7 +41,7 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
 /// Ready: the database works. Each platform's health is reported (ok, or the kind of failure
 /// and since when; the error text stays in the logs and `meeboter config check`). A failing
 /// platform makes the status `degraded`, not 503: this replica still serves the app, the API
-/// and the bots, and the deployer fails over to the other platforms.
+/// and the bots; the other platforms keep placing bots.
 fn ready(state: &AppState) -> (StatusCode, Json<Value>) {
     let health = state.platforms.health();
     let platforms: serde_json::Map<String, Value> = health

@@ -352,6 +352,7 @@ async fn call(state: &AppState, path: &str, input: Value, token: Option<&str>) -
         ("bots.getConfig", ..) => config_output(svc::get_config(conn, id).await?),
         ("bots.updateStatus", Some(update), ..) => {
             let reply = svc::update_status(conn, id, &update).await?;
+            state.heartbeats.forget(id);
             Ok(Output::plain(json!({ "id": reply.id, "status": reply.status })))
         }
         ("bots.events.report", _, Some(event), _) => {

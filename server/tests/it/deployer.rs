@@ -236,7 +236,7 @@ async fn a_platform_error_or_an_expired_queue_timeout_makes_the_bot_fatal_with_t
     let id = queued_bots(&mut app, &key, 1).await[0];
     let failing = Arc::new(Stub { fail: true, ..Stub::default() });
     let done = deployer_with(&app, failing).dispatch_once().await.unwrap();
-    assert!(matches!(&done[0].1, Outcome::Failed(r) if r.contains("could not start the bot")), "{done:?}");
+    assert!(matches!(&done[0].1, Outcome::Failed(r) if r.contains("could not be reached or failed")), "{done:?}");
     assert_eq!(bot_status(&app, id).await, "FATAL");
     let events = events_of(&mut app, &key, id).await;
     assert!(

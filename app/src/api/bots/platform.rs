@@ -34,5 +34,8 @@ pub async fn get_local_process(id: i64) -> Result<LocalProcess, AppError> {
 pub async fn stop_bot_resource(id: i64) -> Result<String, AppError> {
     let (user, mut conn) = crate::api::ctx::user_and_conn().await?;
     let state = crate::api::ctx::state()?;
-    crate::backend::services::bots::platform::stop_resource(&mut conn, &state.platforms, &user, id).await
+    let stopped = crate::backend::services::bots::platform::stop_resource(&mut conn, &state.platforms, &user, id).await;
+    // The bot's token stops opening anything on this replica at once.
+    state.heartbeats.forget(id);
+    stopped
 }

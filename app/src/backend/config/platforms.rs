@@ -108,6 +108,8 @@ impl K8sConfig {
         row("K8S_IMAGE_TAG", self.image_tag.clone());
         row("K8S_BOT_CPU_REQUEST/LIMIT", format!("{}/{}", self.cpu_request, self.cpu_limit));
         row("K8S_BOT_MEMORY_REQUEST/LIMIT", format!("{}/{}", self.memory_request, self.memory_limit));
+        row("K8S_IMAGE_PULL_SECRET", self.image_pull_secret.clone().unwrap_or_else(|| "(none)".to_owned()));
+        row("K8S_IMAGE_PULL_LOCK_ENABLED", self.image_pull_lock_enabled.to_string());
     }
 }
 

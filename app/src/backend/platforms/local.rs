@@ -124,8 +124,10 @@ impl Platform for LocalPlatform {
             let child = Command::new(&self.exe)
                 .arg("bot-sim")
                 .args(&self.args)
+                // Only what a bot needs: never the server's own secrets.
+                .env_clear()
+                .envs(inherited_env(std::env::vars()))
                 .envs(bot_environment(bot, self.s3.as_ref()).all())
-                .env_remove("DATABASE_URL")
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -204,6 +206,13 @@ impl Platform for LocalPlatform {
     }
 }
 
+/// What a local bot keeps of the server's environment: the basics of a process and the
+/// simulator's own settings (`BOT_SIM_*`), nothing else (no database URL, no API tokens).
+pub fn inherited_env(server: impl Iterator<Item = (String, String)>) -> Vec<(String, String)> {
+    const KEEP: [&str; 7] = ["PATH", "HOME", "LANG", "TZ", "RUST_LOG", "RUST_BACKTRACE", "LOG_FORMAT"];
+    server.filter(|(k, _)| KEEP.contains(&k.as_str()) || k.starts_with("BOT_SIM_")).collect()
+}
+
 /// Resident memory (bytes) and lifetime CPU (% of one core) of a running process, from /proc.
 fn proc_usage(pid: u32, uptime: Duration) -> Option<(u64, f64)> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -224,6 +233,21 @@ fn proc_usage(pid: u32, uptime: Duration) -> Option<(u64, f64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn local_bots_inherit_no_server_secret() {
+        let server = [
+            ("PATH", "/usr/bin"),
+            ("DATABASE_URL", "postgres://secret"),
+            ("COOLIFY_API_TOKEN", "tok"),
+            ("S3_SECRET_KEY", "s3"),
+            ("BOT_SIM_HEARTBEAT_SECS", "1"),
+            ("LEGACY_BOT_TOKEN", "legacy"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()));
+        let kept: Vec<String> = inherited_env(server.into_iter()).into_iter().map(|(k, _)| k).collect();
+        assert_eq!(kept, ["PATH", "BOT_SIM_HEARTBEAT_SECS"]);
+    }
 
     #[test]
     fn reads_this_process_usage_from_proc() {

@@ -126,7 +126,10 @@ pub async fn status(
     ApiJson(body): ApiJson<StatusUpdate>,
 ) -> ApiResult<Json<StatusReply>> {
     let mut c = open(&state, &headers, id).await?;
-    Ok(Json(svc::update_status(&mut c, id, &body).await?))
+    let reply = svc::update_status(&mut c, id, &body).await?;
+    // This replica's token cache learns the new status now, not when the NOTIFY arrives.
+    state.heartbeats.forget(id);
+    Ok(Json(reply))
 }
 
 /// The same status change as `POST`, for clients that PATCH.

@@ -58,7 +58,11 @@ pub(super) const ROWS: &[Row] = &[
     // ---- server functions (a session only; API keys and bot tokens open none) ----
     row(ServerFn("list_bots"), Some(r#"{"filter":{"page":1,"pageSize":20}}"#),       [U, 200, U, U, U, U]),
     row(ServerFn("get_bot"), Some(r#"{"id":{bot}}"#),                                 [U, 404, U, U, U, U]),
-    row(ServerFn("get_platform_details"), Some(r#"{"id":{bot}}"#),                    [U, 404, U, U, U, U]),
+    row(ServerFn("get_k8s_job"), Some(r#"{"id":{bot}}"#),                             [U, 404, U, U, U, U]),
+    row(ServerFn("get_k8s_metrics"), Some(r#"{"id":{bot}}"#),                         [U, 404, U, U, U, U]),
+    row(ServerFn("get_k8s_events"), Some(r#"{"id":{bot}}"#),                          [U, 404, U, U, U, U]),
+    row(ServerFn("get_local_process"), Some(r#"{"id":{bot}}"#),                       [U, 404, U, U, U, U]),
+    row(ServerFn("stop_bot_resource"), Some(r#"{"id":{bot}}"#),                       [U, 404, U, U, U, U]),
     row(ServerFn("get_bot_screenshots"), Some(r#"{"id":{bot}}"#),                     [U, 404, U, U, U, U]),
     row(ServerFn("get_bot_logs"), Some(r#"{"id":{bot},"after":0}"#),                  [U, 404, U, U, U, U]),
     row(ServerFn("deploy_bots"), Some(r#"{"request":{"meetingUrl":"https://zoom.us/j/1"},"count":1}"#), [U, 200, U, U, U, U]),

@@ -127,7 +127,8 @@ impl Platform for KubernetesPlatform {
             let secret_name = build::secret_name(bot.bot_id);
             if let (true, Some(pool)) = (self.cfg.image_pull_lock_enabled, &self.pool) {
                 let image = build::image(&self.cfg, bot.meeting_platform);
-                let turn = pull_lock::take_turn(pool, &self.kube, &image, &job_name).await?;
+                let moving = self.cfg.image_tag == "latest";
+                let turn = pull_lock::take_turn(pool, &self.kube, &image, &job_name, moving).await?;
                 tracing::debug!(bot_id = bot.bot_id, image, ?turn, "image pull lock");
             }
             match self.kube.create_secret(&secret).await {
@@ -140,6 +141,8 @@ impl Platform for KubernetesPlatform {
             }
             let created = match self.kube.create_job(&job).await {
                 Ok(created) => created,
+                // The bot's Job exists (an earlier attempt): its pod needs the Secret, keep it.
+                Err(e) if e.kind == ErrorKind::Conflict => return Err(e),
                 Err(e) => {
                     if let Err(cleanup) = self.kube.delete_secret(&secret_name).await {
                         tracing::warn!(bot_id = bot.bot_id, error = %cleanup, "could not delete the Secret of a Job that was not created");

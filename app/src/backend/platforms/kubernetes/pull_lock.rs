@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 use diesel_async::RunQueryDsl;
@@ -20,6 +21,12 @@ use crate::backend::platforms::PlatformError;
 pub const PULL_WAIT: Duration = Duration::from_secs(600);
 /// How often a waiting bot looks at the puller's pod.
 pub const POLL: Duration = Duration::from_secs(3);
+/// A puller with no Job or pod yet is still starting for this long (between claiming the row
+/// and the Job controller making its pod).
+pub const START_GRACE: Duration = Duration::from_secs(60);
+/// A moving tag (`latest`) may have been pushed again: after this long its pull is coordinated
+/// afresh.
+pub const REPULL_AFTER: Duration = Duration::from_secs(3600);
 
 /// Who pulls an image.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,9 +50,12 @@ pub enum Puller {
     Failed,
 }
 
-/// What the puller's pod says about the pull.
-pub fn puller_state(pod: Option<&k8s_openapi::api::core::v1::Pod>) -> Puller {
-    let Some(pod) = pod else { return Puller::Failed };
+/// What the puller's pod says about the pull. Without a pod, the puller is still starting while
+/// it is `young` (see [`START_GRACE`]) or its Job exists; otherwise it is gone.
+pub fn puller_state(pod: Option<&k8s_openapi::api::core::v1::Pod>, job_exists: bool, young: bool) -> Puller {
+    let Some(pod) = pod else {
+        return if job_exists || young { Puller::Pulling } else { Puller::Failed };
+    };
     let statuses = pod.status.as_ref().and_then(|s| s.container_statuses.as_ref());
     let Some(c) = statuses.and_then(|s| s.iter().find(|c| c.name == super::build::CONTAINER)) else {
         return Puller::Pulling;
@@ -65,30 +75,41 @@ fn db(e: impl std::fmt::Display) -> PlatformError {
 }
 
 /// Waits for this bot's turn to use `image`; `job_name` is the Job it is about to create.
-pub async fn take_turn(pool: &DbPool, kube: &Kube, image: &str, job_name: &str) -> Result<Turn, PlatformError> {
+/// `moving` says the tag can be pushed again (`latest`), so a pull older than
+/// [`REPULL_AFTER`] is coordinated again.
+pub async fn take_turn(
+    pool: &DbPool,
+    kube: &Kube,
+    image: &str,
+    job_name: &str,
+    moving: bool,
+) -> Result<Turn, PlatformError> {
     let deadline = tokio::time::Instant::now() + PULL_WAIT;
+    let repull = if moving { REPULL_AFTER } else { Duration::from_secs(100 * 365 * 86_400) };
     loop {
         let mut conn = pool.get().await.map_err(db)?;
-        // Become the puller when nobody is, or when the last puller stalled.
-        let stale = format!("{} seconds", PULL_WAIT.as_secs());
+        // Become the puller when nobody is, when the last puller stalled, or when a moving
+        // tag's last pull is old.
         let claimed: Vec<Claimed> = diesel::sql_query(
             "INSERT INTO image_pulls (image, job_name) VALUES ($1, $2) \
-             ON CONFLICT (image) DO UPDATE SET job_name = EXCLUDED.job_name, started_at = now() \
-             WHERE image_pulls.pulled_at IS NULL AND image_pulls.started_at < now() - $3::interval \
+             ON CONFLICT (image) DO UPDATE SET job_name = EXCLUDED.job_name, started_at = now(), pulled_at = NULL \
+             WHERE (image_pulls.pulled_at IS NULL AND image_pulls.started_at < now() - make_interval(secs => $3)) \
+                OR image_pulls.pulled_at < now() - make_interval(secs => $4) \
              RETURNING job_name",
         )
         .bind::<Text, _>(image)
         .bind::<Text, _>(job_name)
-        .bind::<Text, _>(&stale)
+        .bind::<diesel::sql_types::Double, _>(PULL_WAIT.as_secs_f64())
+        .bind::<diesel::sql_types::Double, _>(repull.as_secs_f64())
         .load(&mut conn)
         .await
         .map_err(db)?;
         if !claimed.is_empty() {
             return Ok(Turn::First);
         }
-        let (puller, pulled): (String, Option<chrono::DateTime<chrono::Utc>>) = image_pulls::table
+        let (puller, pulled, started): (String, Option<DateTime<Utc>>, DateTime<Utc>) = image_pulls::table
             .find(image)
-            .select((image_pulls::job_name, image_pulls::pulled_at))
+            .select((image_pulls::job_name, image_pulls::pulled_at, image_pulls::started_at))
             .first(&mut conn)
             .await
             .map_err(db)?;
@@ -96,7 +117,10 @@ pub async fn take_turn(pool: &DbPool, kube: &Kube, image: &str, job_name: &str) 
             return Ok(Turn::Pulled);
         }
         drop(conn);
-        match puller_state(kube.job_pod(&puller).await?.as_ref()) {
+        let pod = kube.job_pod(&puller).await?;
+        let job_exists = pod.is_some() || kube.job(&puller).await?.is_some();
+        let young = Utc::now().signed_duration_since(started).to_std().unwrap_or_default() < START_GRACE;
+        match puller_state(pod.as_ref(), job_exists, young) {
             Puller::HasImage => {
                 let mut conn = pool.get().await.map_err(db)?;
                 diesel::update(image_pulls::table.find(image))
@@ -125,9 +149,10 @@ pub async fn take_turn(pool: &DbPool, kube: &Kube, image: &str, job_name: &str) 
     }
 }
 
+/// A row the claim wrote (only its existence matters).
 #[derive(QueryableByName)]
 struct Claimed {
     #[diesel(sql_type = Text)]
-    #[allow(dead_code)]
-    job_name: String,
+    #[diesel(column_name = job_name)]
+    _job_name: String,
 }

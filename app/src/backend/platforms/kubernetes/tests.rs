@@ -71,6 +71,9 @@ fn scripted(steps: Vec<Step>) -> (KubernetesPlatform, tokio::task::JoinHandle<Se
             seen.push((uri, body));
             send.send_response(Response::builder().status(s.status).body(Body::from(s.body.into_bytes())).unwrap());
         }
+        if let Ok(Some((extra, _))) = tokio::time::timeout(Duration::from_millis(100), handle.next_request()).await {
+            panic!("unexpected request: {} {}", extra.method(), extra.uri());
+        }
         seen
     });
     let client = kube::Client::new(service, "meeboter");
@@ -118,6 +121,17 @@ async fn a_job_refused_by_the_quota_is_capacity_and_leaves_no_secret_behind() {
     let e = k8s.deploy(&bot(42, MeetingPlatform::GoogleMeet)).await.unwrap_err();
     assert_eq!(e.kind, ErrorKind::Capacity, "{e}");
     assert!(e.message.contains("exceeded quota"), "{e}");
+    api.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_job_that_exists_already_is_a_conflict_and_its_secret_is_kept() {
+    let (k8s, api) = scripted(vec![
+        step(Method::POST, &[SECRETS], 201, fixture!("secret-created.json")),
+        step(Method::POST, &[JOBS], 409, fixture!("status-conflict.json")),
+    ]);
+    let e = k8s.deploy(&bot(42, MeetingPlatform::GoogleMeet)).await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Conflict, "{e}");
     api.await.unwrap();
 }
 
@@ -425,14 +439,17 @@ fn writes_every_generated_object_for_schema_validation() {
 fn the_image_pull_lock_reads_the_pullers_pod() {
     use super::pull_lock::{puller_state, Puller};
     let pods: k8s_openapi::List<k8s_openapi::api::core::v1::Pod> = serde_json::from_str(fixture!("pods.json")).unwrap();
-    assert_eq!(puller_state(pods.items.first()), Puller::HasImage);
-    assert_eq!(puller_state(None), Puller::Failed);
+    assert_eq!(puller_state(pods.items.first(), true, false), Puller::HasImage);
+    // No pod yet: still starting while young or while its Job exists; gone otherwise.
+    assert_eq!(puller_state(None, false, true), Puller::Pulling);
+    assert_eq!(puller_state(None, true, false), Puller::Pulling);
+    assert_eq!(puller_state(None, false, false), Puller::Failed);
     let mut pulling = pods.items[0].clone();
     let status = pulling.status.as_mut().unwrap().container_statuses.as_mut().unwrap();
     status[0].image_id = String::new();
     status[0].state = Some(serde_json::from_value(json!({ "waiting": { "reason": "ContainerCreating" } })).unwrap());
-    assert_eq!(puller_state(Some(&pulling)), Puller::Pulling);
+    assert_eq!(puller_state(Some(&pulling), true, false), Puller::Pulling);
     let status = pulling.status.as_mut().unwrap().container_statuses.as_mut().unwrap();
     status[0].state = Some(serde_json::from_value(json!({ "waiting": { "reason": "ImagePullBackOff" } })).unwrap());
-    assert_eq!(puller_state(Some(&pulling)), Puller::Failed);
+    assert_eq!(puller_state(Some(&pulling), true, false), Puller::Failed);
 }

@@ -128,7 +128,7 @@ pub fn events_view(events: impl IntoIterator<Item = Event>, limit: usize) -> Vec
             }
         })
         .collect();
-    all.sort_by(|a, b| b.time.cmp(&a.time));
+    all.sort_by_key(|e| std::cmp::Reverse(e.time));
     all.truncate(limit);
     all
 }
