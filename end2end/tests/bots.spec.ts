@@ -82,6 +82,7 @@ test("quick deploy three bots, watch them join live with logs, remove them from 
   await page.getByRole("tab", { name: "Platform" }).click();
   await expect(page.getByTestId("local-process")).toContainText("Running");
   await expect(page.getByTestId("local-process")).toContainText("PID");
+  await expect(page.getByTestId("local-process")).toContainText("Memory (RSS)");
   await page.getByRole("button", { name: "Close" }).click();
 
   await page.getByLabel("Select all bots on this page").check();

@@ -246,3 +246,19 @@ test("without a metrics API the Platform tab of a Kubernetes bot says usage is u
     fake.metricsAvailable = true;
   }
 });
+
+test("Stop on the Platform tab ends a Kubernetes bot and deletes its Job", async ({ page, request }) => {
+  const job = await deployAndOpenPlatformTab(page, request, "K8s bot to stop");
+  await expect(page.getByTestId("k8s-job")).toContainText(job);
+  await page.getByRole("button", { name: "Stop", exact: true }).click();
+  await page.getByRole("button", { name: "Stop now" }).click();
+  await expect(page.getByRole("status").filter({ hasText: `Stopped ${job}` })).toBeVisible();
+  expect(fake.jobs.has(job)).toBe(false);
+  const deleted = fake.requests.find((r) => r.method === "DELETE" && r.pathname === `${JOBS}/${job}`);
+  expect(deleted?.body?.propagationPolicy).toBe("Background");
+  // The bot ended: the overview says FATAL and the Stop button is gone.
+  await page.getByRole("tab", { name: "Overview" }).click();
+  await expect(page.getByRole("dialog")).toContainText("FATAL");
+  await page.getByRole("tab", { name: "Platform" }).click();
+  await expect(page.getByRole("button", { name: "Stop", exact: true })).toHaveCount(0);
+});

@@ -57,9 +57,7 @@ fn Deployment(id: i64, bot: Bot, p: DeploymentPlatform, data: Signal<Option<BotA
         <section class=SECTION>
             <div class="flex items-start justify-between gap-4">
                 <h3 class=HEADING>{format!("{} deployment", p.label())}</h3>
-                <Show when=move || active.get()>
-                    <StopAction id />
-                </Show>
+                <StopAction id active />
             </div>
             <dl class="mt-2 divide-y divide-slate-200">
                 {row("Platform", p.label())}
@@ -82,21 +80,24 @@ fn loading() -> impl IntoView {
     view! { <p class="mt-3 text-sm text-slate-500">"Loading…"</p> }
 }
 
-/// Stop, after an inline confirmation: the bot ends and its resource is deleted.
+/// Stop (while the bot is active), after an inline confirmation: the bot ends and its resource
+/// is deleted. The result stays shown after the bot has ended.
 #[component]
-fn StopAction(id: i64) -> impl IntoView {
+fn StopAction(id: i64, active: Signal<bool>) -> impl IntoView {
     let asking = RwSignal::new(false);
     let stop = Action::new(move |_: &()| stop_bot_resource(id));
     let result = stop.value();
     view! {
         <div class="flex flex-col items-end gap-2">
             <Show
-                when=move || asking.get()
+                when=move || asking.get() && active.get()
                 fallback=move || {
                     view! {
-                        <button type="button" class=BUTTON_SECONDARY on:click=move |_| asking.set(true)>
-                            "Stop"
-                        </button>
+                        <Show when=move || active.get()>
+                            <button type="button" class=BUTTON_SECONDARY on:click=move |_| asking.set(true)>
+                                "Stop"
+                            </button>
+                        </Show>
                     }
                 }
             >
@@ -110,6 +111,7 @@ fn StopAction(id: i64) -> impl IntoView {
                         class=BUTTON_DANGER
                         disabled=move || stop.pending().get()
                         on:click=move |_| {
+                            asking.set(false);
                             stop.dispatch(());
                         }
                     >
