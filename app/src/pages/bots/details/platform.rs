@@ -144,6 +144,11 @@ fn K8sView(id: i64, source: impl Fn() -> u64 + Copy + Send + Sync + 'static) -> 
         <Loaded data=job fallback=loading let:loaded>
             {match loaded {
                 Ok(details) => job_cards(details).into_any(),
+                Err(AppError::NotFound(message)) => {
+                    // A finished Job is cleaned up after its TTL: not an error.
+                    view! { <p class="mt-3 text-sm text-slate-500">{message}</p> }
+                        .into_any()
+                }
                 Err(e) => error_text(e).into_any(),
             }}
         </Loaded>
