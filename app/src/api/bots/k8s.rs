@@ -15,18 +15,7 @@ pub const EVENTS_SHOWN: usize = 10;
 async fn job_of(
     id: i64,
 ) -> Result<(std::sync::Arc<crate::backend::platforms::kubernetes::KubernetesPlatform>, String), AppError> {
-    use crate::backend::platforms::kubernetes::KubernetesPlatform;
-    use crate::backend::services::bots::platform as svc;
-    use crate::model::platform::DeploymentPlatform;
-    let (user, mut conn) = crate::api::ctx::user_and_conn().await?;
-    let bot = svc::visible_bot(&mut conn, &user, id).await?;
-    drop(conn);
-    let job = svc::resource_on(&bot, DeploymentPlatform::K8s)?;
-    let k8s = crate::api::ctx::state()?
-        .platforms
-        .driver::<KubernetesPlatform>()
-        .ok_or_else(|| AppError::Unavailable("Kubernetes is not configured on this server.".into()))?;
-    Ok((k8s, job))
+    super::platform::resource_of(id, crate::model::platform::DeploymentPlatform::K8s).await
 }
 
 /// The bot's Job and pod.

@@ -7,12 +7,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use serde::Serialize;
-
 use super::{ErrorKind, Platform};
 use crate::backend::config::{Config, PlatformSlot};
 use crate::model::platform::DeploymentPlatform;
+use chrono::{DateTime, Utc};
 
 /// How often each replica probes its platforms (`/readyz` reads the result).
 pub const PROBE_INTERVAL: Duration = Duration::from_secs(30);
@@ -20,13 +18,11 @@ pub const PROBE_INTERVAL: Duration = Duration::from_secs(30);
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A platform's health as the last probe found it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlatformHealth {
     pub platform: DeploymentPlatform,
     pub ok: bool,
     /// What failed, for operators (logs, `config check`); never sent to anonymous callers.
-    #[serde(skip)]
     pub error: Option<String>,
     pub kind: Option<ErrorKind>,
     /// Since when the platform is in this state.

@@ -90,21 +90,20 @@ pub async fn take_turn(
         let mut conn = pool.get().await.map_err(db)?;
         // Become the puller when nobody is, when the last puller stalled, or when a moving
         // tag's last pull is old.
-        let claimed: Vec<Claimed> = diesel::sql_query(
+        let claimed = diesel::sql_query(
             "INSERT INTO image_pulls (image, job_name) VALUES ($1, $2) \
              ON CONFLICT (image) DO UPDATE SET job_name = EXCLUDED.job_name, started_at = now(), pulled_at = NULL \
              WHERE (image_pulls.pulled_at IS NULL AND image_pulls.started_at < now() - make_interval(secs => $3)) \
-                OR image_pulls.pulled_at < now() - make_interval(secs => $4) \
-             RETURNING job_name",
+                OR image_pulls.pulled_at < now() - make_interval(secs => $4)",
         )
         .bind::<Text, _>(image)
         .bind::<Text, _>(job_name)
         .bind::<diesel::sql_types::Double, _>(PULL_WAIT.as_secs_f64())
         .bind::<diesel::sql_types::Double, _>(repull.as_secs_f64())
-        .load(&mut conn)
+        .execute(&mut conn)
         .await
         .map_err(db)?;
-        if !claimed.is_empty() {
+        if claimed > 0 {
             return Ok(Turn::First);
         }
         let (puller, pulled, started): (String, Option<DateTime<Utc>>, DateTime<Utc>) = image_pulls::table
@@ -147,12 +146,4 @@ pub async fn take_turn(
         }
         tokio::time::sleep(POLL).await;
     }
-}
-
-/// A row the claim wrote (only its existence matters).
-#[derive(QueryableByName)]
-struct Claimed {
-    #[diesel(sql_type = Text)]
-    #[diesel(column_name = job_name)]
-    _job_name: String,
 }

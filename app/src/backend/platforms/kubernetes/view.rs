@@ -80,18 +80,17 @@ pub fn job_view(job: &Job, pod: Option<&Pod>) -> K8sJob {
 pub fn pod_view(pod: &Pod) -> K8sPod {
     let container = container_status(pod);
     let state = container.and_then(|c| c.state.as_ref());
-    let container_state = match state {
-        Some(s) if s.running.is_some() => "running".to_owned(),
-        Some(s) if s.terminated.is_some() => {
-            let t = s.terminated.as_ref().map(|t| (t.reason.clone().unwrap_or_default(), t.exit_code));
-            let (reason, code) = t.unwrap_or_default();
-            format!("terminated: {reason} (exit {code})").replace(":  (", ": (")
-        }
-        Some(s) => match s.waiting.as_ref().and_then(|w| w.reason.clone()) {
+    let container_state = match state.map(|s| (&s.running, &s.terminated, &s.waiting)) {
+        None => "not started".to_owned(),
+        Some((Some(_), _, _)) => "running".to_owned(),
+        Some((_, Some(t), _)) => match &t.reason {
+            Some(reason) => format!("terminated: {reason} (exit {})", t.exit_code),
+            None => format!("terminated (exit {})", t.exit_code),
+        },
+        Some((_, _, waiting)) => match waiting.as_ref().and_then(|w| w.reason.as_deref()) {
             Some(reason) => format!("waiting: {reason}"),
             None => "waiting".to_owned(),
         },
-        None => "not started".to_owned(),
     };
     K8sPod {
         name: pod.metadata.name.clone().unwrap_or_default(),
