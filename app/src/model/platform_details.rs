@@ -95,3 +95,67 @@ pub struct LocalProcess {
     pub uptime_secs: u64,
     pub started_at: DateTime<Utc>,
 }
+
+/// A bot's AWS ECS task (the seeds' `bots.aws.getTask`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AwsTask {
+    pub task_arn: String,
+    /// The last part of the ARN, as the ECS console shows it.
+    pub task_id: String,
+    pub cluster: String,
+    /// `PROVISIONING`, `PENDING`, `ACTIVATING`, `RUNNING`, `DEACTIVATING`, `STOPPING`,
+    /// `DEPROVISIONING` or `STOPPED`.
+    pub last_status: String,
+    pub desired_status: String,
+    /// The task definition's `family:revision`.
+    pub task_definition: String,
+    /// `FARGATE`, `EC2`, … when started with a launch type.
+    pub launch_type: Option<String>,
+    /// The capacity provider that placed it (`FARGATE_SPOT`), when started with a strategy.
+    pub capacity_provider: Option<String>,
+    /// Task-level CPU units and memory (MiB), as ECS writes them (`512`, `1024`).
+    pub cpu: Option<String>,
+    pub memory: Option<String>,
+    pub containers: Vec<AwsContainer>,
+    /// Why it stopped (`Essential container in task exited`), and the stop code.
+    pub stopped_reason: Option<String>,
+    pub stop_code: Option<String>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub stopped_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AwsContainer {
+    pub name: String,
+    pub last_status: Option<String>,
+    pub exit_code: Option<i32>,
+    /// Why the container stopped, when ECS says.
+    pub reason: Option<String>,
+}
+
+/// The Coolify pool slot a bot runs in (the seeds' `bots.coolify.getSlot`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CoolifySlot {
+    /// `pool-google-meet-001`.
+    pub slot_name: String,
+    /// The slot's state in the pool: `IDLE`, `DEPLOYING`, `HEALTHY` or `ERROR`.
+    pub status: String,
+    pub application_uuid: String,
+    /// Whether the slot still holds this bot (false once the bot released it).
+    pub assigned: bool,
+    /// The application's image (`ghcr.io/org/meeboter-zoom-bot:latest`).
+    pub image: Option<String>,
+    /// The container state Coolify reports (`running:healthy`, `exited:unhealthy`); `None` when
+    /// Coolify could not be asked (the reason is in `live_error`).
+    pub app_status: Option<String>,
+    pub live_error: Option<String>,
+    pub limits_cpus: Option<String>,
+    pub limits_memory: Option<String>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub recovery_attempts: i32,
+    pub error_message: Option<String>,
+}
