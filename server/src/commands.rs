@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use app::backend::config::{Config, MigrateConfig};
 use app::backend::db;
+use app::backend::platforms::ecs::EcsPlatform;
 use app::backend::platforms::kubernetes::KubernetesPlatform;
 use app::backend::platforms::local::LocalPlatform;
 use app::backend::platforms::{ErrorKind, Platform, PlatformError, PlatformRegistry};
@@ -84,7 +85,11 @@ pub async fn drivers(
                     Err(e) => failures.push((slot.platform, e)),
                 }
             }
-            DeploymentPlatform::Aws | DeploymentPlatform::Coolify => failures.push((
+            DeploymentPlatform::Aws => match EcsPlatform::connect(&config.aws, config.s3.clone()).await {
+                Ok(ecs) => drivers.push(Arc::new(ecs)),
+                Err(e) => failures.push((slot.platform, e)),
+            },
+            DeploymentPlatform::Coolify => failures.push((
                 slot.platform,
                 PlatformError::new(
                     ErrorKind::Misconfigured,

@@ -1,6 +1,7 @@
 //! Bots for the signed-in user: list, read, deploy, cancel, remove from call, delete, events,
 //! log level, dashboard figures.
 
+pub mod aws;
 pub mod k8s;
 pub mod platform;
 

@@ -3,6 +3,7 @@
 //! reserves capacity and calls it. Every platform starts a bot with the same environment
 //! ([`env::bot_environment`]) and reports failures as one of the [`ErrorKind`]s.
 
+pub mod ecs;
 pub mod env;
 pub mod kubernetes;
 pub mod local;

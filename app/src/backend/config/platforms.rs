@@ -39,6 +39,9 @@ pub struct K8sConfig {
 #[derive(Debug, Clone)]
 pub struct AwsConfig {
     pub region: Option<String>,
+    /// `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` / `AWS_SESSION_TOKEN` when set; otherwise
+    /// the rest of the standard AWS chain (profile, web identity, ECS task role, IMDS).
+    pub static_credentials: Option<AwsStaticCredentials>,
     pub endpoint_url: Option<Url>,
     pub cluster: Option<String>,
     pub subnets: Vec<String>,
@@ -47,8 +50,54 @@ pub struct AwsConfig {
     pub task_def_google_meet: Option<String>,
     pub task_def_microsoft_teams: Option<String>,
     pub task_def_zoom: Option<String>,
+    /// `AWS_ECS_CAPACITY_PROVIDERS`: a capacity provider strategy used instead of launch type
+    /// FARGATE when set (e.g. FARGATE_SPOT with FARGATE as fallback).
+    pub capacity_providers: Vec<CapacityProvider>,
     pub bot_limit: Option<u32>,
     pub queue_timeout: Duration,
+}
+
+/// Credentials given as variables (the first link of the standard AWS chain).
+#[derive(Debug, Clone)]
+pub struct AwsStaticCredentials {
+    pub access_key_id: String,
+    pub secret_access_key: SecretString,
+    pub session_token: Option<SecretString>,
+}
+
+/// One entry of an ECS capacity provider strategy (`name:weight[:base]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CapacityProvider {
+    pub name: String,
+    pub weight: i32,
+    pub base: i32,
+}
+
+impl CapacityProvider {
+    /// Parses `FARGATE_SPOT:4,FARGATE:1:1` (weight 0..=1000, base 0..=100000, as ECS allows).
+    pub fn parse_list(raw: &str) -> Result<Vec<CapacityProvider>, String> {
+        let mut out = Vec::new();
+        for item in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let parts: Vec<&str> = item.split(':').collect();
+            let bad = || format!("'{item}' is not name:weight[:base], e.g. FARGATE_SPOT:4,FARGATE:1:1");
+            if parts.len() < 2 || parts.len() > 3 || parts[0].is_empty() {
+                return Err(bad());
+            }
+            let weight: i32 = parts[1].parse().map_err(|_| bad())?;
+            let base: i32 = parts.get(2).map(|b| b.parse()).transpose().map_err(|_| bad())?.unwrap_or(0);
+            if !(0..=1000).contains(&weight) || !(0..=100_000).contains(&base) {
+                return Err(format!("'{item}': weight must be 0 to 1000 and base 0 to 100000"));
+            }
+            out.push(CapacityProvider { name: parts[0].to_owned(), weight, base });
+        }
+        if !out.is_empty() && out.iter().all(|c| c.weight == 0) {
+            return Err("at least one capacity provider needs a weight above 0".to_owned());
+        }
+        if out.iter().filter(|c| c.base > 0).count() > 1 {
+            return Err("only one capacity provider may have a base".to_owned());
+        }
+        Ok(out)
+    }
 }
 
 /// The Coolify pool.
@@ -117,8 +166,25 @@ impl AwsConfig {
     pub(super) fn read(vars: &Vars, errs: &mut ConfigErrors) -> Self {
         let endpoint_url =
             vars.get("AWS_ENDPOINT_URL").map(|_| vars.url(errs, "AWS_ENDPOINT_URL", "http://127.0.0.1:5055"));
+        let static_credentials = match (vars.get("AWS_ACCESS_KEY_ID"), vars.get("AWS_SECRET_ACCESS_KEY")) {
+            (Some(access_key_id), Some(secret)) => Some(AwsStaticCredentials {
+                access_key_id,
+                secret_access_key: SecretString::from(secret),
+                session_token: vars.get("AWS_SESSION_TOKEN").map(SecretString::from),
+            }),
+            (Some(_), None) => {
+                errs.push("AWS_SECRET_ACCESS_KEY", "is required when AWS_ACCESS_KEY_ID is set");
+                None
+            }
+            (None, Some(_)) => {
+                errs.push("AWS_ACCESS_KEY_ID", "is required when AWS_SECRET_ACCESS_KEY is set");
+                None
+            }
+            (None, None) => None,
+        };
         AwsConfig {
             region: vars.get("AWS_REGION"),
+            static_credentials,
             endpoint_url,
             cluster: vars.get("AWS_ECS_CLUSTER"),
             subnets: vars.list("AWS_ECS_SUBNETS"),
@@ -127,6 +193,15 @@ impl AwsConfig {
             task_def_google_meet: vars.get("AWS_ECS_TASK_DEF_GOOGLE_MEET"),
             task_def_microsoft_teams: vars.get("AWS_ECS_TASK_DEF_MICROSOFT_TEAMS"),
             task_def_zoom: vars.get("AWS_ECS_TASK_DEF_ZOOM"),
+            capacity_providers: vars
+                .get("AWS_ECS_CAPACITY_PROVIDERS")
+                .map(|raw| {
+                    CapacityProvider::parse_list(&raw).unwrap_or_else(|e| {
+                        errs.push("AWS_ECS_CAPACITY_PROVIDERS", e);
+                        Vec::new()
+                    })
+                })
+                .unwrap_or_default(),
             bot_limit: vars.optional_number(errs, "AWS_BOT_LIMIT", 1..=100_000),
             queue_timeout: vars.millis(errs, "AWS_QUEUE_TIMEOUT_MS", 30_000),
         }
@@ -155,6 +230,14 @@ impl AwsConfig {
             row("AWS_ECS_CLUSTER", self.cluster.clone().unwrap_or_default());
             row("AWS_ECS_SUBNETS", self.subnets.join(","));
             row("AWS_ECS_SECURITY_GROUPS", self.security_groups.join(","));
+            let placement = if self.capacity_providers.is_empty() {
+                "launch type FARGATE".to_owned()
+            } else {
+                let s: Vec<String> =
+                    self.capacity_providers.iter().map(|c| format!("{}:{}:{}", c.name, c.weight, c.base)).collect();
+                s.join(",")
+            };
+            row("AWS_ECS_CAPACITY_PROVIDERS", placement);
         }
         if let Some(e) = &self.endpoint_url {
             row("AWS_ENDPOINT_URL", e.to_string());
