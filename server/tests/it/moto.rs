@@ -112,8 +112,12 @@ impl Moto {
     /// The cluster and one task definition per meeting platform (`meeboter-{platform}-bot`,
     /// its container `{platform}-bot`), as an operator would have them.
     pub async fn prepare_cluster(&self) {
+        self.ecs().await.create_cluster().cluster_name(CLUSTER).send().await.unwrap();
+        self.prepare_cluster_definitions().await;
+    }
+
+    pub async fn prepare_cluster_definitions(&self) {
         let ecs = self.ecs().await;
-        ecs.create_cluster().cluster_name(CLUSTER).send().await.unwrap();
         for p in PLATFORMS {
             ecs.register_task_definition()
                 .family(format!("meeboter-{p}-bot"))

@@ -99,9 +99,30 @@ pub fn run_task(cfg: &AwsConfig, cluster: &str, bot: &BotLaunch, s3: Option<&S3C
     })
 }
 
+/// ECS itself does not fall back from Spot: a strategy of FARGATE_SPOT and FARGATE splits tasks
+/// by weight, and a Spot capacity failure places no task. When the operator's strategy lists
+/// FARGATE beside other providers, a capacity failure is retried once on FARGATE alone (with
+/// its own client token, since the request differs).
+pub fn on_demand_fallback(plan: &RunTaskPlan) -> Option<RunTaskPlan> {
+    let Placement::Strategy(items) = &plan.placement else { return None };
+    if items.len() < 2 || !items.iter().any(|c| c.name == "FARGATE") {
+        return None;
+    }
+    let mut fallback = plan.clone();
+    fallback.placement = Placement::Strategy(vec![CapacityProvider { name: "FARGATE".into(), weight: 1, base: 0 }]);
+    fallback.client_token = format!("{}-od", plan.client_token);
+    Some(fallback)
+}
+
 /// The bot a task belongs to, from its `botId` tag.
 pub fn bot_of<'a>(tags: impl IntoIterator<Item = (&'a str, &'a str)>) -> Option<i64> {
     tags.into_iter().find(|(k, _)| *k == "botId").and_then(|(_, v)| v.parse().ok())
+}
+
+/// Whether `identifier` is a whole task ARN. ECS (and its emulator) match a partial id by
+/// suffix, so an empty or partial identifier must never reach StopTask or DescribeTasks.
+pub fn is_task_arn(identifier: &str) -> bool {
+    identifier.starts_with("arn:") && identifier.contains(":task/") && !task_id(identifier).is_empty()
 }
 
 /// The task id: the last part of a task ARN (`arn:aws:ecs:region:acct:task/cluster/ID`).
@@ -168,6 +189,19 @@ mod tests {
             ])
         );
         assert_eq!(plan.container, "microsoft-teams-bot");
+        let fallback = on_demand_fallback(&plan).unwrap();
+        assert_eq!(
+            fallback.placement,
+            Placement::Strategy(vec![CapacityProvider { name: "FARGATE".into(), weight: 1, base: 0 }])
+        );
+        assert_ne!(fallback.client_token, plan.client_token);
+        assert!(on_demand_fallback(&fallback).is_none(), "FARGATE alone has nothing to fall back to");
+        c.capacity_providers = CapacityProvider::parse_list("FARGATE_SPOT:1").unwrap();
+        assert!(on_demand_fallback(&run_task(&c, "b", &bot(MeetingPlatform::Zoom), None).unwrap_or_else(|| {
+            run_task(&c, "b", &bot(MeetingPlatform::GoogleMeet), None).unwrap()
+        }))
+        .is_none());
+        assert!(on_demand_fallback(&run_task(&cfg(), "b", &bot(MeetingPlatform::GoogleMeet), None).unwrap()).is_none());
     }
 
     #[test]
@@ -193,6 +227,14 @@ mod tests {
         assert!(CapacityProvider::parse_list("A:1:1,B:1:1").is_err());
         assert!(CapacityProvider::parse_list("A:1001").is_err());
         assert_eq!(CapacityProvider::parse_list(" ").unwrap(), Vec::new());
+    }
+
+    #[test]
+    fn only_whole_task_arns_are_identifiers() {
+        assert!(is_task_arn("arn:aws:ecs:eu-west-1:123456789012:task/bots/0f1e2d3c4b5a"));
+        for bad in ["", "0f1e2d3c4b5a", "arn:aws:ecs:eu-west-1:123456789012:task/bots/", "bot-42"] {
+            assert!(!is_task_arn(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub fn kind_of(code: Option<&str>, status: Option<u16>, message: &str) -> ErrorK
             ErrorKind::Misconfigured
         }
         "LimitExceededException" | "ServiceQuotaExceededException" => ErrorKind::Capacity,
+        "ConflictException" => ErrorKind::Conflict,
         "ServerException" | "ServiceUnavailableException" | "InternalFailure" => ErrorKind::Unavailable,
         "InvalidParameterException" | "ClientException" if lower.contains("not found") => ErrorKind::NotFound,
         "InvalidParameterException" | "ClientException" | "PlatformTaskDefinitionIncompatibilityException"
@@ -110,6 +111,7 @@ mod tests {
             ),
             (Some("InvalidParameterException"), Some(400), "Invalid revision number", ErrorKind::Rejected),
             (Some("ClientException"), Some(400), "TaskDefinition is inactive", ErrorKind::Rejected),
+            (Some("ConflictException"), Some(400), "client token used with other parameters", ErrorKind::Conflict),
             (None, Some(429), "", ErrorKind::Throttled),
             (None, Some(503), "", ErrorKind::Unavailable),
             (None, Some(418), "", ErrorKind::Rejected),

@@ -47,6 +47,14 @@ fn misconfigured(message: impl Into<String>) -> PlatformError {
     PlatformError::new(ErrorKind::Misconfigured, message)
 }
 
+fn check_arn(identifier: &str) -> Result<(), PlatformError> {
+    if build::is_task_arn(identifier) {
+        Ok(())
+    } else {
+        Err(PlatformError::rejected(format!("'{identifier}' is not an ECS task ARN")))
+    }
+}
+
 impl EcsPlatform {
     /// Builds the client: region and credentials from the standard AWS chain (environment,
     /// profile, web identity, ECS task role, IMDS), `AWS_ENDPOINT_URL` when set, timeouts and
@@ -101,7 +109,10 @@ impl EcsPlatform {
         Ok(tasks)
     }
 
+    /// The task, or `None` when ECS does not know it (a MISSING failure; the emulator answers
+    /// neither task nor failure).
     async fn task(&self, arn: &str) -> Result<Option<Task>, PlatformError> {
+        check_arn(arn)?;
         Ok(self.describe(&[arn.to_owned()]).await?.into_iter().next())
     }
 
@@ -240,13 +251,21 @@ impl Platform for EcsPlatform {
             let plan = build::run_task(&self.cfg, &self.cluster, bot, self.s3.as_ref()).ok_or_else(|| {
                 misconfigured(format!("no task definition for {} (AWS_ECS_TASK_DEF_*)", bot.meeting_platform.as_str()))
             })?;
-            self.run(plan).await
+            let fallback = build::on_demand_fallback(&plan);
+            match (self.run(plan).await, fallback) {
+                (Err(e), Some(fallback)) if e.kind == ErrorKind::Capacity => {
+                    tracing::warn!(bot_id = bot.bot_id, error = %e, "no capacity for the strategy: trying FARGATE on demand");
+                    self.run(fallback).await
+                }
+                (r, _) => r,
+            }
         })
     }
 
     /// StopTask with a reason; a task ECS does not know (any more) is stopped already.
     fn stop<'a>(&'a self, identifier: &'a str) -> BoxFuture<'a, Result<(), PlatformError>> {
         Box::pin(async move {
+            check_arn(identifier)?;
             match self.client.stop_task().cluster(&self.cluster).task(identifier).reason(build::STOP_REASON).send().await
             {
                 Ok(_) => Ok(()),

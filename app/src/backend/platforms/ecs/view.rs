@@ -32,8 +32,9 @@ pub fn task_view(task: &Task) -> AwsTask {
         last_status: task.last_status().unwrap_or("UNKNOWN").to_owned(),
         desired_status: task.desired_status().unwrap_or("UNKNOWN").to_owned(),
         task_definition: family_revision(task.task_definition_arn().unwrap_or_default()),
-        launch_type: task.launch_type().map(|l| l.as_str().to_owned()),
-        capacity_provider: task.capacity_provider_name().map(str::to_owned),
+        // moto (and a task started with a strategy) may answer an empty launch type.
+        launch_type: task.launch_type().map(|l| l.as_str().to_owned()).filter(|l| !l.is_empty()),
+        capacity_provider: task.capacity_provider_name().filter(|c| !c.is_empty()).map(str::to_owned),
         cpu: task.cpu().map(str::to_owned),
         memory: task.memory().map(str::to_owned),
         containers: task
