@@ -13,7 +13,9 @@ use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
 pub use parse::{ConfigError, ConfigErrors, Vars};
-pub use platforms::{AwsConfig, CapacityProvider, CoolifyConfig, K8sConfig, LocalConfig, PlatformSlot};
+pub use platforms::{
+    AwsConfig, AwsStaticCredentials, CapacityProvider, CoolifyConfig, K8sConfig, LocalConfig, PlatformSlot,
+};
 
 use crate::model::platform::DeploymentPlatform;
 

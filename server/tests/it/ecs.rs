@@ -44,7 +44,8 @@ async fn a_bot_runs_as_an_ecs_task_with_its_environment_and_the_platform_tab_sho
     moto.prepare_cluster().await;
     let mut app = ecs_app(&moto, &[]).await;
     app.sign_up("Ada", "ada@example.com").await;
-    let key = app.call_json("create_api_key", json!({ "name": "k" })).await.json()["secret"].as_str().unwrap().to_owned();
+    let key =
+        app.call_json("create_api_key", json!({ "name": "k" })).await.json()["secret"].as_str().unwrap().to_owned();
     let r = app.api("POST", "/api/v1/bots", &key, Some(json!({ "meetingUrl": MEET }))).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     let id = r.json()["id"].as_i64().unwrap();
@@ -92,7 +93,10 @@ async fn a_bot_runs_as_an_ecs_task_with_its_environment_and_the_platform_tab_sho
     // An identifier that is not a whole task ARN never reaches ECS (it matches partial ids).
     let ecs_driver: Arc<EcsPlatform> = app.state.platforms.driver().unwrap();
     assert_eq!(ecs_driver.stop("").await.unwrap_err().kind, ErrorKind::Rejected);
-    assert_eq!(ecs_driver.status(app::backend::platforms::ecs::build::task_id(&arn)).await.unwrap_err().kind, ErrorKind::Rejected);
+    assert_eq!(
+        ecs_driver.status(app::backend::platforms::ecs::build::task_id(&arn)).await.unwrap_err().kind,
+        ErrorKind::Rejected
+    );
     // Not a Kubernetes bot: a clear 400; another user: 404.
     let r = app.call_json("get_k8s_job", json!({ "id": id })).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
@@ -145,6 +149,7 @@ async fn the_ecs_driver_stops_idempotently_and_lists_every_task_it_started() {
         .cluster(CLUSTER)
         .task_definition("meeboter-zoom-bot")
         .started_by("someone-else")
+        .launch_type(aws_sdk_ecs::types::LaunchType::Fargate)
         .network_configuration(aws_sdk_ecs::types::NetworkConfiguration::builder().awsvpc_configuration(vpc).build())
         .send()
         .await

@@ -9,6 +9,7 @@ mod bot_sim;
 mod bot_storage;
 mod deployer;
 mod ecs;
+mod ecs_replay;
 mod fake_k8s;
 mod health;
 mod input;

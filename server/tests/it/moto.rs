@@ -25,7 +25,9 @@ fn venv_bin(name: &str) -> String {
 /// A fake SigV4 header naming `service`: moto routes a request by its credential scope and does
 /// not check the signature.
 fn auth_for(service: &str) -> String {
-    format!("AWS4-HMAC-SHA256 Credential=testing/20260101/{REGION}/{service}/aws4_request, SignedHeaders=host, Signature=0")
+    format!(
+        "AWS4-HMAC-SHA256 Credential=testing/20260101/{REGION}/{service}/aws4_request, SignedHeaders=host, Signature=0"
+    )
 }
 
 impl Moto {
@@ -103,8 +105,10 @@ impl Moto {
             &self.ec2("Action=DescribeSubnets&Filter.1.Name=default-for-az&Filter.1.Value.1=true").await,
             "subnetId",
         );
-        let groups =
-            xml_values(&self.ec2("Action=DescribeSecurityGroups&Filter.1.Name=group-name&Filter.1.Value.1=default").await, "groupId");
+        let groups = xml_values(
+            &self.ec2("Action=DescribeSecurityGroups&Filter.1.Name=group-name&Filter.1.Value.1=default").await,
+            "groupId",
+        );
         assert!(!subnets.is_empty() && !groups.is_empty(), "moto has a default VPC");
         (subnets, groups[0].clone())
     }

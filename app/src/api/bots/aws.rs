@@ -14,8 +14,7 @@ pub async fn get_aws_task(id: i64) -> Result<AwsTask, AppError> {
     use crate::backend::services::bots::platform::platform_failure;
     use crate::model::platform::DeploymentPlatform;
     let (ecs, arn) = super::platform::resource_of::<EcsPlatform>(id, DeploymentPlatform::Aws).await?;
-    ecs.task_details(&arn)
-        .await
-        .map_err(|e| platform_failure(DeploymentPlatform::Aws, &e))?
-        .ok_or_else(|| AppError::NotFound("ECS no longer knows this task (stopped tasks are kept about an hour).".into()))
+    ecs.task_details(&arn).await.map_err(|e| platform_failure(DeploymentPlatform::Aws, &e))?.ok_or_else(|| {
+        AppError::NotFound("ECS no longer knows this task (stopped tasks are kept about an hour).".into())
+    })
 }

@@ -197,9 +197,10 @@ mod tests {
         assert_ne!(fallback.client_token, plan.client_token);
         assert!(on_demand_fallback(&fallback).is_none(), "FARGATE alone has nothing to fall back to");
         c.capacity_providers = CapacityProvider::parse_list("FARGATE_SPOT:1").unwrap();
-        assert!(on_demand_fallback(&run_task(&c, "b", &bot(MeetingPlatform::Zoom), None).unwrap_or_else(|| {
-            run_task(&c, "b", &bot(MeetingPlatform::GoogleMeet), None).unwrap()
-        }))
+        assert!(on_demand_fallback(
+            &run_task(&c, "b", &bot(MeetingPlatform::Zoom), None)
+                .unwrap_or_else(|| { run_task(&c, "b", &bot(MeetingPlatform::GoogleMeet), None).unwrap() })
+        )
         .is_none());
         assert!(on_demand_fallback(&run_task(&cfg(), "b", &bot(MeetingPlatform::GoogleMeet), None).unwrap()).is_none());
     }

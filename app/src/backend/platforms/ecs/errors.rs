@@ -1,8 +1,8 @@
 //! ECS errors as platform error kinds: the service's error codes, HTTP statuses, timeouts and
 //! the `failures` RunTask answers with when it cannot place a task.
 
-use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ecs::config::http::HttpResponse;
+use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
 
 use super::super::{ErrorKind, PlatformError};
 
@@ -13,9 +13,14 @@ pub fn kind_of(code: Option<&str>, status: Option<u16>, message: &str) -> ErrorK
         "ThrottlingException" | "Throttling" | "TooManyRequestsException" | "RequestLimitExceeded" => {
             ErrorKind::Throttled
         }
-        "AccessDeniedException" | "UnrecognizedClientException" | "InvalidSignatureException"
-        | "ExpiredTokenException" | "InvalidClientTokenId" | "MissingAuthenticationToken"
-        | "IncompleteSignature" | "SignatureDoesNotMatch" => ErrorKind::Unauthorised,
+        "AccessDeniedException"
+        | "UnrecognizedClientException"
+        | "InvalidSignatureException"
+        | "ExpiredTokenException"
+        | "InvalidClientTokenId"
+        | "MissingAuthenticationToken"
+        | "IncompleteSignature"
+        | "SignatureDoesNotMatch" => ErrorKind::Unauthorised,
         "ClusterNotFoundException" | "ClusterContainsTasksException" | "PlatformUnknownException" => {
             ErrorKind::Misconfigured
         }
@@ -23,8 +28,11 @@ pub fn kind_of(code: Option<&str>, status: Option<u16>, message: &str) -> ErrorK
         "ConflictException" => ErrorKind::Conflict,
         "ServerException" | "ServiceUnavailableException" | "InternalFailure" => ErrorKind::Unavailable,
         "InvalidParameterException" | "ClientException" if lower.contains("not found") => ErrorKind::NotFound,
-        "InvalidParameterException" | "ClientException" | "PlatformTaskDefinitionIncompatibilityException"
-        | "ValidationException" | "UnsupportedFeatureException" => ErrorKind::Rejected,
+        "InvalidParameterException"
+        | "ClientException"
+        | "PlatformTaskDefinitionIncompatibilityException"
+        | "ValidationException"
+        | "UnsupportedFeatureException" => ErrorKind::Rejected,
         _ => match status {
             Some(429) => ErrorKind::Throttled,
             Some(401 | 403) => ErrorKind::Unauthorised,
@@ -103,12 +111,7 @@ mod tests {
             (Some("UnrecognizedClientException"), Some(403), "invalid token", ErrorKind::Unauthorised),
             (Some("ClusterNotFoundException"), Some(400), "Cluster not found.", ErrorKind::Misconfigured),
             (Some("ServerException"), Some(500), "Service Unavailable", ErrorKind::Unavailable),
-            (
-                Some("InvalidParameterException"),
-                Some(400),
-                "The referenced task was not found.",
-                ErrorKind::NotFound,
-            ),
+            (Some("InvalidParameterException"), Some(400), "The referenced task was not found.", ErrorKind::NotFound),
             (Some("InvalidParameterException"), Some(400), "Invalid revision number", ErrorKind::Rejected),
             (Some("ClientException"), Some(400), "TaskDefinition is inactive", ErrorKind::Rejected),
             (Some("ConflictException"), Some(400), "client token used with other parameters", ErrorKind::Conflict),

@@ -12,8 +12,8 @@ use std::time::Duration;
 use aws_sdk_ecs::config::retry::RetryConfig;
 use aws_sdk_ecs::config::timeout::TimeoutConfig;
 use aws_sdk_ecs::types::{
-    AssignPublicIp, AwsVpcConfiguration, CapacityProviderStrategyItem, ContainerOverride, DesiredStatus,
-    KeyValuePair, LaunchType, NetworkConfiguration, Tag, Task, TaskField, TaskOverride,
+    AssignPublicIp, AwsVpcConfiguration, CapacityProviderStrategyItem, ContainerOverride, DesiredStatus, KeyValuePair,
+    LaunchType, NetworkConfiguration, Tag, Task, TaskField, TaskOverride,
 };
 use aws_sdk_ecs::Client;
 use secrecy::ExposeSecret;
@@ -266,7 +266,14 @@ impl Platform for EcsPlatform {
     fn stop<'a>(&'a self, identifier: &'a str) -> BoxFuture<'a, Result<(), PlatformError>> {
         Box::pin(async move {
             check_arn(identifier)?;
-            match self.client.stop_task().cluster(&self.cluster).task(identifier).reason(build::STOP_REASON).send().await
+            match self
+                .client
+                .stop_task()
+                .cluster(&self.cluster)
+                .task(identifier)
+                .reason(build::STOP_REASON)
+                .send()
+                .await
             {
                 Ok(_) => Ok(()),
                 Err(e) => match errors::map("StopTask", e) {

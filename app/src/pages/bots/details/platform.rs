@@ -139,8 +139,6 @@ fn StopAction(id: i64, active: Signal<bool>) -> impl IntoView {
     }
 }
 
-
 pub(super) fn when(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
     t.map(short).unwrap_or_else(|| "-".to_owned())
 }
-

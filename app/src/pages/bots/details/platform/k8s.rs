@@ -167,4 +167,3 @@ fn events_table(list: Vec<K8sEvent>) -> impl IntoView {
         </table>
     }
 }
-
