@@ -184,6 +184,21 @@ async fn a_capacity_provider_strategy_places_the_task_instead_of_a_launch_type()
     moto.prepare_cluster().await;
     let app = ecs_app(&moto, &[("AWS_ECS_CAPACITY_PROVIDERS", "FARGATE_SPOT:4,FARGATE:1")]).await;
     let ecs: Arc<EcsPlatform> = app.state.platforms.driver().unwrap();
+    // The probe checks the cluster has the strategy's providers (real ECS refuses the task).
+    let e = ecs.probe().await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Misconfigured, "{e}");
+    assert!(e.message.contains("FARGATE_SPOT, FARGATE"), "{e}");
+    moto.ecs()
+        .await
+        .put_cluster_capacity_providers()
+        .cluster(CLUSTER)
+        .capacity_providers("FARGATE_SPOT")
+        .capacity_providers("FARGATE")
+        .set_default_capacity_provider_strategy(Some(Vec::new()))
+        .send()
+        .await
+        .unwrap();
+    ecs.probe().await.unwrap();
     let arn = ecs.deploy(&launch(7, MeetingPlatform::Zoom)).await.unwrap().identifier;
     let t = ecs.task_details(&arn).await.unwrap().unwrap();
     // moto places on the strategy's first provider; ECS itself would split by weight.

@@ -212,7 +212,22 @@ impl Platform for EcsPlatform {
                 .await
                 .map_err(|e| errors::map("DescribeClusters", e))?;
             match out.clusters().first() {
-                Some(c) if c.status() == Some("ACTIVE") => {}
+                Some(c) if c.status() == Some("ACTIVE") => {
+                    let missing: Vec<&str> = self
+                        .cfg
+                        .capacity_providers
+                        .iter()
+                        .map(|p| p.name.as_str())
+                        .filter(|name| !c.capacity_providers().iter().any(|have| have == name))
+                        .collect();
+                    if !missing.is_empty() {
+                        return Err(misconfigured(format!(
+                            "ECS cluster {} has no capacity provider {} (AWS_ECS_CAPACITY_PROVIDERS): associate it with PutClusterCapacityProviders",
+                            self.cluster,
+                            missing.join(", ")
+                        )));
+                    }
+                }
                 Some(c) => {
                     return Err(misconfigured(format!(
                         "ECS cluster {} is {} (AWS_ECS_CLUSTER)",
