@@ -214,3 +214,24 @@ fn auth_and_timeout_settings_are_validated_by_name() {
         assert!(e.mentions(k), "{k}: {e}");
     }
 }
+
+#[test]
+fn aws_strategy_and_credentials_are_checked_by_name() {
+    let e = errors(&[
+        ("MEEBOTER_ENV", "development"),
+        ("AWS_ECS_CAPACITY_PROVIDERS", "FARGATE_SPOT:lots"),
+        ("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE"),
+    ]);
+    assert!(e.mentions("AWS_ECS_CAPACITY_PROVIDERS") && e.mentions("AWS_SECRET_ACCESS_KEY"), "{e}");
+    let c = Config::from_vars(&vars(&[
+        ("MEEBOTER_ENV", "development"),
+        ("AWS_REGION", "eu-west-1"),
+        ("AWS_ECS_CAPACITY_PROVIDERS", "FARGATE_SPOT:4,FARGATE:1"),
+        ("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE"),
+        ("AWS_SECRET_ACCESS_KEY", "aws-secret-never-shown"),
+    ]))
+    .unwrap();
+    assert_eq!(c.aws.capacity_providers.len(), 2);
+    assert!(!format!("{:?}", c.describe()).contains("aws-secret-never-shown"));
+    assert!(format!("{:?}", c.describe()).contains("FARGATE_SPOT:4:0,FARGATE:1:0"));
+}
