@@ -206,3 +206,35 @@ async fn a_capacity_provider_strategy_places_the_task_instead_of_a_launch_type()
     assert_eq!(t.launch_type, None);
     assert_eq!(t.containers[0].name, "zoom-bot");
 }
+
+/// `meeboter config check` proves the cluster and task definitions before an operator starts.
+#[tokio::test]
+async fn config_check_tries_ecs_and_names_what_is_missing() {
+    let moto = Moto::start().await;
+    let app = TestApp::new().await;
+    let url = secrecy::ExposeSecret::expose_secret(&app.state.config.database_url).to_owned();
+    let vars = moto.vars().await;
+    let run = || {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_meeboter"));
+        cmd.args(["config", "check"])
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("MEEBOTER_ENV", "development")
+            .env("DATABASE_URL", &url)
+            .envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .kill_on_drop(true);
+        async move {
+            let out = tokio::time::timeout(std::time::Duration::from_secs(60), cmd.output()).await.unwrap().unwrap();
+            (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+        }
+    };
+    let (ok, out) = run().await;
+    assert!(!ok, "{out}");
+    assert!(out.contains("platform aws") && out.contains("FAILED") && out.contains("misconfigured"), "{out}");
+    assert!(out.contains("cluster meeboter was not found"), "{out}");
+    assert!(!out.contains("testing"), "credentials are never printed: {out}");
+    moto.prepare_cluster().await;
+    let (ok, out) = run().await;
+    assert!(ok, "{out}");
+    assert!(out.contains("platform aws") && out.contains(" ok"), "{out}");
+}
