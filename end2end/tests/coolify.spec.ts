@@ -9,19 +9,20 @@
 // with the slot's own token, started), the Platform tab shows the slot and Coolify's status, Stop
 // ends the bot and stops the application (the slot stays, idle); a second bot reuses that slot
 // with a new token, which opens the slot's config route as a bot would.
-import { test, expect, APIRequestContext, Page } from "@playwright/test";
-import { ChildProcess, execFileSync, spawn } from "node:child_process";
+import { test, expect, APIRequestContext } from "@playwright/test";
+import { ChildProcess } from "node:child_process";
 import fs from "node:fs";
-import http from "node:http";
-import net from "node:net";
 import path from "node:path";
-import { createApiKey, failOnPageErrors, hydrated, signUp, uniqueEmail } from "./helpers";
+import { failOnPageErrors } from "./helpers";
 import {
   DESTINATION_UUID, ENVIRONMENT_NAME, ENVIRONMENT_UUID, FAKE_TOKEN, FakeCoolify, PROJECT_UUID, Recorded, SERVER_UUID,
 } from "./coolify-fake";
+import {
+  createBot, createDatabase, dropDatabase, E2E_DIR, expectEnded, openPlatformTab, requireDatabaseUrl, signUpWithApiKey,
+  startServer, stopNow, stopServer,
+} from "./platform-server";
 
-const ROOT = path.resolve(__dirname, "../..");
-const LOG = path.join(ROOT, "target/e2e/coolify-server.log");
+const LOG = path.join(E2E_DIR, "coolify-server.log");
 const DATABASE = "meeboter_e2e_coolify";
 const REGISTRY = "ghcr.io/meeboter-e2e";
 const TAG = "e2e";
@@ -39,124 +40,43 @@ test.use({ baseURL: async ({}, use) => use(serverUrl) });
 // Sign-up, a key, the deployment, and the pool worker's 15 s period before the slot is HEALTHY.
 test.describe.configure({ timeout: 150_000 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** psql against the cluster's `postgres` database, as in DATABASE_URL. */
-function psql(sql: string) {
-  const admin = new URL(process.env.DATABASE_URL!);
-  admin.pathname = "/postgres";
-  execFileSync("psql", ["-qAt", "-v", "ON_ERROR_STOP=1", "-d", admin.toString(), "-c", sql], { stdio: "pipe" });
-}
-
-function readyz(url: string): Promise<number> {
-  return new Promise((resolve) => {
-    const req = http.get(`${url}/readyz`, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on("error", () => resolve(0));
-    req.setTimeout(2_000, () => req.destroy());
-  });
-}
-
-async function waitReady(url: string, proc: ChildProcess) {
-  const deadline = Date.now() + 120_000;
-  while (Date.now() < deadline) {
-    if ((await readyz(url)) === 200) return;
-    if (proc.exitCode !== null) break;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  const tail = fs.readFileSync(LOG, "utf8").split("\n").slice(-40).join("\n");
-  throw new Error(`the Coolify server at ${url} did not become ready (exit code ${proc.exitCode}); ${LOG} ends with:\n${tail}`);
-}
-
 test.beforeAll(async () => {
   test.setTimeout(180_000);
-  if (!process.env.DATABASE_URL) throw new Error("DATABASE_URL is not set: run the journeys through ./dev test");
+  requireDatabaseUrl();
   fake = await FakeCoolify.start();
 
-  psql(`DROP DATABASE IF EXISTS ${DATABASE} WITH (FORCE)`);
-  psql(`CREATE DATABASE ${DATABASE}`);
-  const db = new URL(process.env.DATABASE_URL);
-  db.pathname = `/${DATABASE}`;
-  databaseUrl = db.toString();
-
-  const port = await freePort();
-  serverUrl = `http://127.0.0.1:${port}`;
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    DATABASE_URL: databaseUrl,
-    MEEBOTER_ENV: "development",
-    PLATFORM_PRIORITY: "coolify",
-    COOLIFY_BOT_LIMIT: "3",
-    COOLIFY_API_URL: fake.apiUrl,
-    COOLIFY_API_TOKEN: FAKE_TOKEN,
-    COOLIFY_PROJECT_UUID: PROJECT_UUID,
-    COOLIFY_SERVER_UUID: SERVER_UUID,
-    COOLIFY_ENVIRONMENT_NAME: ENVIRONMENT_NAME,
-    COOLIFY_DESTINATION_UUID: DESTINATION_UUID,
-    COOLIFY_IMAGE_REGISTRY: REGISTRY,
-    COOLIFY_IMAGE_TAG: TAG,
-    MILO_URL: serverUrl,
-    SIGNUP_RATE_LIMIT: "100000",
-  };
-  // The defaults are under test (1 CPU, 2048m).
-  delete env.COOLIFY_BOT_CPUS;
-  delete env.COOLIFY_BOT_MEMORY;
-  fs.mkdirSync(path.dirname(LOG), { recursive: true });
-  const log = fs.openSync(LOG, "w");
-  server = spawn(path.join(ROOT, "target/debug/meeboter"), ["serve", "--migrate", "--addr", `127.0.0.1:${port}`], {
-    cwd: ROOT,
-    env,
-    stdio: ["ignore", log, log],
-  });
-  fs.closeSync(log);
-  await waitReady(serverUrl, server);
+  databaseUrl = createDatabase(DATABASE);
+  ({ url: serverUrl, proc: server } = await startServer({
+    name: "Coolify",
+    database: databaseUrl,
+    env: {
+      PLATFORM_PRIORITY: "coolify",
+      COOLIFY_BOT_LIMIT: "3",
+      COOLIFY_API_URL: fake.apiUrl,
+      COOLIFY_API_TOKEN: FAKE_TOKEN,
+      COOLIFY_PROJECT_UUID: PROJECT_UUID,
+      COOLIFY_SERVER_UUID: SERVER_UUID,
+      COOLIFY_ENVIRONMENT_NAME: ENVIRONMENT_NAME,
+      COOLIFY_DESTINATION_UUID: DESTINATION_UUID,
+      COOLIFY_IMAGE_REGISTRY: REGISTRY,
+      COOLIFY_IMAGE_TAG: TAG,
+      // The defaults are under test (1 CPU, 2048m).
+      COOLIFY_BOT_CPUS: undefined,
+      COOLIFY_BOT_MEMORY: undefined,
+    },
+    log: LOG,
+  }));
 });
 
 test.afterAll(async () => {
   test.setTimeout(60_000);
-  if (server && server.exitCode === null) {
-    const exited = new Promise((r) => server!.once("exit", r));
-    server.kill("SIGTERM");
-    const timer = setTimeout(() => server!.kill("SIGKILL"), 10_000);
-    await exited;
-    clearTimeout(timer);
-  }
+  await stopServer(server);
   if (fake) {
-    fs.writeFileSync(path.join(ROOT, "target/e2e/coolify-fake-requests.json"), JSON.stringify(fake.requests, null, 2));
+    fs.writeFileSync(path.join(E2E_DIR, "coolify-fake-requests.json"), JSON.stringify(fake.requests, null, 2));
     await fake.close();
   }
-  if (databaseUrl) psql(`DROP DATABASE IF EXISTS ${DATABASE} WITH (FORCE)`);
+  if (databaseUrl) dropDatabase(DATABASE);
 });
-
-/** Creates a Google Meet bot through the JSON API and returns its id. */
-async function createBot(request: APIRequestContext, key: string, name: string): Promise<number> {
-  const res = await request.post("/api/v1/bots", {
-    headers: { "x-api-key": key },
-    data: { meetingUrl: "https://meet.google.com/abc-defg-hij", displayName: name },
-  });
-  expect(res.status(), await res.text()).toBe(201);
-  return (await res.json()).id;
-}
-
-/** Opens a bot's details dialog on its Platform tab. */
-async function openPlatformTab(page: Page, name: string) {
-  await page.goto("/bots");
-  await hydrated(page);
-  await page.getByTestId("bot-row").filter({ hasText: name }).click();
-  await expect(page.getByRole("dialog")).toBeVisible();
-  await page.getByRole("tab", { name: "Platform" }).click();
-}
 
 const index = (r: Recorded) => fake.requests.indexOf(r);
 
@@ -193,8 +113,7 @@ test.describe.serial("a Coolify pool", () => {
     page,
     request,
   }) => {
-    await signUp(page, "Pool Owner", uniqueEmail("coolify"));
-    const key = await createApiKey(page, "coolify");
+    const key = await signUpWithApiKey(page, "Pool Owner", "coolify");
     firstBot = await createBot(request, key, "Coolify bot");
 
     // The pool had no slot: it creates the first one, sets its environment, then starts it.
@@ -269,18 +188,13 @@ test.describe.serial("a Coolify pool", () => {
     await expect(dialog).toContainText("2048m");
 
     // Stop: the bot ends FATAL and the application is stopped, not deleted (the slot stays).
-    await page.getByRole("button", { name: "Stop", exact: true }).click();
-    await page.getByRole("button", { name: "Stop now" }).click();
-    await expect(page.getByRole("status").filter({ hasText: "Stopped" })).toBeVisible();
+    await stopNow(page, "Stopped");
     await expect
       .poll(() => fake.requestsTo("POST", `/applications/${slotUuid}/stop`).length, { message: "the stop request" })
       .toBeGreaterThan(0);
     expect(fake.requestsTo("DELETE", `/applications/${slotUuid}`)).toHaveLength(0);
     expect(fake.apps.get(slotUuid)?.status).toBe("exited");
-    await page.getByRole("tab", { name: "Overview" }).click();
-    await expect(dialog).toContainText("FATAL");
-    await page.getByRole("tab", { name: "Platform" }).click();
-    await expect(page.getByRole("button", { name: "Stop", exact: true })).toHaveCount(0);
+    await expectEnded(page);
 
     // The slot holds no bot now: its token opens nothing.
     const after = await slotConfig(request, slotUuid, firstToken);
@@ -292,8 +206,7 @@ test.describe.serial("a Coolify pool", () => {
     request,
   }) => {
     expect(slotUuid, "the first test found the slot").not.toBe("");
-    await signUp(page, "Second Pool Owner", uniqueEmail("coolify2"));
-    const key = await createApiKey(page, "coolify2");
+    const key = await signUpWithApiKey(page, "Second Pool Owner", "coolify2");
     const id = await createBot(request, key, "Coolify bot 2");
 
     await expect

@@ -6,16 +6,17 @@
 // (./dev test sets it) with the right to create a database, target/debug/meeboter built with the
 // site (cargo leptos build) and target/py-venv/bin/moto_server.
 import { test, expect, APIRequestContext, Page } from "@playwright/test";
-import { ChildProcess, execFileSync, spawn } from "node:child_process";
+import { ChildProcess } from "node:child_process";
 import fs from "node:fs";
-import http from "node:http";
-import net from "node:net";
 import path from "node:path";
-import { createApiKey, failOnPageErrors, hydrated, signUp, uniqueEmail } from "./helpers";
+import { failOnPageErrors } from "./helpers";
+import {
+  createBot, createDatabase, dropDatabase, E2E_DIR, expectEnded, freePort, openPlatformTab, requireDatabaseUrl, ROOT,
+  signUpWithApiKey, spawnLogged, startServer, stopNow, stopServer, waitReady,
+} from "./platform-server";
 
-const ROOT = path.resolve(__dirname, "../..");
-const LOG = path.join(ROOT, "target/e2e/ecs-server.log");
-const MOTO_LOG = path.join(ROOT, "target/e2e/ecs-moto.log");
+const LOG = path.join(E2E_DIR, "ecs-server.log");
+const MOTO_LOG = path.join(E2E_DIR, "ecs-moto.log");
 const MOTO_SERVER = path.join(ROOT, "target/py-venv/bin/moto_server");
 const DATABASE = "meeboter_e2e_ecs";
 const REGION = "us-east-1";
@@ -36,24 +37,6 @@ failOnPageErrors();
 test.use({ baseURL: async ({}, use) => use(serverUrl) });
 // Sign-up, a key, the deployment and the tab: more than the default 30 s on a slow machine.
 test.describe.configure({ timeout: 90_000 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** psql against the cluster's `postgres` database, as in DATABASE_URL. */
-function psql(sql: string) {
-  const admin = new URL(process.env.DATABASE_URL!);
-  admin.pathname = "/postgres";
-  execFileSync("psql", ["-qAt", "-v", "ON_ERROR_STOP=1", "-d", admin.toString(), "-c", sql], { stdio: "pipe" });
-}
 
 /** moto routes by the SigV4 credential scope (service and region) and never checks the signature. */
 function authorization(service: "ecs" | "ec2"): string {
@@ -104,50 +87,16 @@ async function describeTask(task: string): Promise<any> {
   return answer.tasks[0];
 }
 
-function status(url: string): Promise<number> {
-  return new Promise((resolve) => {
-    const req = http.get(url, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on("error", () => resolve(0));
-    req.setTimeout(2_000, () => req.destroy());
-  });
-}
-
-async function waitFor(what: string, url: string, proc: ChildProcess, log: string) {
-  const deadline = Date.now() + 120_000;
-  while (Date.now() < deadline) {
-    if ((await status(url)) === 200) return;
-    if (proc.exitCode !== null) break;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  const tail = fs.readFileSync(log, "utf8").split("\n").slice(-40).join("\n");
-  throw new Error(`${what} at ${url} did not become ready (exit code ${proc.exitCode}); ${log} ends with:\n${tail}`);
-}
-
-async function stop(proc: ChildProcess | undefined) {
-  if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
-  const exited = new Promise((r) => proc.once("exit", r));
-  proc.kill("SIGTERM");
-  const timer = setTimeout(() => proc.kill("SIGKILL"), 10_000);
-  await exited;
-  clearTimeout(timer);
-}
-
 test.beforeAll(async () => {
   test.setTimeout(180_000);
-  if (!process.env.DATABASE_URL) throw new Error("DATABASE_URL is not set: run the journeys through ./dev test");
+  requireDatabaseUrl();
   if (!fs.existsSync(MOTO_SERVER)) throw new Error(`${MOTO_SERVER} is missing: run .config/py-venv.sh`);
-  fs.mkdirSync(path.dirname(LOG), { recursive: true });
 
   // The emulator.
   const motoPort = await freePort();
   motoUrl = `http://127.0.0.1:${motoPort}`;
-  const motoLog = fs.openSync(MOTO_LOG, "w");
-  moto = spawn(MOTO_SERVER, ["-H", "127.0.0.1", "-p", String(motoPort)], { cwd: ROOT, stdio: ["ignore", motoLog, motoLog] });
-  fs.closeSync(motoLog);
-  await waitFor("moto_server", `${motoUrl}/moto-api/state-manager/get-transition?model_name=ecs::task`, moto, MOTO_LOG);
+  moto = spawnLogged(MOTO_SERVER, ["-H", "127.0.0.1", "-p", String(motoPort)], MOTO_LOG);
+  await waitReady("moto_server", `${motoUrl}/moto-api/state-manager/get-transition?model_name=ecs::task`, moto, MOTO_LOG);
 
   // Tasks stay RUNNING until stopped: moto's default moves a task one step towards STOPPED on every
   // DescribeTasks, which the Platform tab and the reconciler call.
@@ -183,18 +132,8 @@ test.beforeAll(async () => {
   }
 
   // The database and the server.
-  psql(`DROP DATABASE IF EXISTS ${DATABASE} WITH (FORCE)`);
-  psql(`CREATE DATABASE ${DATABASE}`);
-  const db = new URL(process.env.DATABASE_URL);
-  db.pathname = `/${DATABASE}`;
-  databaseUrl = db.toString();
-
-  const port = await freePort();
-  serverUrl = `http://127.0.0.1:${port}`;
+  databaseUrl = createDatabase(DATABASE);
   const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    DATABASE_URL: databaseUrl,
-    MEEBOTER_ENV: "development",
     PLATFORM_PRIORITY: "aws",
     AWS_BOT_LIMIT: "5",
     AWS_REGION: REGION,
@@ -208,8 +147,6 @@ test.beforeAll(async () => {
     AWS_ECS_TASK_DEF_GOOGLE_MEET: family("google-meet"),
     AWS_ECS_TASK_DEF_MICROSOFT_TEAMS: family("microsoft-teams"),
     AWS_ECS_TASK_DEF_ZOOM: family("zoom"),
-    MILO_URL: serverUrl,
-    SIGNUP_RATE_LIMIT: "100000",
   };
   // Nothing from the machine's own AWS setup may reach the driver: only the static keys above, the
   // emulator's endpoint and launch type FARGATE (no capacity provider strategy).
@@ -224,43 +161,25 @@ test.beforeAll(async () => {
     "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
     "AWS_CONTAINER_CREDENTIALS_FULL_URI",
   ]) {
-    delete env[name];
+    env[name] = undefined;
   }
   env.AWS_CONFIG_FILE = "/dev/null";
   env.AWS_SHARED_CREDENTIALS_FILE = "/dev/null";
   env.AWS_EC2_METADATA_DISABLED = "true";
-  const log = fs.openSync(LOG, "w");
-  server = spawn(path.join(ROOT, "target/debug/meeboter"), ["serve", "--migrate", "--addr", `127.0.0.1:${port}`], {
-    cwd: ROOT,
-    env,
-    stdio: ["ignore", log, log],
-  });
-  fs.closeSync(log);
-  await waitFor("the ECS server", `${serverUrl}/readyz`, server, LOG);
+  ({ url: serverUrl, proc: server } = await startServer({ name: "ECS", database: databaseUrl, env, log: LOG }));
 });
 
 test.afterAll(async () => {
   test.setTimeout(60_000);
-  await stop(server);
-  await stop(moto);
-  if (databaseUrl) psql(`DROP DATABASE IF EXISTS ${DATABASE} WITH (FORCE)`);
+  await stopServer(server);
+  await stopServer(moto);
+  if (databaseUrl) dropDatabase(DATABASE);
 });
-
-/** Creates a Google Meet bot through the JSON API and returns its id. */
-async function createBot(request: APIRequestContext, key: string, name: string): Promise<number> {
-  const res = await request.post("/api/v1/bots", {
-    headers: { "x-api-key": key },
-    data: { meetingUrl: "https://meet.google.com/abc-defg-hij", displayName: name },
-  });
-  expect(res.status(), await res.text()).toBe(201);
-  return (await res.json()).id;
-}
 
 /** Signs up, creates a bot, waits until it is deployed on AWS, opens its Platform tab. Returns the
  *  bot id and its platform identifier (the task ARN, or its id) and the task id. */
 async function deployAndOpenPlatformTab(page: Page, request: APIRequestContext, name: string) {
-  await signUp(page, "ECS Owner", uniqueEmail("ecs"));
-  const key = await createApiKey(page, "ecs");
+  const key = await signUpWithApiKey(page, "ECS Owner", "ecs");
   const id = await createBot(request, key, name);
 
   let identifier = "";
@@ -279,11 +198,7 @@ async function deployAndOpenPlatformTab(page: Page, request: APIRequestContext, 
   const taskId = identifier.split("/").pop()!;
   expect(taskId).toMatch(/^[0-9a-f-]{32,36}$/);
 
-  await page.goto("/bots");
-  await hydrated(page);
-  await page.getByTestId("bot-row").filter({ hasText: name }).click();
-  await expect(page.getByRole("dialog")).toBeVisible();
-  await page.getByRole("tab", { name: "Platform" }).click();
+  await openPlatformTab(page, name);
   return { id, identifier, taskId };
 }
 
@@ -338,9 +253,7 @@ test("Stop on the Platform tab ends an ECS bot and stops its task", async ({ pag
   await expect(card).toContainText(taskId);
   await expect(card).toContainText("RUNNING");
 
-  await page.getByRole("button", { name: "Stop", exact: true }).click();
-  await page.getByRole("button", { name: "Stop now" }).click();
-  await expect(page.getByRole("status").filter({ hasText: "Stopped" }).filter({ hasText: taskId })).toBeVisible();
+  await stopNow(page, "Stopped", taskId);
 
   // moto: StopTask with the driver's reason.
   const task = await describeTask(identifier);
@@ -350,10 +263,7 @@ test("Stop on the Platform tab ends an ECS bot and stops its task", async ({ pag
 
   // The bot ended: the overview says FATAL, the Stop button is gone and the card shows the task
   // STOPPED.
-  await page.getByRole("tab", { name: "Overview" }).click();
-  await expect(page.getByRole("dialog")).toContainText("FATAL");
-  await page.getByRole("tab", { name: "Platform" }).click();
-  await expect(page.getByRole("button", { name: "Stop", exact: true })).toHaveCount(0);
+  await expectEnded(page);
   await expect(page.getByTestId("aws-task")).toContainText("STOPPED");
   await expect(page.getByTestId("aws-task")).toContainText("Stopped by Meeboter");
 });

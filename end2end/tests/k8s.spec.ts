@@ -5,17 +5,18 @@
 // bots. Needs DATABASE_URL (./dev test sets it) with the right to create a database, and
 // target/debug/meeboter built with the site (cargo leptos build).
 import { test, expect, APIRequestContext, Page } from "@playwright/test";
-import { ChildProcess, execFileSync, spawn } from "node:child_process";
+import { ChildProcess } from "node:child_process";
 import fs from "node:fs";
-import http from "node:http";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { createApiKey, failOnPageErrors, hydrated, signUp, uniqueEmail } from "./helpers";
+import { failOnPageErrors } from "./helpers";
 import { EVENTS, FAKE_TOKEN, FakeKubeApi, JOBS, POD_METRICS, PODS, Recorded, SECRETS } from "./k8s-fake";
+import {
+  createBot, createDatabase, dropDatabase, E2E_DIR, expectEnded, openPlatformTab, requireDatabaseUrl, signUpWithApiKey,
+  startServer, stopNow, stopServer,
+} from "./platform-server";
 
-const ROOT = path.resolve(__dirname, "../..");
-const LOG = path.join(ROOT, "target/e2e/k8s-server.log");
+const LOG = path.join(E2E_DIR, "k8s-server.log");
 const DATABASE = "meeboter_e2e_k8s";
 
 let fake: FakeKubeApi;
@@ -28,24 +29,6 @@ failOnPageErrors();
 test.use({ baseURL: async ({}, use) => use(serverUrl) });
 // Sign-up, a key, the deployment and the tab: more than the default 30 s on a slow machine.
 test.describe.configure({ timeout: 90_000 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** psql against the cluster's `postgres` database, as in DATABASE_URL. */
-function psql(sql: string) {
-  const admin = new URL(process.env.DATABASE_URL!);
-  admin.pathname = "/postgres";
-  execFileSync("psql", ["-qAt", "-v", "ON_ERROR_STOP=1", "-d", admin.toString(), "-c", sql], { stdio: "pipe" });
-}
 
 function kubeconfig(server: string): string {
   return [
@@ -70,109 +53,50 @@ function kubeconfig(server: string): string {
   ].join("\n");
 }
 
-function readyz(url: string): Promise<number> {
-  return new Promise((resolve) => {
-    const req = http.get(`${url}/readyz`, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on("error", () => resolve(0));
-    req.setTimeout(2_000, () => req.destroy());
-  });
-}
-
-async function waitReady(url: string, proc: ChildProcess) {
-  const deadline = Date.now() + 120_000;
-  while (Date.now() < deadline) {
-    if ((await readyz(url)) === 200) return;
-    if (proc.exitCode !== null) break;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  const tail = fs.readFileSync(LOG, "utf8").split("\n").slice(-40).join("\n");
-  throw new Error(`the k8s server at ${url} did not become ready (exit code ${proc.exitCode}); ${LOG} ends with:\n${tail}`);
-}
-
 test.beforeAll(async () => {
   test.setTimeout(180_000);
-  if (!process.env.DATABASE_URL) throw new Error("DATABASE_URL is not set: run the journeys through ./dev test");
+  requireDatabaseUrl();
   fake = await FakeKubeApi.start();
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), "meeboter-k8s-e2e-"));
   const config = path.join(tmp, "kubeconfig");
   fs.writeFileSync(config, kubeconfig(fake.url));
 
-  psql(`DROP DATABASE IF EXISTS ${DATABASE} WITH (FORCE)`);
-  psql(`CREATE DATABASE ${DATABASE}`);
-  const db = new URL(process.env.DATABASE_URL);
-  db.pathname = `/${DATABASE}`;
-  databaseUrl = db.toString();
-
-  const port = await freePort();
-  serverUrl = `http://127.0.0.1:${port}`;
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    DATABASE_URL: databaseUrl,
-    MEEBOTER_ENV: "development",
-    PLATFORM_PRIORITY: "k8s",
-    K8S_BOT_LIMIT: "5",
-    K8S_KUBECONFIG: config,
-    K8S_NAMESPACE: "meeboter",
-    MILO_URL: serverUrl,
-    SIGNUP_RATE_LIMIT: "100000",
-  };
-  // In-cluster configuration would come before K8S_KUBECONFIG.
-  delete env.KUBERNETES_SERVICE_HOST;
-  delete env.KUBERNETES_SERVICE_PORT;
-  fs.mkdirSync(path.dirname(LOG), { recursive: true });
-  const log = fs.openSync(LOG, "w");
-  server = spawn(path.join(ROOT, "target/debug/meeboter"), ["serve", "--migrate", "--addr", `127.0.0.1:${port}`], {
-    cwd: ROOT,
-    env,
-    stdio: ["ignore", log, log],
-  });
-  fs.closeSync(log);
-  await waitReady(serverUrl, server);
+  databaseUrl = createDatabase(DATABASE);
+  ({ url: serverUrl, proc: server } = await startServer({
+    name: "k8s",
+    database: databaseUrl,
+    env: {
+      PLATFORM_PRIORITY: "k8s",
+      K8S_BOT_LIMIT: "5",
+      K8S_KUBECONFIG: config,
+      K8S_NAMESPACE: "meeboter",
+      // In-cluster configuration would come before K8S_KUBECONFIG.
+      KUBERNETES_SERVICE_HOST: undefined,
+      KUBERNETES_SERVICE_PORT: undefined,
+    },
+    log: LOG,
+  }));
 });
 
 test.afterAll(async () => {
   test.setTimeout(60_000);
-  if (server && server.exitCode === null) {
-    const exited = new Promise((r) => server!.once("exit", r));
-    server.kill("SIGTERM");
-    const timer = setTimeout(() => server!.kill("SIGKILL"), 10_000);
-    await exited;
-    clearTimeout(timer);
-  }
+  await stopServer(server);
   if (fake) {
-    fs.writeFileSync(path.join(ROOT, "target/e2e/k8s-fake-requests.json"), JSON.stringify(fake.requests, null, 2));
+    fs.writeFileSync(path.join(E2E_DIR, "k8s-fake-requests.json"), JSON.stringify(fake.requests, null, 2));
     await fake.close();
   }
-  if (databaseUrl) psql(`DROP DATABASE IF EXISTS ${DATABASE} WITH (FORCE)`);
+  if (databaseUrl) dropDatabase(DATABASE);
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-/** Creates a bot through the JSON API and returns its id. */
-async function createBot(request: APIRequestContext, key: string, name: string): Promise<number> {
-  const res = await request.post("/api/v1/bots", {
-    headers: { "x-api-key": key },
-    data: { meetingUrl: "https://meet.google.com/abc-defg-hij", displayName: name },
-  });
-  expect(res.status(), await res.text()).toBe(201);
-  return (await res.json()).id;
-}
-
 /** Signs up, creates a bot, waits until the driver created its Job, opens its Platform tab. */
 async function deployAndOpenPlatformTab(page: Page, request: APIRequestContext, name: string) {
-  await signUp(page, "Kube Owner", uniqueEmail("k8s"));
-  const key = await createApiKey(page, "k8s");
+  const key = await signUpWithApiKey(page, "Kube Owner", "k8s");
   const id = await createBot(request, key, name);
   const job = `bot-${id}`;
   await expect.poll(() => fake.jobs.has(job), { timeout: 30_000, message: `the fake never got Job ${job}` }).toBe(true);
 
-  await page.goto("/bots");
-  await hydrated(page);
-  await page.getByTestId("bot-row").filter({ hasText: name }).click();
-  await expect(page.getByRole("dialog")).toBeVisible();
-  await page.getByRole("tab", { name: "Platform" }).click();
+  await openPlatformTab(page, name);
   return job;
 }
 
@@ -250,15 +174,10 @@ test("without a metrics API the Platform tab of a Kubernetes bot says usage is u
 test("Stop on the Platform tab ends a Kubernetes bot and deletes its Job", async ({ page, request }) => {
   const job = await deployAndOpenPlatformTab(page, request, "K8s bot to stop");
   await expect(page.getByTestId("k8s-job")).toContainText(job);
-  await page.getByRole("button", { name: "Stop", exact: true }).click();
-  await page.getByRole("button", { name: "Stop now" }).click();
-  await expect(page.getByRole("status").filter({ hasText: `Stopped ${job}` })).toBeVisible();
+  await stopNow(page, `Stopped ${job}`);
   expect(fake.jobs.has(job)).toBe(false);
   const deleted = fake.requests.find((r) => r.method === "DELETE" && r.pathname === `${JOBS}/${job}`);
   expect(deleted?.body?.propagationPolicy).toBe("Background");
   // The bot ended: the overview says FATAL and the Stop button is gone.
-  await page.getByRole("tab", { name: "Overview" }).click();
-  await expect(page.getByRole("dialog")).toContainText("FATAL");
-  await page.getByRole("tab", { name: "Platform" }).click();
-  await expect(page.getByRole("button", { name: "Stop", exact: true })).toHaveCount(0);
+  await expectEnded(page);
 });
