@@ -214,3 +214,18 @@ fn auth_and_timeout_settings_are_validated_by_name() {
         assert!(e.mentions(k), "{k}: {e}");
     }
 }
+
+#[test]
+fn coolify_limits_are_validated_in_docker_notation() {
+    use super::platforms::{is_docker_cpus, is_docker_memory};
+    assert!(is_docker_cpus("1") && is_docker_cpus("0.5") && is_docker_cpus("2.25"));
+    assert!(!is_docker_cpus("0") && !is_docker_cpus("1 cpu") && !is_docker_cpus("-1") && !is_docker_cpus(""));
+    assert!(is_docker_memory("2048m") && is_docker_memory("2g") && is_docker_memory("1073741824"));
+    assert!(!is_docker_memory("2Gi") && !is_docker_memory("m") && !is_docker_memory("0m") && !is_docker_memory(""));
+    let e = errors(&[("COOLIFY_BOT_CPUS", "two"), ("COOLIFY_BOT_MEMORY", "2Gi"), ("COOLIFY_IMAGE_TAG", "a:b")]);
+    for v in ["COOLIFY_BOT_CPUS", "COOLIFY_BOT_MEMORY", "COOLIFY_IMAGE_TAG"] {
+        assert!(e.mentions(v), "{v} missing from {e}");
+    }
+    let e = errors(&[("PLATFORM_PRIORITY", "coolify"), ("COOLIFY_BOT_LIMIT", "1000")]);
+    assert!(e.mentions("COOLIFY_BOT_LIMIT"), "slot names have three digits: {e}");
+}
