@@ -33,10 +33,7 @@ pub fn first_free(names: &[String], platform: MeetingPlatform) -> u32 {
 
 /// The image name (without tag) and the tag of the bot for `platform`.
 pub fn image(cfg: &CoolifyConfig, platform: MeetingPlatform) -> (String, String) {
-    (
-        format!("{}/meeboter-{}-bot", cfg.image_registry.trim_end_matches('/'), platform.as_str()),
-        cfg.image_tag.clone(),
-    )
+    (format!("{}/meeboter-{}-bot", cfg.image_registry.trim_end_matches('/'), platform.as_str()), cfg.image_tag.clone())
 }
 
 /// `name:tag`, the key of the image pull lock.
@@ -211,10 +208,8 @@ mod tests {
         assert_eq!(slot_number("pool-google-meet-007", MeetingPlatform::Zoom), None);
         assert_eq!(slot_number("pool-zoom-7", MeetingPlatform::Zoom), None);
         assert_eq!(slot_number("pool-zoom-0012", MeetingPlatform::Zoom), None);
-        let names: Vec<String> = ["pool-zoom-001", "pool-zoom-003", "pool-google-meet-002", "other"]
-            .into_iter()
-            .map(String::from)
-            .collect();
+        let names: Vec<String> =
+            ["pool-zoom-001", "pool-zoom-003", "pool-google-meet-002", "other"].into_iter().map(String::from).collect();
         assert_eq!(first_free(&names, MeetingPlatform::Zoom), 2);
         assert_eq!(first_free(&names, MeetingPlatform::GoogleMeet), 1);
         assert_eq!(first_free(&[], MeetingPlatform::MicrosoftTeams), 1);
@@ -227,7 +222,10 @@ mod tests {
             ("ghcr.io/acme/meeboter-zoom-bot".to_owned(), "latest".to_owned())
         );
         let c = cfg(&[("COOLIFY_IMAGE_REGISTRY", "registry.example.com/bots/"), ("COOLIFY_IMAGE_TAG", "v2")]);
-        assert_eq!(image_ref(&c, MeetingPlatform::MicrosoftTeams), "registry.example.com/bots/meeboter-microsoft-teams-bot:v2");
+        assert_eq!(
+            image_ref(&c, MeetingPlatform::MicrosoftTeams),
+            "registry.example.com/bots/meeboter-microsoft-teams-bot:v2"
+        );
     }
 
     #[test]

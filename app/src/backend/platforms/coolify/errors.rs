@@ -33,6 +33,8 @@ pub fn kind_of(status: u16) -> ErrorKind {
 /// What an error body says: its `message`, and for a validation error each field's complaints.
 pub fn body_message(body: &[u8]) -> String {
     let text = match serde_json::from_slice::<ErrorBody>(body) {
+        // Another shape of JSON (a proxy's problem document): its own text.
+        Ok(ErrorBody { message: None, errors: None }) => String::from_utf8_lossy(body).trim().to_owned(),
         Ok(b) => {
             let mut text = b.message.unwrap_or_default();
             for (field, complaints) in b.errors.unwrap_or_default() {

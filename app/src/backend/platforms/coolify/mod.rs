@@ -161,7 +161,11 @@ impl CoolifyPlatform {
         match self.api.update_envs(&slot.application_uuid, &build::envs_body(&env)).await {
             Err(e) if e.kind == ErrorKind::NotFound => {
                 // The application vanished (deleted in Coolify): the slot gets a new one.
-                tracing::warn!(slot = slot.slot_name, uuid = slot.application_uuid, "slot application missing; re-creating it");
+                tracing::warn!(
+                    slot = slot.slot_name,
+                    uuid = slot.application_uuid,
+                    "slot application missing; re-creating it"
+                );
                 slot.application_uuid =
                     self.create_application(&slot, &build::deploying_description(bot.bot_id)).await?;
                 let env = slot_environment(bot, &slot.application_uuid, &token, self.s3.as_ref());
@@ -325,7 +329,8 @@ impl Platform for CoolifyPlatform {
             .await
             .optional()
             .map_err(db)?;
-            let active = holder.and_then(|h| h.status).and_then(|s| BotStatus::parse(&s)).is_some_and(|s| !s.is_terminal());
+            let active =
+                holder.and_then(|h| h.status).and_then(|s| BotStatus::parse(&s)).is_some_and(|s| !s.is_terminal());
             if active {
                 tracing::info!(application = identifier, "not stopping a slot that runs another active bot");
                 return Ok(());
@@ -362,10 +367,8 @@ impl Platform for CoolifyPlatform {
             Ok(apps
                 .into_iter()
                 .map(|app| {
-                    let bot_id = slots
-                        .iter()
-                        .find(|s| s.slot.application_uuid == app.uuid)
-                        .and_then(|s| s.slot.assigned_bot_id);
+                    let bot_id =
+                        slots.iter().find(|s| s.slot.application_uuid == app.uuid).and_then(|s| s.slot.assigned_bot_id);
                     ResourceSummary {
                         status: build::resource_status(app.status.as_deref().unwrap_or_default()),
                         identifier: app.uuid,

@@ -99,7 +99,9 @@ impl CoolifyPlatform {
                 ),
             };
             let mut conn = self.conn().await?;
-            if pool::set_status(&mut conn, slot.id, &[SlotStatus::Deploying], to, message.as_deref()).await.map_err(db)?
+            if pool::set_status(&mut conn, slot.id, &[SlotStatus::Deploying], to, message.as_deref())
+                .await
+                .map_err(db)?
                 == 0
             {
                 continue;
@@ -134,7 +136,8 @@ impl CoolifyPlatform {
                     let reason = "Its Coolify slot was never created; the deployment was abandoned.".to_owned();
                     done.failed_bots += usize::from(self.fail_bot(bot, reason, "POOL_SLOT_RECOVERED").await?);
                 }
-                done.deleted += pool::delete(&mut *self.conn().await?, slot.id, &slot.application_uuid).await.map_err(db)?;
+                done.deleted +=
+                    pool::delete(&mut *self.conn().await?, slot.id, &slot.application_uuid).await.map_err(db)?;
                 continue;
             }
             if slot.status != SlotStatus::Error.as_str() {
@@ -143,7 +146,9 @@ impl CoolifyPlatform {
                     None => {
                         match self.release_slot(&slot).await {
                             Ok(()) => done.released += 1,
-                            Err(e) => tracing::warn!(slot = slot.slot_name, error = %e, "releasing a finished bot's slot failed"),
+                            Err(e) => {
+                                tracing::warn!(slot = slot.slot_name, error = %e, "releasing a finished bot's slot failed")
+                            }
                         }
                         continue;
                     }
@@ -166,11 +171,18 @@ impl CoolifyPlatform {
             if slot.recovery_attempts >= MAX_RECOVERIES {
                 match self.api.delete(&slot.application_uuid).await {
                     Ok(()) => {
-                        done.deleted +=
-                            pool::delete(&mut *self.conn().await?, slot.id, &slot.application_uuid).await.map_err(db)?;
-                        tracing::warn!(slot = slot.slot_name, attempts = slot.recovery_attempts, "pool slot deleted after repeated failures");
+                        done.deleted += pool::delete(&mut *self.conn().await?, slot.id, &slot.application_uuid)
+                            .await
+                            .map_err(db)?;
+                        tracing::warn!(
+                            slot = slot.slot_name,
+                            attempts = slot.recovery_attempts,
+                            "pool slot deleted after repeated failures"
+                        );
                     }
-                    Err(e) => tracing::warn!(slot = slot.slot_name, error = %e, "deleting a failed slot's application failed"),
+                    Err(e) => {
+                        tracing::warn!(slot = slot.slot_name, error = %e, "deleting a failed slot's application failed")
+                    }
                 }
                 continue;
             }
@@ -181,7 +193,9 @@ impl CoolifyPlatform {
                         tracing::warn!(slot = slot.slot_name, application = uuid, "pool slot application re-created");
                         done.recreated += 1;
                     }
-                    Err(e) => tracing::warn!(slot = slot.slot_name, error = %e, "re-creating a slot application failed"),
+                    Err(e) => {
+                        tracing::warn!(slot = slot.slot_name, error = %e, "re-creating a slot application failed")
+                    }
                 },
                 Ok(Some(_)) => match self.api.stop(&slot.application_uuid).await {
                     Ok(()) => {
@@ -190,12 +204,20 @@ impl CoolifyPlatform {
                         if let Err(e) = self.api.update_application(&slot.application_uuid, &body).await {
                             tracing::warn!(slot = slot.slot_name, error = %e, "could not set a recovered slot's description");
                         }
-                        tracing::info!(slot = slot.slot_name, attempts = slot.recovery_attempts + 1, "pool slot recovered");
+                        tracing::info!(
+                            slot = slot.slot_name,
+                            attempts = slot.recovery_attempts + 1,
+                            "pool slot recovered"
+                        );
                         done.reset += 1;
                     }
-                    Err(e) => tracing::warn!(slot = slot.slot_name, error = %e, "stopping a failed slot failed; will retry"),
+                    Err(e) => {
+                        tracing::warn!(slot = slot.slot_name, error = %e, "stopping a failed slot failed; will retry")
+                    }
                 },
-                Err(e) => tracing::warn!(slot = slot.slot_name, error = %e, "reading a failed slot's application failed"),
+                Err(e) => {
+                    tracing::warn!(slot = slot.slot_name, error = %e, "reading a failed slot's application failed")
+                }
             }
         }
         Ok(done)
@@ -215,15 +237,24 @@ impl CoolifyPlatform {
             }
             match self.api.delete(&app.uuid).await {
                 Ok(()) => {
-                    tracing::warn!(application = app.uuid, name = app.name, "pool application unknown to the table deleted");
+                    tracing::warn!(
+                        application = app.uuid,
+                        name = app.name,
+                        "pool application unknown to the table deleted"
+                    );
                     done.coolify_orphans_deleted += 1;
                 }
-                Err(e) => tracing::warn!(application = app.uuid, error = %e, "deleting an orphaned pool application failed"),
+                Err(e) => {
+                    tracing::warn!(application = app.uuid, error = %e, "deleting an orphaned pool application failed")
+                }
             }
         }
         let grace = chrono::Duration::from_std(SYNC_GRACE).unwrap_or_default();
         for SlotWithBot { slot, bot_status } in slots {
-            if slot.pending() || Utc::now() - slot.created_at < grace || apps.iter().any(|a| a.uuid == slot.application_uuid) {
+            if slot.pending()
+                || Utc::now() - slot.created_at < grace
+                || apps.iter().any(|a| a.uuid == slot.application_uuid)
+            {
                 continue;
             }
             let n = pool::delete(&mut *self.conn().await?, slot.id, &slot.application_uuid).await.map_err(db)?;
@@ -231,7 +262,11 @@ impl CoolifyPlatform {
                 continue;
             }
             done.database_orphans_deleted += 1;
-            tracing::warn!(slot = slot.slot_name, application = slot.application_uuid, "pool slot whose application Coolify lost deleted");
+            tracing::warn!(
+                slot = slot.slot_name,
+                application = slot.application_uuid,
+                "pool slot whose application Coolify lost deleted"
+            );
             if let (Some(bot), Some(_)) = (slot.assigned_bot_id, active(bot_status.as_deref())) {
                 let reason = format!("Its Coolify slot {} no longer exists on Coolify.", slot.slot_name);
                 self.fail_bot(bot, reason, "POOL_SLOT_LOST").await?;
