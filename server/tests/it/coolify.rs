@@ -178,7 +178,7 @@ async fn a_bot_deploys_on_a_new_slot_through_prism_with_every_request_valid() {
     assert_eq!((card.limits_cpus.as_deref(), card.limits_memory.as_deref()), (Some("1"), Some("2048m")));
     assert_eq!(card.live_error, None);
 
-    p.prism.as_ref().unwrap().assert_clean();
+    p.prism.as_ref().unwrap().assert_clean().await;
 }
 
 #[tokio::test]
@@ -226,7 +226,7 @@ async fn a_released_slot_is_reused_with_a_new_token_and_the_old_token_opens_noth
     // The first bot's Platform tab still shows the slot it used, as released.
     let card = p.driver.slot_details(first.bot_id).await.unwrap();
     assert!(card.is_none() || !card.unwrap().assigned);
-    p.prism.as_ref().unwrap().assert_clean();
+    p.prism.as_ref().unwrap().assert_clean().await;
 }
 
 #[tokio::test]
@@ -443,7 +443,7 @@ async fn sync_deletes_unknown_pool_applications_and_slots_whose_application_is_g
     assert_eq!(s.database_orphans_deleted, 1, "{s:?}");
     assert_eq!(p.app.count("SELECT count(*) AS n FROM bot_pool_slots").await, 0);
     assert_eq!(bot_status(&p.app, bot.bot_id).await, "FATAL");
-    p.prism.as_ref().unwrap().assert_clean();
+    p.prism.as_ref().unwrap().assert_clean().await;
 }
 
 #[tokio::test]
@@ -472,7 +472,7 @@ async fn the_image_pull_lock_starts_the_second_slot_only_after_the_first_deploym
     // A third slot of the same image does not wait: the image is pulled.
     let (third, _) = p.bot(MEET).await;
     tokio::time::timeout(Duration::from_secs(2), p.driver.deploy(&third)).await.unwrap().unwrap();
-    p.prism.as_ref().unwrap().assert_clean();
+    p.prism.as_ref().unwrap().assert_clean().await;
 }
 
 #[tokio::test]
@@ -566,7 +566,7 @@ async fn prism_refuses_a_request_or_an_answer_that_breaks_the_document() {
     assert_eq!(r.status().as_u16(), 422);
     assert!(r.text().await.unwrap().contains("environment_uuid"));
     assert_eq!(p.fake.count("POST /applications/dockerimage"), 0, "an invalid request is never forwarded");
-    assert!(!prism.violations().is_empty());
+    assert!(!prism.await_violations(Duration::from_secs(5)).await.is_empty());
     // An answer with a number where the document says string: the driver sees a failure.
     let uuid = p.fake.add_app("pool-zoom-001");
     p.fake.state().broken = true;

@@ -71,9 +71,22 @@ impl Prism {
         self.log_text().lines().filter(|l| l.contains("Violation") || l.contains('✖')).map(str::to_owned).collect()
     }
 
-    /// Fails the test when Prism found anything invalid.
-    pub fn assert_clean(&self) {
-        let v = self.violations();
+    /// The violations, once Prism has logged at least one (it logs after answering); empty
+    /// after `within`.
+    pub async fn await_violations(&self, within: Duration) -> Vec<String> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let v = self.violations();
+            if !v.is_empty() || tokio::time::Instant::now() >= deadline {
+                return v;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Fails the test when Prism found anything invalid (waiting a moment for its log).
+    pub async fn assert_clean(&self) {
+        let v = self.await_violations(Duration::from_millis(500)).await;
         assert!(v.is_empty(), "Prism found requests or answers that break Coolify's document:\n{}", v.join("\n"));
     }
 }
