@@ -1,4 +1,4 @@
-//! Prism (npm `@stoplight/prism-cli`, installed into end2end/node_modules by .config/setup.sh)
+//! Prism (npm `@stoplight/prism-cli`, installed into end2end/node_modules by .config/setup.sh from end2end/package.json)
 //! serving Coolify's official OpenAPI document in proxy mode with `--errors`: it validates every
 //! request against the document (an invalid one is answered 422 and never forwarded), forwards
 //! valid ones to the fake behind it, and validates the fake's answer too (an invalid answer
@@ -18,7 +18,7 @@ fn prism_binary() -> PathBuf {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../end2end/node_modules/.bin/prism");
     assert!(
         path.exists(),
-        "Prism is not installed at {}: run .config/setup.sh (it runs npm ci in end2end/, which installs @stoplight/prism-cli)",
+        "Prism is not installed at {}: run .config/setup.sh (its npm install in end2end/ installs @stoplight/prism-cli)",
         path.display()
     );
     path
