@@ -187,6 +187,8 @@ async fn a_released_slot_is_reused_with_a_new_token_and_the_old_token_opens_noth
     let (first, _) = p.bot(MEET).await;
     let uuid = p.driver.deploy(&first).await.unwrap().identifier;
     let old_token = env_of(&p.fake, &uuid, "MILO_AUTH_TOKEN").unwrap();
+    // As the deployer records it.
+    p.app.exec(&format!("UPDATE bots SET platform_identifier = '{uuid}' WHERE id = {}", first.bot_id)).await;
     p.fake.finish_all();
     p.driver.follow_deployments().await.unwrap();
 
@@ -224,8 +226,10 @@ async fn a_released_slot_is_reused_with_a_new_token_and_the_old_token_opens_noth
     assert_eq!(r.json()["id"], second.bot_id);
 
     // The first bot's Platform tab still shows the slot it used, as released.
-    let card = p.driver.slot_details(first.bot_id).await.unwrap();
-    assert!(card.is_none() || !card.unwrap().assigned);
+    let card = p.driver.slot_details(first.bot_id).await.unwrap().unwrap();
+    assert_eq!(card.application_uuid, uuid);
+    assert!(!card.assigned);
+    assert!(p.driver.slot_details(second.bot_id).await.unwrap().unwrap().assigned);
     p.prism.as_ref().unwrap().assert_clean().await;
 }
 
@@ -333,6 +337,8 @@ async fn a_failed_create_frees_the_name_and_a_retried_deploy_gets_its_slot_back(
     assert_eq!((name.as_str(), status.as_str(), holder), ("pool-zoom-001", "ERROR", Some(bot.bot_id)));
     assert_eq!(p.driver.deploy(&bot).await.unwrap().identifier, uuid);
     assert_eq!(p.app.count("SELECT count(*) AS n FROM bot_pool_slots").await, 1);
+    assert_eq!(p.slot("true").await.2, "DEPLOYING", "the retried slot deploys again, it is not left in ERROR");
+    assert_eq!(p.driver.recover().await.unwrap(), Default::default());
 }
 
 #[tokio::test]
@@ -427,10 +433,13 @@ async fn sync_deletes_unknown_pool_applications_and_slots_whose_application_is_g
     let uuid = p.driver.deploy(&bot).await.unwrap().identifier;
     let orphan = p.fake.add_app("pool-zoom-099");
     let website = p.fake.add_app("company-website");
+    // A leftover of a crashed creation, named like the live slot.
+    let twin = p.fake.add_app("pool-zoom-001");
 
     let s = p.driver.sync().await.unwrap();
-    assert_eq!((s.coolify_orphans_deleted, s.database_orphans_deleted), (1, 0), "{s:?}");
+    assert_eq!((s.coolify_orphans_deleted, s.database_orphans_deleted), (2, 0), "{s:?}");
     assert!(!p.fake.state().apps.contains_key(&orphan));
+    assert!(!p.fake.state().apps.contains_key(&twin));
     assert!(p.fake.state().apps.contains_key(&website), "only pool-… applications are Meeboter's");
     assert!(p.fake.state().apps.contains_key(&uuid));
 

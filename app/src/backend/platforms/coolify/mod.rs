@@ -113,7 +113,12 @@ impl CoolifyPlatform {
     async fn slot_for(&self, bot: &BotLaunch) -> Result<Slot, PlatformError> {
         let mut conn = self.conn().await?;
         let slot = match pool::held_by(&mut conn, bot.bot_id).await.map_err(db)? {
-            Some(s) => s,
+            // A retry after a crash or a failed start: the slot deploys again.
+            Some(s) => {
+                let from = [SlotStatus::Error, SlotStatus::Healthy, SlotStatus::Deploying];
+                pool::set_status(&mut conn, s.id, &from, SlotStatus::Deploying, None).await.map_err(db)?;
+                s
+            }
             None => match pool::claim_idle(&mut conn, bot.bot_id, bot.meeting_platform).await.map_err(db)? {
                 Some(s) => s,
                 None => match pool::reserve_new(&mut conn, bot.bot_id, bot.meeting_platform, self.limit)

@@ -257,15 +257,18 @@ pub async fn needing_recovery(conn: &mut AsyncPgConnection, stuck_after_secs: f6
     .await
 }
 
-/// Whether a slot row names `uuid` or is named `name` (checked again just before an
-/// application is deleted as an orphan).
+/// Whether a slot row names application `uuid`, or a placeholder is named `name` (checked
+/// again just before an application is deleted as an orphan).
 pub async fn knows(conn: &mut AsyncPgConnection, uuid: &str, name: &str) -> QueryResult<bool> {
-    let n = diesel::sql_query("SELECT count(*) AS n FROM bot_pool_slots WHERE application_uuid = $1 OR slot_name = $2")
-        .bind::<Text, _>(uuid)
-        .bind::<Text, _>(name)
-        .get_result::<Count>(conn)
-        .await?
-        .n;
+    let n = diesel::sql_query(
+        "SELECT count(*) AS n FROM bot_pool_slots \
+         WHERE application_uuid = $1 OR (slot_name = $2 AND application_uuid LIKE 'pending-%')",
+    )
+    .bind::<Text, _>(uuid)
+    .bind::<Text, _>(name)
+    .get_result::<Count>(conn)
+    .await?
+    .n;
     Ok(n > 0)
 }
 

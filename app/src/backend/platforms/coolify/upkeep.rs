@@ -231,7 +231,10 @@ impl CoolifyPlatform {
         let apps = self.api.list_pool().await?;
         let mut done = Sync::default();
         for app in &apps {
-            let known = slots.iter().any(|s| s.slot.application_uuid == app.uuid || s.slot.slot_name == app.name);
+            // A placeholder's application has no UUID in the table yet: its name stands for it.
+            let known = slots
+                .iter()
+                .any(|s| s.slot.application_uuid == app.uuid || (s.slot.pending() && s.slot.slot_name == app.name));
             if known || pool::knows(&mut *self.conn().await?, &app.uuid, &app.name).await.map_err(db)? {
                 continue;
             }
