@@ -600,3 +600,39 @@ async fn a_missing_setting_is_misconfigured_and_names_the_variable() {
         assert!(e.message.contains(name), "{e}");
     }
 }
+
+#[tokio::test]
+async fn the_pool_worker_runs_on_one_leader_and_moves_finished_deployments_to_healthy() {
+    use app::backend::workers::coolify_pool::CoolifyPoolWorker;
+    let mut p = Pool::new(3, false).await;
+    let (bot, _) = p.bot(ZOOM).await;
+    let uuid = p.driver.deploy(&bot).await.unwrap().identifier;
+    p.fake.finish_all();
+    let url = secrecy::ExposeSecret::expose_secret(&p.app.state.config.database_url).to_owned();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let workers: Vec<_> = (0..2)
+        .map(|_| {
+            let worker = CoolifyPoolWorker { platform: p.driver.clone(), database_url: url.clone() };
+            tokio::spawn(worker.run(stopped.clone()))
+        })
+        .collect();
+    for _ in 0..100 {
+        if p.slot(&format!("application_uuid = '{uuid}'")).await.2 == "HEALTHY" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(p.slot(&format!("application_uuid = '{uuid}'")).await.2, "HEALTHY");
+    let leaders = p
+        .app
+        .count(
+            "SELECT count(*) AS n FROM pg_locks l JOIN pg_database d ON d.oid = l.database \
+             WHERE l.locktype = 'advisory' AND l.objid = 7300020 AND l.granted AND d.datname = current_database()",
+        )
+        .await;
+    assert_eq!(leaders, 1, "exactly one replica leads the pool worker");
+    stop.send(true).unwrap();
+    for w in workers {
+        tokio::time::timeout(Duration::from_secs(5), w).await.unwrap().unwrap();
+    }
+}
