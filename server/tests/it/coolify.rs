@@ -489,6 +489,8 @@ async fn errors_map_to_the_platform_error_kinds() {
     let p = Pool::new(3, false).await;
     let api = p.driver.api();
     for (status, kind) in [
+        // Redirects are not followed: the answer itself is refused.
+        (302, ErrorKind::Rejected),
         (400, ErrorKind::Rejected),
         (401, ErrorKind::Unauthorised),
         (403, ErrorKind::Unauthorised),
@@ -528,6 +530,11 @@ async fn errors_map_to_the_platform_error_kinds() {
     api.delete("nothere").await.unwrap();
     assert_eq!(api.application("nothere").await.unwrap(), None);
     assert_eq!(p.driver.status("nothere").await.unwrap(), ResourceStatus::Gone);
+    // An answer larger than the cap is not read.
+    p.fake.state().list_padding = 9 * 1024 * 1024;
+    let e = api.list_pool().await.unwrap_err();
+    assert!(e.kind == ErrorKind::Unavailable && e.message.contains("larger than"), "{e}");
+    p.fake.state().list_padding = 0;
     // An identifier that is not one is refused before any request.
     let before = p.fake.seen().len();
     assert_eq!(api.stop("../version").await.unwrap_err().kind, ErrorKind::Rejected);

@@ -57,6 +57,8 @@ pub struct FakeState {
     pub failures: Vec<(String, String, u16, Value)>,
     /// Answers that break the document (a number where a string belongs).
     pub broken: bool,
+    /// The application list is padded to this many bytes (an answer too large to read).
+    pub list_padding: usize,
     seq: u64,
 }
 
@@ -227,7 +229,11 @@ fn app_json(uuid: &str, a: &FakeApp, broken: bool) -> Value {
 
 async fn list(State(fake): State<FakeCoolify>) -> Response {
     let s = fake.state();
-    answer(200, Value::Array(s.apps.iter().map(|(u, a)| app_json(u, a, s.broken)).collect()))
+    let mut all: Vec<Value> = s.apps.iter().map(|(u, a)| app_json(u, a, s.broken)).collect();
+    if s.list_padding > 0 {
+        all.push(json!({ "name": "padding", "description": "x".repeat(s.list_padding) }));
+    }
+    answer(200, Value::Array(all))
 }
 
 async fn create(State(fake): State<FakeCoolify>, body: Bytes) -> Response {
