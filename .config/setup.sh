@@ -5,7 +5,8 @@
 #           is built from source with -Zbuild-std), lld-N (wasm-ld), chromium (Playwright),
 #           postgresql (if no initdb is on the machine), curl
 #   cargo : cargo-leptos, wasm-bindgen-cli (= the wasm-bindgen version in Cargo.lock), leptosfmt
-#   npm   : end2end/package.json (tailwindcss v4 CLI, binaryen's wasm-opt, @playwright/test)
+#   npm   : end2end/package.json (tailwindcss v4 CLI, binaryen's wasm-opt, @playwright/test,
+#           @stoplight/prism-cli for the Coolify conformance tests)
 # Nothing here touches the rustup default toolchain. Usage: .config/setup.sh
 set -euo pipefail
 ROOT=$(CDPATH= cd -- "$(dirname -- "$0")/.." && pwd)
@@ -68,7 +69,7 @@ fi
 
 cd "$ROOT/end2end"
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
-if ! npm ls --depth=0 >/dev/null 2>&1 || [ ! -x node_modules/.bin/tailwindcss ]; then
+if ! npm ls --depth=0 >/dev/null 2>&1 || [ ! -x node_modules/.bin/tailwindcss ] || [ ! -x node_modules/.bin/prism ]; then
   log "npm install in end2end/"
   # `npm ci` rejects the lock file npm writes here; `npm install` honours the pinned versions.
   npm install --no-audit --no-fund

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use app::backend::config::{Config, MigrateConfig};
 use app::backend::db;
+use app::backend::platforms::coolify::CoolifyPlatform;
 use app::backend::platforms::ecs::EcsPlatform;
 use app::backend::platforms::kubernetes::KubernetesPlatform;
 use app::backend::platforms::local::LocalPlatform;
@@ -89,13 +90,12 @@ pub async fn drivers(
                 Ok(ecs) => drivers.push(Arc::new(ecs)),
                 Err(e) => failures.push((slot.platform, e)),
             },
-            DeploymentPlatform::Coolify => failures.push((
-                slot.platform,
-                PlatformError::new(
-                    ErrorKind::Misconfigured,
-                    "this version of Meeboter has no driver for it yet: remove it from PLATFORM_PRIORITY",
-                ),
-            )),
+            DeploymentPlatform::Coolify => {
+                match CoolifyPlatform::connect(&config.coolify, config.s3.clone(), pool.clone()) {
+                    Ok(coolify) => drivers.push(Arc::new(coolify)),
+                    Err(e) => failures.push((slot.platform, e)),
+                }
+            }
         }
     }
     if failures.is_empty() {

@@ -8,8 +8,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use app::backend::deployer::Deployer;
+use app::backend::platforms::coolify::CoolifyPlatform;
 use app::backend::platforms::registry::PROBE_INTERVAL;
 use app::backend::state::AppState;
+use app::backend::workers::coolify_pool::CoolifyPoolWorker;
 use app::backend::workers::dispatcher::QueueDispatcher;
 use app::backend::workers::health::HealthMonitor;
 use app::backend::workers::log_archiver::LogArchiver;
@@ -71,8 +73,19 @@ async fn background(state: AppState, stop: watch::Receiver<bool>) {
             platforms.probe_all().await;
         }
     });
+    // The Coolify pool's upkeep, when this process drives Coolify (leader only).
+    let coolify = state.platforms.driver::<CoolifyPlatform>().map(|platform| {
+        let worker = CoolifyPoolWorker { platform, database_url: state.config.database_url.expose_secret().to_owned() };
+        worker.run(stop.clone())
+    });
+    let coolify = async move {
+        if let Some(worker) = coolify {
+            worker.await;
+        }
+    };
     tokio::join!(
         probes,
+        coolify,
         dispatcher.run(stop.clone()),
         scheduler.run(stop.clone()),
         health.run(stop.clone()),

@@ -2,6 +2,7 @@
 //! log level, dashboard figures.
 
 pub mod aws;
+pub mod coolify;
 pub mod k8s;
 pub mod platform;
 

@@ -145,7 +145,7 @@ impl Config {
         let ghcr_org = vars.get("GHCR_ORG").unwrap_or_else(|| "payme-works".to_owned());
         let k8s = K8sConfig::read(vars, &mut errs, &ghcr_org);
         let aws = AwsConfig::read(vars, &mut errs);
-        let coolify = CoolifyConfig::read(vars, &mut errs);
+        let coolify = CoolifyConfig::read(vars, &mut errs, &ghcr_org);
         let local = LocalConfig::read(vars, &mut errs, mode);
         let (platforms, skipped_platforms) =
             platforms::resolve_priority(vars, &mut errs, mode, &k8s, &aws, &coolify, &local);

@@ -3,10 +3,12 @@
 //! reserves capacity and calls it. Every platform starts a bot with the same environment
 //! ([`env::bot_environment`]) and reports failures as one of the [`ErrorKind`]s.
 
+pub mod coolify;
 pub mod ecs;
 pub mod env;
 pub mod kubernetes;
 pub mod local;
+pub mod pull_lock;
 pub mod registry;
 
 pub use registry::{PlatformHealth, PlatformRegistry};

@@ -10,7 +10,9 @@
 //! | [`reconciler::Reconciler`] | stops finished bots' resources, then orphans (leader only) | [`reconciler::RECONCILE_INTERVAL`] |
 //! | [`log_archiver::LogArchiver`] | moves finished bots' log lines to object storage | [`log_archiver::ARCHIVE_INTERVAL`] |
 //! | [`maintenance::Maintenance`] | deletes expired sessions and old sign-in attempts | [`maintenance::MAINTENANCE_INTERVAL`] |
+//! | [`coolify_pool::CoolifyPoolWorker`] | follows, recovers and syncs the Coolify pool (leader only; with Coolify) | [`coolify_pool::UPKEEP_INTERVAL`], sync [`coolify_pool::SYNC_INTERVAL`] |
 
+pub mod coolify_pool;
 pub mod dispatcher;
 pub mod health;
 pub mod leader;

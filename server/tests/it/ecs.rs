@@ -225,7 +225,10 @@ async fn config_check_tries_ecs_and_names_what_is_missing() {
             .kill_on_drop(true);
         async move {
             let out = tokio::time::timeout(std::time::Duration::from_secs(60), cmd.output()).await.unwrap().unwrap();
-            (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+            (
+                out.status.success(),
+                format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+            )
         }
     };
     let (ok, out) = run().await;

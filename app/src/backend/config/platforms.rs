@@ -109,6 +109,12 @@ pub struct CoolifyConfig {
     pub server_uuid: Option<String>,
     pub environment_name: String,
     pub destination_uuid: Option<String>,
+    /// Where the bot images are (`{registry}/meeboter-{platform}-bot:{tag}`).
+    pub image_registry: String,
+    pub image_tag: String,
+    /// Each slot's container limits, in Docker's notation (`1`, `0.5`; `2048m`, `2g`).
+    pub bot_cpus: String,
+    pub bot_memory: String,
     pub bot_limit: Option<u32>,
     pub queue_timeout: Duration,
 }
@@ -246,10 +252,22 @@ impl AwsConfig {
 }
 
 impl CoolifyConfig {
-    pub(super) fn read(vars: &Vars, errs: &mut ConfigErrors) -> Self {
+    pub(super) fn read(vars: &Vars, errs: &mut ConfigErrors, ghcr_org: &str) -> Self {
         let api_url = vars
             .get("COOLIFY_API_URL")
             .map(|_| vars.url(errs, "COOLIFY_API_URL", "https://coolify.example.com/api/v1"));
+        let bot_cpus = vars.get("COOLIFY_BOT_CPUS").unwrap_or_else(|| "1".to_owned());
+        if !is_docker_cpus(&bot_cpus) {
+            errs.push("COOLIFY_BOT_CPUS", format!("'{bot_cpus}' is not a number of CPUs, e.g. 1 or 0.5"));
+        }
+        let bot_memory = vars.get("COOLIFY_BOT_MEMORY").unwrap_or_else(|| "2048m".to_owned());
+        if !is_docker_memory(&bot_memory) {
+            errs.push("COOLIFY_BOT_MEMORY", format!("'{bot_memory}' is not a Docker memory size, e.g. 2048m or 2g"));
+        }
+        let image_tag = vars.get("COOLIFY_IMAGE_TAG").unwrap_or_else(|| "latest".to_owned());
+        if image_tag.is_empty() || image_tag.contains(['/', ':', ' ']) {
+            errs.push("COOLIFY_IMAGE_TAG", format!("'{image_tag}' is not an image tag, e.g. latest or v1.2.3"));
+        }
         CoolifyConfig {
             api_url,
             api_token: vars.get("COOLIFY_API_TOKEN").map(SecretString::from),
@@ -257,7 +275,13 @@ impl CoolifyConfig {
             server_uuid: vars.get("COOLIFY_SERVER_UUID"),
             environment_name: vars.get("COOLIFY_ENVIRONMENT_NAME").unwrap_or_else(|| "production".to_owned()),
             destination_uuid: vars.get("COOLIFY_DESTINATION_UUID"),
-            bot_limit: vars.optional_number(errs, "COOLIFY_BOT_LIMIT", 1..=10_000),
+            image_registry: vars
+                .get("COOLIFY_IMAGE_REGISTRY")
+                .unwrap_or_else(|| format!("ghcr.io/{}", ghcr_org.to_lowercase())),
+            image_tag,
+            bot_cpus,
+            bot_memory,
+            bot_limit: vars.optional_number(errs, "COOLIFY_BOT_LIMIT", 1..=999),
             queue_timeout: vars.millis(errs, "COOLIFY_QUEUE_TIMEOUT_MS", 300_000),
         }
     }
@@ -268,7 +292,6 @@ impl CoolifyConfig {
             ("COOLIFY_API_TOKEN", self.api_token.is_some()),
             ("COOLIFY_PROJECT_UUID", self.project_uuid.is_some()),
             ("COOLIFY_SERVER_UUID", self.server_uuid.is_some()),
-            ("COOLIFY_DESTINATION_UUID", self.destination_uuid.is_some()),
         ];
         for (key, present) in required {
             if !present {
@@ -282,6 +305,9 @@ impl CoolifyConfig {
             row("COOLIFY_API_URL", u.to_string());
             row("COOLIFY_API_TOKEN", REDACTED.to_owned());
             row("COOLIFY_ENVIRONMENT_NAME", self.environment_name.clone());
+            row("COOLIFY_IMAGE_REGISTRY", self.image_registry.clone());
+            row("COOLIFY_IMAGE_TAG", self.image_tag.clone());
+            row("COOLIFY_BOT_CPUS/MEMORY", format!("{}/{}", self.bot_cpus, self.bot_memory));
         }
     }
 }
@@ -375,4 +401,15 @@ pub fn is_k8s_quantity(s: &str) -> bool {
                 && num.chars().any(|c| c.is_ascii_digit())
         })
     })
+}
+
+/// A Docker CPU limit (`--cpus`): a positive decimal number such as `1` or `0.5`.
+pub fn is_docker_cpus(s: &str) -> bool {
+    s.parse::<f64>().is_ok_and(|n| n > 0.0 && n.is_finite()) && s.chars().all(|c| c.is_ascii_digit() || c == '.')
+}
+
+/// A Docker memory size (`--memory`): digits with an optional unit b, k, m or g (`2048m`, `2g`).
+pub fn is_docker_memory(s: &str) -> bool {
+    let digits = s.strip_suffix(['b', 'k', 'm', 'g', 'B', 'K', 'M', 'G']).unwrap_or(s);
+    !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()) && digits.parse::<u64>().is_ok_and(|n| n > 0)
 }

@@ -85,15 +85,11 @@ fn priority_order_and_timeouts_are_kept() {
 #[test]
 fn an_enabled_platform_names_every_missing_variable() {
     let e = errors(&[("PLATFORM_PRIORITY", "coolify"), ("COOLIFY_BOT_LIMIT", "5")]);
-    for v in [
-        "COOLIFY_API_URL",
-        "COOLIFY_API_TOKEN",
-        "COOLIFY_PROJECT_UUID",
-        "COOLIFY_SERVER_UUID",
-        "COOLIFY_DESTINATION_UUID",
-    ] {
+    for v in ["COOLIFY_API_URL", "COOLIFY_API_TOKEN", "COOLIFY_PROJECT_UUID", "COOLIFY_SERVER_UUID"] {
         assert!(e.mentions(v), "{v} missing from {e}");
     }
+    // Coolify needs a destination only on a server with more than one (docs/COOLIFY.md).
+    assert!(!e.mentions("COOLIFY_DESTINATION_UUID"), "{e}");
     let e = errors(&[("PLATFORM_PRIORITY", "aws"), ("AWS_BOT_LIMIT", "5")]);
     assert!(e.mentions("AWS_REGION") && e.mentions("AWS_ECS_TASK_DEF_ZOOM"), "{e}");
 }
@@ -234,4 +230,19 @@ fn aws_strategy_and_credentials_are_checked_by_name() {
     assert_eq!(c.aws.capacity_providers.len(), 2);
     assert!(!format!("{:?}", c.describe()).contains("aws-secret-never-shown"));
     assert!(format!("{:?}", c.describe()).contains("FARGATE_SPOT:4:0,FARGATE:1:0"));
+}
+
+#[test]
+fn coolify_limits_are_validated_in_docker_notation() {
+    use super::platforms::{is_docker_cpus, is_docker_memory};
+    assert!(is_docker_cpus("1") && is_docker_cpus("0.5") && is_docker_cpus("2.25"));
+    assert!(!is_docker_cpus("0") && !is_docker_cpus("1 cpu") && !is_docker_cpus("-1") && !is_docker_cpus(""));
+    assert!(is_docker_memory("2048m") && is_docker_memory("2g") && is_docker_memory("1073741824"));
+    assert!(!is_docker_memory("2Gi") && !is_docker_memory("m") && !is_docker_memory("0m") && !is_docker_memory(""));
+    let e = errors(&[("COOLIFY_BOT_CPUS", "two"), ("COOLIFY_BOT_MEMORY", "2Gi"), ("COOLIFY_IMAGE_TAG", "a:b")]);
+    for v in ["COOLIFY_BOT_CPUS", "COOLIFY_BOT_MEMORY", "COOLIFY_IMAGE_TAG"] {
+        assert!(e.mentions(v), "{v} missing from {e}");
+    }
+    let e = errors(&[("PLATFORM_PRIORITY", "coolify"), ("COOLIFY_BOT_LIMIT", "1000")]);
+    assert!(e.mentions("COOLIFY_BOT_LIMIT"), "slot names have three digits: {e}");
 }

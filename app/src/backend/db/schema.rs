@@ -208,6 +208,8 @@ diesel::table! {
         recovery_attempts -> Int4,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        deployment_uuid -> Nullable<Text>,
+        status_changed_at -> Timestamptz,
     }
 }
 

@@ -47,6 +47,25 @@ pub fn bot_environment(bot: &BotLaunch, s3: Option<&S3Config>) -> BotEnvironment
     BotEnvironment { plain, secret }
 }
 
+/// The environment of a Coolify pool slot running `bot`: the same as [`bot_environment`], but
+/// the slot is named by `POOL_SLOT_UUID` instead of `BOT_ID` (the bot asks the slot route which
+/// bot it runs), and `MILO_AUTH_TOKEN` is the slot's own token, not the bot's.
+pub fn slot_environment(bot: &BotLaunch, slot_uuid: &str, slot_token: &str, s3: Option<&S3Config>) -> BotEnvironment {
+    let mut env = bot_environment(bot, s3);
+    for (k, v) in env.plain.iter_mut() {
+        if *k == "BOT_ID" {
+            *k = "POOL_SLOT_UUID";
+            *v = slot_uuid.to_owned();
+        }
+    }
+    for (k, v) in env.secret.iter_mut() {
+        if *k == "MILO_AUTH_TOKEN" {
+            *v = slot_token.to_owned();
+        }
+    }
+    env
+}
+
 #[cfg(test)]
 mod tests {
     use secrecy::SecretString;
@@ -74,6 +93,15 @@ mod tests {
         assert_eq!(env.secret, [("MILO_AUTH_TOKEN", "mbt_secret".to_owned())]);
         assert!(env.all().any(|(k, v)| k == "DOCKER_MEETING_PLATFORM" && v == "zoom"));
         assert!(env.all().any(|(k, v)| k == "BOT_ID" && v == "42"));
+    }
+
+    #[test]
+    fn a_slot_is_named_by_its_uuid_and_carries_the_slot_token() {
+        let env = slot_environment(&bot(), "app-uuid-1", "mbt_slot", None);
+        assert_eq!(keys(&env.plain), ["POOL_SLOT_UUID", "MILO_URL", "DOCKER_MEETING_PLATFORM", "NODE_ENV"]);
+        assert!(env.plain.contains(&("POOL_SLOT_UUID", "app-uuid-1".to_owned())));
+        assert_eq!(env.secret, [("MILO_AUTH_TOKEN", "mbt_slot".to_owned())]);
+        assert!(!env.all().any(|(_, v)| v == "mbt_secret"), "the bot's own token must not reach a slot");
     }
 
     #[test]

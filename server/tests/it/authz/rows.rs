@@ -63,6 +63,7 @@ pub(super) const ROWS: &[Row] = &[
     row(ServerFn("get_k8s_events"), Some(r#"{"id":{bot}}"#),                          [U, 404, U, U, U, U]),
     row(ServerFn("get_local_process"), Some(r#"{"id":{bot}}"#),                       [U, 404, U, U, U, U]),
     row(ServerFn("get_aws_task"), Some(r#"{"id":{bot}}"#),                            [U, 404, U, U, U, U]),
+    row(ServerFn("get_coolify_slot"), Some(r#"{"id":{bot}}"#),                        [U, 404, U, U, U, U]),
     row(ServerFn("stop_bot_resource"), Some(r#"{"id":{bot}}"#),                       [U, 404, U, U, U, U]),
     row(ServerFn("get_bot_screenshots"), Some(r#"{"id":{bot}}"#),                     [U, 404, U, U, U, U]),
     row(ServerFn("get_bot_logs"), Some(r#"{"id":{bot},"after":0}"#),                  [U, 404, U, U, U, U]),

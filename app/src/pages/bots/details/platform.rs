@@ -3,6 +3,7 @@
 //! the bot is active, with a Stop action.
 
 mod aws;
+mod coolify;
 mod k8s;
 mod local;
 
@@ -54,7 +55,7 @@ fn Deployment(id: i64, bot: Bot, p: DeploymentPlatform, data: Signal<Option<BotA
     let platform_view = match p {
         DeploymentPlatform::K8s => view! { <k8s::K8sView id source /> }.into_any(),
         DeploymentPlatform::Aws => view! { <aws::AwsView id source /> }.into_any(),
-        DeploymentPlatform::Coolify => ().into_any(),
+        DeploymentPlatform::Coolify => view! { <coolify::CoolifyView id source /> }.into_any(),
         DeploymentPlatform::Local => view! { <local::LocalView id source /> }.into_any(),
     };
     view! {

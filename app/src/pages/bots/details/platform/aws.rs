@@ -86,7 +86,9 @@ fn task_cards(t: AwsTask) -> impl IntoView {
                                         <tr>
                                             <td class=TD>{c.name}</td>
                                             <td class=TD>{c.last_status.unwrap_or_else(|| "-".into())}</td>
-                                            <td class=TD>{c.exit_code.map_or_else(|| "-".into(), |e| e.to_string())}</td>
+                                            <td class=TD>
+                                                {c.exit_code.map_or_else(|| "-".into(), |e| e.to_string())}
+                                            </td>
                                             <td class=TD>{c.reason.unwrap_or_else(|| "-".into())}</td>
                                         </tr>
                                     }
