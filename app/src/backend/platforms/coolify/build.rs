@@ -25,6 +25,12 @@ pub fn slot_number(name: &str, platform: MeetingPlatform) -> Option<u32> {
     (rest.len() == 3 && rest.chars().all(|c| c.is_ascii_digit())).then(|| rest.parse().ok()).flatten()
 }
 
+/// Whether `name` is a slot's name (`pool-{meeting platform}-NNN`): only such applications are
+/// the pool's; the sync never touches anything else in the team.
+pub fn is_slot_name(name: &str) -> bool {
+    MeetingPlatform::ALL.iter().any(|p| slot_number(name, *p).is_some())
+}
+
 /// The lowest slot number (from 1) that none of `names` uses for `platform`.
 pub fn first_free(names: &[String], platform: MeetingPlatform) -> u32 {
     let used: std::collections::BTreeSet<u32> = names.iter().filter_map(|n| slot_number(n, platform)).collect();
@@ -131,6 +137,16 @@ impl SlotStatus {
             SlotStatus::Error => "ERROR",
         }
     }
+}
+
+/// Whether a deployment Coolify queued at `created_at` belongs to a slot use that began at
+/// `since` (a minute of clock skew allowed). A start answers no deployment while one is already
+/// queued or running; the application's latest deployment is then the one to follow, unless it
+/// is an older use's.
+pub fn deployment_of_this_use(created_at: Option<&str>, since: DateTime<Utc>) -> bool {
+    created_at
+        .and_then(|c| DateTime::parse_from_rfc3339(c).ok())
+        .is_some_and(|c| c.with_timezone(&Utc) >= since - chrono::Duration::seconds(60))
 }
 
 /// The first part of a Coolify status (`running` of `running:healthy`).
@@ -290,6 +306,24 @@ mod tests {
         assert_eq!(resource_status("restarting"), ResourceStatus::Running);
         assert_eq!(resource_status("exited:unhealthy"), ResourceStatus::Exited { code: None });
         assert_eq!(resource_status("stopped"), ResourceStatus::Exited { code: None });
+    }
+
+    #[test]
+    fn only_slot_names_belong_to_the_pool() {
+        assert!(is_slot_name("pool-zoom-001") && is_slot_name("pool-microsoft-teams-999"));
+        for other in ["pool-zoom-1", "pool-webex-001", "pool-zoom-001-copy", "pool-", "my-app"] {
+            assert!(!is_slot_name(other), "{other}");
+        }
+    }
+
+    #[test]
+    fn only_a_deployment_queued_for_this_use_is_followed() {
+        let since: DateTime<Utc> = "2026-11-30T10:00:00Z".parse().unwrap();
+        assert!(deployment_of_this_use(Some("2026-11-30T09:59:30.000000Z"), since));
+        assert!(deployment_of_this_use(Some("2026-11-30T10:05:00.000000Z"), since));
+        assert!(!deployment_of_this_use(Some("2026-11-30T09:40:00.000000Z"), since), "an older use's");
+        assert!(!deployment_of_this_use(None, since));
+        assert!(!deployment_of_this_use(Some("yesterday"), since));
     }
 
     #[test]

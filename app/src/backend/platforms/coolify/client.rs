@@ -54,6 +54,8 @@ pub struct Deployment {
     pub deployment_uuid: String,
     /// `queued`, `in_progress`, `finished`, `failed`, `cancelled-by-user`.
     pub status: String,
+    /// When Coolify queued it (`2026-11-30T09:00:00.000000Z`).
+    pub created_at: Option<String>,
 }
 
 /// What starting an application answered.
@@ -276,7 +278,7 @@ impl CoolifyApi {
     /// Every pool application (named `pool-…`).
     pub async fn list_pool(&self) -> Result<Vec<Application>, PlatformError> {
         let all: Vec<Application> = self.json("list applications", Method::GET, "/applications", &[], None).await?;
-        Ok(all.into_iter().filter(|a| a.name.starts_with(POOL_PREFIX)).collect())
+        Ok(all.into_iter().filter(|a| super::build::is_slot_name(&a.name)).collect())
     }
 
     /// Deletes the application with its configuration, volumes and networks. An application

@@ -86,8 +86,18 @@ impl CoolifyPlatform {
                         continue;
                     }
                 },
-                // No deployment recorded (the start answered none, or it is not recorded yet).
-                None => continue,
+                // The start answered no deployment (one was already queued or running): follow
+                // the application's latest, if it was queued for this use.
+                None => match self.api.latest_deployment(&slot.application_uuid).await {
+                    Ok(Some(d)) if build::deployment_of_this_use(d.created_at.as_deref(), slot.status_changed_at) => {
+                        Some(d)
+                    }
+                    Ok(_) => None,
+                    Err(e) => {
+                        tracing::warn!(slot = slot.slot_name, error = %e, "reading a slot's latest deployment failed");
+                        continue;
+                    }
+                },
             };
             let Some(deployment) = deployment else { continue };
             let (to, message) = match build::progress(&deployment.status) {

@@ -67,7 +67,8 @@ pub fn platform_failure(platform: DeploymentPlatform, e: &PlatformError) -> AppE
 
 /// Stops the bot's resource now (the owner or an administrator, from the Platform tab): an
 /// active bot ends FATAL (`STOPPED_BY_USER`) first, so it cannot report on, then the platform
-/// stops the resource; if the platform fails, the reconciler keeps trying.
+/// stops the resource and releases what the bot held (a pool slot); if the platform fails, the
+/// reconciler keeps trying.
 pub async fn stop_resource(
     conn: &mut AsyncPgConnection,
     platforms: &PlatformRegistry,
@@ -92,6 +93,11 @@ pub async fn stop_resource(
         .ok_or_else(|| AppError::Unavailable(format!("{} is not configured on this server.", kind.label())))?;
     match platform.stop(&identifier).await {
         Ok(()) => {
+            // Give back what the bot held (a pool slot) now, so the next bot can use it at once;
+            // if this fails the reconciler releases it later.
+            if let Err(e) = platform.release(id).await {
+                tracing::warn!(bot_id = id, error = %e, "releasing a stopped bot's resource failed");
+            }
             diesel::update(bots::table.find(id))
                 .set(bots::resource_stopped_at.eq(Some(chrono::Utc::now())))
                 .execute(conn)
