@@ -85,7 +85,8 @@ impl EcsPlatform {
         if let Some(url) = &cfg.endpoint_url {
             loader = loader.endpoint_url(url.as_str().trim_end_matches('/'));
         }
-        let shared = loader.load().await;
+        // Boxed: loading the shared configuration is a large future.
+        let shared = Box::pin(loader.load()).await;
         if shared.region().is_none() {
             return Err(misconfigured("no AWS region: set AWS_REGION"));
         }
