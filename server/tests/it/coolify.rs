@@ -302,21 +302,29 @@ async fn two_replicas_creating_slots_at_once_never_share_a_name_nor_pass_the_lim
 }
 
 #[tokio::test]
-async fn a_full_pool_with_no_idle_slot_of_the_platform_is_capacity() {
+async fn a_full_pool_repurposes_an_idle_slot_of_another_platform_and_is_capacity_only_when_all_are_busy() {
     let mut p = Pool::new(1, false).await;
     let (zoom, _) = p.bot(ZOOM).await;
-    p.driver.deploy(&zoom).await.unwrap();
+    let zoom_app = p.driver.deploy(&zoom).await.unwrap().identifier;
     p.app.exec(&format!("UPDATE bots SET status = 'DONE' WHERE id = {}", zoom.bot_id)).await;
     p.driver.release(zoom.bot_id).await.unwrap();
-    // The one slot is idle, but it is a Zoom slot.
+    // The one slot is idle, but a Zoom slot: it becomes a Meet slot (its application replaced).
     let (meet, _) = p.bot(MEET).await;
-    let e = p.driver.deploy(&meet).await.unwrap_err();
-    assert_eq!(e.kind, ErrorKind::Capacity, "{e}");
-    assert!(e.message.contains("pool is full") && e.message.contains("google-meet"), "{e}");
+    let meet_app = p.driver.deploy(&meet).await.unwrap().identifier;
+    assert_ne!(meet_app, zoom_app);
+    let (name, uuid, status, holder, _) = p.slot("true").await;
+    assert_eq!(
+        (name.as_str(), uuid.as_str(), status.as_str(), holder),
+        ("pool-google-meet-001", meet_app.as_str(), "DEPLOYING", Some(meet.bot_id))
+    );
     assert_eq!(p.app.count("SELECT count(*) AS n FROM bot_pool_slots").await, 1);
-    // A Zoom bot still gets the idle slot.
+    assert_eq!(p.fake.count(&format!("DELETE /applications/{zoom_app}")), 1, "the Zoom application is deleted");
+    assert!(!p.fake.state().apps.contains_key(&zoom_app));
+    // Every slot busy: capacity, with a message that says so.
     let (zoom2, _) = p.bot(ZOOM).await;
-    p.driver.deploy(&zoom2).await.unwrap();
+    let e = p.driver.deploy(&zoom2).await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Capacity, "{e}");
+    assert!(e.message.contains("pool is full") && e.message.contains("zoom"), "{e}");
 }
 
 #[tokio::test]
@@ -642,4 +650,46 @@ async fn the_pool_worker_runs_on_one_leader_and_moves_finished_deployments_to_he
     for w in workers {
         tokio::time::timeout(Duration::from_secs(5), w).await.unwrap().unwrap();
     }
+}
+
+/// A late write about bot A (its release, its deploy's failure, its token) never touches the
+/// slot once bot B holds it: every write names the bot the writer read.
+#[tokio::test]
+async fn late_writes_about_a_previous_bot_never_touch_the_slot_another_bot_holds() {
+    use app::backend::auth::bot_tokens::issue_slot_token_for;
+    use app::backend::platforms::coolify::build::SlotStatus;
+    use app::backend::platforms::coolify::pool;
+    let mut p = Pool::new(3, false).await;
+    let (a, _) = p.bot(MEET).await;
+    let uuid = p.driver.deploy(&a).await.unwrap().identifier;
+    p.app.exec(&format!("UPDATE bots SET platform_identifier = '{uuid}' WHERE id = {}", a.bot_id)).await;
+    p.driver.release(a.bot_id).await.unwrap();
+    let (b, _) = p.bot(MEET).await;
+    p.driver.deploy(&b).await.unwrap();
+    let (_, _, _, holder, _) = p.slot("true").await;
+    assert_eq!(holder, Some(b.bot_id));
+
+    let mut conn = p.app.state.pool.get().await.unwrap();
+    let id = {
+        #[derive(diesel::QueryableByName)]
+        struct Id {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            id: i64,
+        }
+        use diesel_async::RunQueryDsl;
+        diesel::sql_query("SELECT id FROM bot_pool_slots").get_result::<Id>(&mut conn).await.unwrap().id
+    };
+    // What A's release, A's failed deploy and A's token would write, after B claimed the slot.
+    assert_eq!(pool::reset_idle(&mut conn, id, Some(a.bot_id), false).await.unwrap(), 0);
+    let from = [SlotStatus::Deploying, SlotStatus::Healthy];
+    assert_eq!(pool::set_status(&mut conn, id, Some(a.bot_id), &from, SlotStatus::Error, Some("x")).await.unwrap(), 0);
+    assert_eq!(pool::set_deployment(&mut conn, id, a.bot_id, Some("late")).await.unwrap(), 0);
+    assert!(issue_slot_token_for(&mut conn, id, a.bot_id).await.unwrap().is_none());
+    assert!(!pool::holds(&mut conn, id, a.bot_id).await.unwrap());
+    drop(conn);
+    let (_, _, status, holder, _) = p.slot("true").await;
+    assert_eq!((status.as_str(), holder), ("DEPLOYING", Some(b.bot_id)));
+    // A's Platform tab no longer shows anything live about the slot B uses.
+    let card = p.driver.slot_details(a.bot_id).await.unwrap().unwrap();
+    assert!(!card.assigned && card.app_status.is_none() && card.error_message.is_none(), "{card:?}");
 }

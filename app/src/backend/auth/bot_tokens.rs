@@ -56,6 +56,25 @@ pub async fn issue_slot_token(conn: &mut AsyncPgConnection, slot_uuid: &str) -> 
     Ok(token)
 }
 
+/// Creates a new token for pool slot `slot_id` while it holds `bot_id` (the deploy that claimed
+/// it); a slot taken back meanwhile (Stop, recovery) is refused, so a late deploy never replaces
+/// the token of the bot that holds the slot now (`None`).
+pub async fn issue_slot_token_for(
+    conn: &mut AsyncPgConnection,
+    slot_id: i64,
+    bot_id: i64,
+) -> Result<Option<String>, AppError> {
+    let (token, hash) = new_token();
+    let n = diesel::update(
+        bot_pool_slots::table.filter(bot_pool_slots::id.eq(slot_id)).filter(bot_pool_slots::assigned_bot_id.eq(bot_id)),
+    )
+    .set(bot_pool_slots::token_hash.eq(Some(hash)))
+    .execute(conn)
+    .await
+    .map_err(|e| internal("storing a slot token failed", e))?;
+    Ok((n > 0).then_some(token))
+}
+
 /// The token a request carries: `X-Milo-Token`, or `Authorization: Bearer <token>`.
 pub fn token_from_headers(headers: &http::HeaderMap) -> Option<&str> {
     if let Some(v) = headers.get("x-milo-token").and_then(|v| v.to_str().ok()) {

@@ -38,8 +38,9 @@ impl CoolifyPoolWorker {
             if *stop.borrow() || !leadership.check().await {
                 continue;
             }
-            self.pass(last_sync.is_none_or(|t| t.elapsed() >= SYNC_INTERVAL)).await;
-            if last_sync.is_none_or(|t| t.elapsed() >= SYNC_INTERVAL) {
+            let sync = last_sync.is_none_or(|t| t.elapsed() >= SYNC_INTERVAL);
+            self.pass(sync).await;
+            if sync {
                 last_sync = Some(Instant::now());
             }
         }

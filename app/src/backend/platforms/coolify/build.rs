@@ -154,18 +154,6 @@ fn base(status: &str) -> String {
     status.split(':').next().unwrap_or_default().trim().to_ascii_lowercase()
 }
 
-/// What a Coolify application status means for its slot: running or healthy is HEALTHY;
-/// stopped, exited or idle is IDLE; starting, restarting or deploying is DEPLOYING; anything
-/// else (error, degraded, unknown) is ERROR.
-pub fn slot_status(status: &str) -> SlotStatus {
-    match base(status).as_str() {
-        "running" | "healthy" => SlotStatus::Healthy,
-        "stopped" | "exited" | "idle" => SlotStatus::Idle,
-        "starting" | "restarting" | "deploying" => SlotStatus::Deploying,
-        _ => SlotStatus::Error,
-    }
-}
-
 /// What a Coolify application status means for the bot it runs: running, healthy, starting,
 /// restarting (and degraded: partly running) is running; the rest has exited (Coolify gives no
 /// exit code).
@@ -291,16 +279,11 @@ mod tests {
     }
 
     #[test]
-    fn coolify_statuses_map_to_slot_and_resource_statuses() {
-        assert_eq!(slot_status("running:healthy"), SlotStatus::Healthy);
-        assert_eq!(slot_status("running:unknown"), SlotStatus::Healthy);
-        assert_eq!(slot_status("exited:unhealthy"), SlotStatus::Idle);
-        assert_eq!(slot_status("stopped"), SlotStatus::Idle);
-        assert_eq!(slot_status("starting"), SlotStatus::Deploying);
-        assert_eq!(slot_status("restarting:unknown"), SlotStatus::Deploying);
-        assert_eq!(slot_status("degraded:unhealthy"), SlotStatus::Error);
-        assert_eq!(slot_status(""), SlotStatus::Error);
+    fn coolify_statuses_map_to_resource_statuses() {
         assert_eq!(resource_status("running:healthy"), ResourceStatus::Running);
+        assert_eq!(resource_status("running:unknown"), ResourceStatus::Running);
+        assert_eq!(resource_status("starting:unknown"), ResourceStatus::Running);
+        assert_eq!(resource_status("exited"), ResourceStatus::Exited { code: None });
         assert_eq!(resource_status("healthy"), ResourceStatus::Running);
         assert_eq!(resource_status("starting"), ResourceStatus::Running);
         assert_eq!(resource_status("restarting"), ResourceStatus::Running);

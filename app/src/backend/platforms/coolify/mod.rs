@@ -25,7 +25,7 @@ use self::pool::{Reserved, Slot};
 use super::env::slot_environment;
 use super::pull_lock::{self, Puller};
 use super::{BotLaunch, BoxFuture, ErrorKind, Launched, Platform, PlatformError, ResourceStatus, ResourceSummary};
-use crate::backend::auth::bot_tokens::issue_slot_token;
+use crate::backend::auth::bot_tokens::issue_slot_token_for;
 use crate::backend::config::{CoolifyConfig, S3Config};
 use crate::backend::db::{DbConn, DbPool};
 use crate::model::bot::{BotStatus, MeetingPlatform};
@@ -104,7 +104,17 @@ impl CoolifyPlatform {
             .ok_or_else(|| PlatformError::rejected(format!("slot {} has no meeting platform", slot.slot_name)))?;
         let body = build::create_body(&self.cfg, &self.environment().await?, platform, &slot.slot_name, description);
         let uuid = self.api.create_application(&slot.slot_name, &body).await?;
-        pool::set_application(&mut *self.conn().await?, slot.id, &uuid).await.map_err(db)?;
+        if pool::set_application(&mut *self.conn().await?, slot.id, &uuid).await.map_err(db)? == 0 {
+            // The row went meanwhile (the sync or a recovery deleted it): nothing holds the
+            // application, so it must not outlive this call.
+            if let Err(e) = self.api.delete(&uuid).await {
+                tracing::warn!(slot = slot.slot_name, error = %e, "could not delete an application whose slot is gone");
+            }
+            return Err(PlatformError::new(
+                ErrorKind::Conflict,
+                format!("slot {} was removed meanwhile", slot.slot_name),
+            ));
+        }
         Ok(uuid)
     }
 
@@ -116,7 +126,9 @@ impl CoolifyPlatform {
             // A retry after a crash or a failed start: the slot deploys again.
             Some(s) => {
                 let from = [SlotStatus::Error, SlotStatus::Healthy, SlotStatus::Deploying];
-                pool::set_status(&mut conn, s.id, &from, SlotStatus::Deploying, None).await.map_err(db)?;
+                pool::set_status(&mut conn, s.id, Some(bot.bot_id), &from, SlotStatus::Deploying, None)
+                    .await
+                    .map_err(db)?;
                 s
             }
             None => match pool::claim_idle(&mut conn, bot.bot_id, bot.meeting_platform).await.map_err(db)? {
@@ -126,6 +138,15 @@ impl CoolifyPlatform {
                     .map_err(db)?
                 {
                     Reserved::Slot(s) => s,
+                    Reserved::Repurposed { slot, old_application } => {
+                        // The old application goes; if deleting fails, the sync deletes it later
+                        // (no row names it any more).
+                        if let Err(e) = self.api.delete(&old_application).await {
+                            tracing::warn!(application = old_application, error = %e, "could not delete a repurposed slot's application");
+                        }
+                        tracing::info!(slot = slot.slot_name, bot_id = bot.bot_id, "an idle slot of another meeting platform was repurposed");
+                        slot
+                    }
                     Reserved::Full { total } => {
                         return Err(PlatformError::new(
                             ErrorKind::Capacity,
@@ -157,11 +178,15 @@ impl CoolifyPlatform {
 
     /// Gives the slot a new token and the bot's environment, waits for the image, starts it.
     async fn configure_and_start(&self, mut slot: Slot, bot: &BotLaunch) -> Result<String, PlatformError> {
-        let issue = async |uuid: &str| -> Result<String, PlatformError> {
-            let mut conn = self.conn().await?;
-            issue_slot_token(&mut conn, uuid).await.map_err(|e| db(format!("issuing the slot token: {e}")))
-        };
-        let token = issue(&slot.application_uuid).await?;
+        let token = issue_slot_token_for(&mut *self.conn().await?, slot.id, bot.bot_id)
+            .await
+            .map_err(|e| db(format!("issuing the slot token: {e}")))?
+            .ok_or_else(|| {
+                PlatformError::new(
+                    ErrorKind::Conflict,
+                    format!("slot {} no longer holds bot {}", slot.slot_name, bot.bot_id),
+                )
+            })?;
         let env = slot_environment(bot, &slot.application_uuid, &token, self.s3.as_ref());
         match self.api.update_envs(&slot.application_uuid, &build::envs_body(&env)).await {
             Err(e) if e.kind == ErrorKind::NotFound => {
@@ -190,8 +215,16 @@ impl CoolifyPlatform {
         )
         .await?;
         tracing::debug!(bot_id = bot.bot_id, image, ?turn, "image pull lock");
+        // The wait may have been long: start only a slot that still holds this bot (a Stop or a
+        // recovery may have given it to another bot meanwhile).
+        if !pool::holds(&mut *self.conn().await?, slot.id, bot.bot_id).await.map_err(db)? {
+            return Err(PlatformError::new(
+                ErrorKind::Conflict,
+                format!("slot {} was taken back while bot {} waited for its image", slot.slot_name, bot.bot_id),
+            ));
+        }
         let deployment = self.api.start(&slot.application_uuid).await?;
-        pool::set_deployment(&mut *self.conn().await?, slot.id, deployment.as_deref()).await.map_err(db)?;
+        pool::set_deployment(&mut *self.conn().await?, slot.id, bot.bot_id, deployment.as_deref()).await.map_err(db)?;
         Ok(slot.application_uuid)
     }
 
@@ -216,16 +249,24 @@ impl CoolifyPlatform {
     /// count 0. If the stop fails the slot goes ERROR with the reason (the pool worker recovers
     /// it) and the error is answered.
     async fn release_slot(&self, slot: &Slot) -> Result<(), PlatformError> {
-        if !slot.pending() {
-            if let Err(e) = self.api.stop(&slot.application_uuid).await {
-                let mut conn = self.conn().await?;
-                let all = [SlotStatus::Idle, SlotStatus::Deploying, SlotStatus::Healthy, SlotStatus::Error];
-                pool::set_status(&mut conn, slot.id, &all, SlotStatus::Error, Some(&e.message)).await.map_err(db)?;
-                return Err(e);
-            }
+        if slot.pending() {
+            // A placeholder whose application was never created: the name is simply free again.
+            pool::delete(&mut *self.conn().await?, slot.id, &slot.application_uuid).await.map_err(db)?;
+            return Ok(());
         }
-        pool::reset_idle(&mut *self.conn().await?, slot.id, false).await.map_err(db)?;
-        if !slot.pending() {
+        if let Err(e) = self.api.stop(&slot.application_uuid).await {
+            let mut conn = self.conn().await?;
+            let all = [SlotStatus::Idle, SlotStatus::Deploying, SlotStatus::Healthy, SlotStatus::Error];
+            pool::set_status(&mut conn, slot.id, slot.assigned_bot_id, &all, SlotStatus::Error, Some(&e.message))
+                .await
+                .map_err(db)?;
+            return Err(e);
+        }
+        if pool::reset_idle(&mut *self.conn().await?, slot.id, slot.assigned_bot_id, false).await.map_err(db)? == 0 {
+            // Another release or a recovery gave the slot back (and perhaps to another bot).
+            return Ok(());
+        }
+        {
             let body = build::update_body(&self.cfg, &build::idle_description(Utc::now()));
             if let Err(e) = self.api.update_application(&slot.application_uuid, &body).await {
                 tracing::warn!(slot = slot.slot_name, error = %e, "could not set an idle slot's description");
@@ -241,20 +282,29 @@ impl CoolifyPlatform {
         let Some(slot) = pool::of_bot(&mut *self.conn().await?, bot_id).await.map_err(db)? else {
             return Ok(None);
         };
-        let mut card = CoolifySlot {
-            slot_name: slot.slot_name.clone(),
-            status: slot.status.clone(),
-            application_uuid: slot.application_uuid.clone(),
-            assigned: slot.assigned_bot_id == Some(bot_id),
-            image: None,
-            app_status: None,
-            live_error: None,
-            limits_cpus: None,
-            limits_memory: None,
-            last_used_at: slot.last_used_at,
-            recovery_attempts: slot.recovery_attempts,
-            error_message: slot.error_message.clone(),
-        };
+        let mut card =
+            CoolifySlot {
+                slot_name: slot.slot_name.clone(),
+                status: slot.status.clone(),
+                application_uuid: slot.application_uuid.clone(),
+                assigned: slot.assigned_bot_id == Some(bot_id),
+                image: None,
+                app_status: None,
+                live_error: None,
+                limits_cpus: None,
+                limits_memory: None,
+                last_used_at: slot.last_used_at,
+                recovery_attempts: slot.recovery_attempts,
+                // The slot's own error text is Coolify's and the operator's (the log has it).
+                error_message: slot.error_message.as_ref().filter(|_| slot.assigned_bot_id == Some(bot_id)).map(|_| {
+                    "the slot's last start failed; the pool resets it (details in the server's log)".to_owned()
+                }),
+            };
+        if !card.assigned {
+            // The slot may run another user's bot now: nothing live about it is this bot's.
+            card.live_error = Some("the slot was released; it may run another bot now".to_owned());
+            return Ok(Some(card));
+        }
         if slot.pending() {
             card.live_error = Some("the slot's application is still being created".to_owned());
             return Ok(Some(card));
@@ -312,8 +362,11 @@ impl Platform for CoolifyPlatform {
                     Ok(Launched { identifier: uuid })
                 }
                 Err(e) => {
+                    // Only while the slot still holds this bot: one taken back meanwhile is not
+                    // this deploy's to mark.
                     let mut conn = self.conn().await?;
-                    pool::set_status(&mut conn, id, &[SlotStatus::Deploying], SlotStatus::Error, Some(&e.message))
+                    let from = [SlotStatus::Deploying];
+                    pool::set_status(&mut conn, id, Some(bot.bot_id), &from, SlotStatus::Error, Some(&e.message))
                         .await
                         .map_err(db)?;
                     Err(e)

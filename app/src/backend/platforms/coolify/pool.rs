@@ -126,18 +126,30 @@ pub async fn claim_idle(
     .optional()
 }
 
+#[derive(QueryableByName)]
+struct Spare {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = Text)]
+    application_uuid: String,
+}
+
 /// What [`reserve_new`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reserved {
     /// A placeholder row (`pending-…`, DEPLOYING, assigned to the bot) with a free name.
     Slot(Slot),
+    /// The pool was full, so the longest-idle slot of another meeting platform became this
+    /// placeholder; its old application (`old_application`) is to be deleted.
+    Repurposed { slot: Slot, old_application: String },
     /// The pool has `total` slots, its limit.
     Full { total: i64 },
 }
 
 /// Reserves a new slot for `bot_id` when the whole pool has fewer than `limit` slots: a
 /// placeholder row with the first free `pool-{platform}-NNN` name, inserted while holding an
-/// advisory lock, so two replicas never pick one name nor both take the last place.
+/// advisory lock, so two replicas never pick one name nor both take the last place. A full pool
+/// gives up its longest-idle slot of another meeting platform instead, when it has one.
 pub async fn reserve_new(
     conn: &mut AsyncPgConnection,
     bot_id: i64,
@@ -150,9 +162,25 @@ pub async fn reserve_new(
             .execute(conn)
             .await?;
         let total = diesel::sql_query("SELECT count(*) AS n FROM bot_pool_slots").get_result::<Count>(conn).await?.n;
-        if total >= i64::from(limit) {
-            return Ok(Reserved::Full { total });
-        }
+        // Full: an idle slot of another meeting platform makes room (the pool follows demand).
+        let spare = if total >= i64::from(limit) {
+            let spare: Option<Spare> = diesel::sql_query(
+                "SELECT id, application_uuid FROM bot_pool_slots \
+                 WHERE status = 'IDLE' AND assigned_bot_id IS NULL AND meeting_platform <> $1 \
+                   AND application_uuid NOT LIKE 'pending-%' \
+                 ORDER BY last_used_at ASC NULLS FIRST, id LIMIT 1 FOR UPDATE SKIP LOCKED",
+            )
+            .bind::<Text, _>(platform.as_str())
+            .get_result(conn)
+            .await
+            .optional()?;
+            match spare {
+                Some(spare) => Some(spare),
+                None => return Ok(Reserved::Full { total }),
+            }
+        } else {
+            None
+        };
         let names: Vec<String> = diesel::sql_query("SELECT slot_name FROM bot_pool_slots WHERE meeting_platform = $1")
             .bind::<Text, _>(platform.as_str())
             .load::<Name>(conn)
@@ -162,6 +190,23 @@ pub async fn reserve_new(
             .collect();
         let name = slot_name(platform, first_free(&names, platform));
         let placeholder = format!("{PENDING}{:032x}", rand::random::<u128>());
+        if let Some(spare) = spare {
+            let slot = diesel::sql_query(format!(
+                "UPDATE bot_pool_slots AS s SET meeting_platform = $2, application_uuid = $3, slot_name = $4, \
+                     status = 'DEPLOYING', assigned_bot_id = $5, token_hash = NULL, deployment_uuid = NULL, \
+                     error_message = NULL, recovery_attempts = 0, last_used_at = now(), status_changed_at = now(), \
+                     updated_at = now() \
+                 WHERE s.id = $1 RETURNING {COLUMNS}"
+            ))
+            .bind::<BigInt, _>(spare.id)
+            .bind::<Text, _>(platform.as_str())
+            .bind::<Text, _>(&placeholder)
+            .bind::<Text, _>(&name)
+            .bind::<BigInt, _>(bot_id)
+            .get_result(conn)
+            .await?;
+            return Ok(Reserved::Repurposed { slot, old_application: spare.application_uuid });
+        }
         let slot = diesel::sql_query(format!(
             "INSERT INTO bot_pool_slots AS s (meeting_platform, application_uuid, slot_name, status, assigned_bot_id, last_used_at) \
              VALUES ($1, $2, $3, 'DEPLOYING', $4, now()) RETURNING {COLUMNS}"
@@ -177,13 +222,28 @@ pub async fn reserve_new(
     .await
 }
 
-/// Records the application a slot now has (a created, or re-created, application).
+/// Records the application a slot now has (a created, or re-created, application); the slot
+/// counts as just changed, so the sync leaves it alone for its grace period.
 pub async fn set_application(conn: &mut AsyncPgConnection, id: i64, uuid: &str) -> QueryResult<usize> {
-    diesel::sql_query("UPDATE bot_pool_slots SET application_uuid = $2, updated_at = now() WHERE id = $1")
-        .bind::<BigInt, _>(id)
-        .bind::<Text, _>(uuid)
-        .execute(conn)
-        .await
+    diesel::sql_query(
+        "UPDATE bot_pool_slots SET application_uuid = $2, status_changed_at = now(), updated_at = now() WHERE id = $1",
+    )
+    .bind::<BigInt, _>(id)
+    .bind::<Text, _>(uuid)
+    .execute(conn)
+    .await
+}
+
+/// Whether the slot still holds `bot` (a Stop or a recovery may have taken it back meanwhile).
+pub async fn holds(conn: &mut AsyncPgConnection, id: i64, bot: i64) -> QueryResult<bool> {
+    // An UPDATE that changes nothing, for its row count.
+    let n =
+        diesel::sql_query("UPDATE bot_pool_slots SET updated_at = updated_at WHERE id = $1 AND assigned_bot_id = $2")
+            .bind::<BigInt, _>(id)
+            .bind::<BigInt, _>(bot)
+            .execute(conn)
+            .await?;
+    Ok(n > 0)
 }
 
 /// Deletes a slot, only while it still names `application_uuid` (not one re-created since).
@@ -195,19 +255,30 @@ pub async fn delete(conn: &mut AsyncPgConnection, id: i64, application_uuid: &st
         .await
 }
 
-/// Records the deployment the slot's start made.
-pub async fn set_deployment(conn: &mut AsyncPgConnection, id: i64, deployment: Option<&str>) -> QueryResult<usize> {
-    diesel::sql_query("UPDATE bot_pool_slots SET deployment_uuid = $2, updated_at = now() WHERE id = $1")
-        .bind::<BigInt, _>(id)
-        .bind::<Nullable<Text>, _>(deployment)
-        .execute(conn)
-        .await
+/// Records the deployment the slot's start made for `bot`, while the slot still holds it.
+pub async fn set_deployment(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+    bot: i64,
+    deployment: Option<&str>,
+) -> QueryResult<usize> {
+    diesel::sql_query(
+        "UPDATE bot_pool_slots SET deployment_uuid = $3, updated_at = now() WHERE id = $1 AND assigned_bot_id = $2",
+    )
+    .bind::<BigInt, _>(id)
+    .bind::<BigInt, _>(bot)
+    .bind::<Nullable<Text>, _>(deployment)
+    .execute(conn)
+    .await
 }
 
-/// Moves a slot to `to` (HEALTHY or ERROR) with a message for ERROR, only from `from`.
+/// Moves a slot to `to` (HEALTHY or ERROR) with a message for ERROR, only from `from` and only
+/// while it holds `holder` (what the caller read: a slot claimed by another bot meanwhile is
+/// left alone).
 pub async fn set_status(
     conn: &mut AsyncPgConnection,
     id: i64,
+    holder: Option<i64>,
     from: &[SlotStatus],
     to: SlotStatus,
     message: Option<&str>,
@@ -215,27 +286,35 @@ pub async fn set_status(
     let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
     diesel::sql_query(
         "UPDATE bot_pool_slots SET status = $3, error_message = $4, status_changed_at = now(), updated_at = now() \
-         WHERE id = $1 AND status = ANY($2)",
+         WHERE id = $1 AND status = ANY($2) AND assigned_bot_id IS NOT DISTINCT FROM $5",
     )
     .bind::<BigInt, _>(id)
     .bind::<diesel::sql_types::Array<Text>, _>(from)
     .bind::<Text, _>(to.as_str())
     .bind::<Nullable<Text>, _>(message)
+    .bind::<Nullable<BigInt>, _>(holder)
     .execute(conn)
     .await
 }
 
-/// Gives a slot back to the pool: IDLE, no bot, no token, no deployment, no error. A release
-/// resets the recovery count; a recovery adds one to it.
-pub async fn reset_idle(conn: &mut AsyncPgConnection, id: i64, recovered: bool) -> QueryResult<usize> {
+/// Gives a slot back to the pool: IDLE, no bot, no token, no deployment, no error; only while it
+/// holds `holder` (what the caller read), so a slot another bot claimed meanwhile keeps its bot
+/// and token. A release resets the recovery count; a recovery adds one to it.
+pub async fn reset_idle(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+    holder: Option<i64>,
+    recovered: bool,
+) -> QueryResult<usize> {
     diesel::sql_query(
         "UPDATE bot_pool_slots SET status = 'IDLE', assigned_bot_id = NULL, token_hash = NULL, deployment_uuid = NULL, \
              error_message = NULL, last_used_at = now(), status_changed_at = now(), updated_at = now(), \
              recovery_attempts = CASE WHEN $2 THEN recovery_attempts + 1 ELSE 0 END \
-         WHERE id = $1",
+         WHERE id = $1 AND assigned_bot_id IS NOT DISTINCT FROM $3",
     )
     .bind::<BigInt, _>(id)
     .bind::<diesel::sql_types::Bool, _>(recovered)
+    .bind::<Nullable<BigInt>, _>(holder)
     .execute(conn)
     .await
 }

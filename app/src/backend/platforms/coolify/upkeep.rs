@@ -109,9 +109,16 @@ impl CoolifyPlatform {
                 ),
             };
             let mut conn = self.conn().await?;
-            if pool::set_status(&mut conn, slot.id, &[SlotStatus::Deploying], to, message.as_deref())
-                .await
-                .map_err(db)?
+            if pool::set_status(
+                &mut conn,
+                slot.id,
+                slot.assigned_bot_id,
+                &[SlotStatus::Deploying],
+                to,
+                message.as_deref(),
+            )
+            .await
+            .map_err(db)?
                 == 0
             {
                 continue;
@@ -165,7 +172,8 @@ impl CoolifyPlatform {
                     // Stuck DEPLOYING, but the bot reports from it: it runs.
                     Some(s) if reported_by_bot(s) => {
                         let mut conn = self.conn().await?;
-                        pool::set_status(&mut conn, slot.id, &[SlotStatus::Deploying], SlotStatus::Healthy, None)
+                        let from = [SlotStatus::Deploying];
+                        pool::set_status(&mut conn, slot.id, slot.assigned_bot_id, &from, SlotStatus::Healthy, None)
                             .await
                             .map_err(db)?;
                         continue;
@@ -199,7 +207,9 @@ impl CoolifyPlatform {
             match self.api.application(&slot.application_uuid).await {
                 Ok(None) => match self.create_application(&slot, &build::idle_description(Utc::now())).await {
                     Ok(uuid) => {
-                        pool::reset_idle(&mut *self.conn().await?, slot.id, true).await.map_err(db)?;
+                        pool::reset_idle(&mut *self.conn().await?, slot.id, slot.assigned_bot_id, true)
+                            .await
+                            .map_err(db)?;
                         tracing::warn!(slot = slot.slot_name, application = uuid, "pool slot application re-created");
                         done.recreated += 1;
                     }
@@ -209,7 +219,9 @@ impl CoolifyPlatform {
                 },
                 Ok(Some(_)) => match self.api.stop(&slot.application_uuid).await {
                     Ok(()) => {
-                        pool::reset_idle(&mut *self.conn().await?, slot.id, true).await.map_err(db)?;
+                        pool::reset_idle(&mut *self.conn().await?, slot.id, slot.assigned_bot_id, true)
+                            .await
+                            .map_err(db)?;
                         let body = build::update_body(&self.cfg, &build::idle_description(Utc::now()));
                         if let Err(e) = self.api.update_application(&slot.application_uuid, &body).await {
                             tracing::warn!(slot = slot.slot_name, error = %e, "could not set a recovered slot's description");

@@ -20,8 +20,9 @@ pub enum Placement {
     Strategy(Vec<CapacityProvider>),
 }
 
-/// One RunTask request, before it becomes SDK types.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One RunTask request, before it becomes SDK types. Its `Debug` leaves out the environment's
+/// values (the bot token, S3 keys).
+#[derive(Clone, PartialEq, Eq)]
 pub struct RunTaskPlan {
     pub cluster: String,
     pub task_definition: String,
@@ -36,6 +37,25 @@ pub struct RunTaskPlan {
     pub tags: Vec<(&'static str, String)>,
     /// Idempotency: the same deployment retried by the SDK starts one task, not two.
     pub client_token: String,
+}
+
+impl std::fmt::Debug for RunTaskPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.environment.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("RunTaskPlan")
+            .field("cluster", &self.cluster)
+            .field("task_definition", &self.task_definition)
+            .field("placement", &self.placement)
+            .field("subnets", &self.subnets)
+            .field("security_groups", &self.security_groups)
+            .field("assign_public_ip", &self.assign_public_ip)
+            .field("container", &self.container)
+            .field("environment", &names)
+            .field("started_by", &self.started_by)
+            .field("tags", &self.tags)
+            .field("client_token", &self.client_token)
+            .finish()
+    }
 }
 
 /// The task definition configured for a meeting platform.
@@ -171,6 +191,7 @@ mod tests {
         let env: Vec<&str> = plan.environment.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(env, ["BOT_ID", "MILO_URL", "DOCKER_MEETING_PLATFORM", "NODE_ENV", "MILO_AUTH_TOKEN"]);
         assert!(plan.environment.contains(&("BOT_ID".into(), "42".into())));
+        assert!(!format!("{plan:?}").contains("mbt_secret"), "Debug never shows the token");
         assert!(plan.tags.contains(&("botId", "42".into())));
         assert_eq!(bot_of(plan.tags.iter().map(|(k, v)| (*k, v.as_str()))), Some(42));
         assert_eq!(plan.subnets, ["subnet-a", "subnet-b"]);

@@ -183,7 +183,11 @@ impl EcsPlatform {
                 request.set_capacity_provider_strategy(Some(strategy))
             }
         };
-        let out = request.send().await.map_err(|e| errors::map("RunTask", e))?;
+        let out = request.send().await.map_err(|e| match errors::map("RunTask", e) {
+            // What RunTask does not find is the operator's (a task definition, a subnet).
+            e if e.kind == ErrorKind::NotFound => PlatformError::new(ErrorKind::Misconfigured, e.message),
+            e => e,
+        })?;
         if let Some(arn) = out.tasks().first().and_then(|t| t.task_arn()) {
             return Ok(Launched { identifier: arn.to_owned() });
         }
