@@ -1,8 +1,9 @@
 //! The Coolify pool driver against its peer: Prism serving Coolify's official document in
 //! validating proxy mode, in front of a stateful fake (`fake_coolify.rs`), with a real
-//! PostgreSQL. Deploy, slot reuse with fresh tokens, creation under contention from two
-//! replicas, a full pool, release, recovery, sync both ways, the image pull lock, the bot-facing
-//! slot route, and each error mapping.
+//! PostgreSQL. Here: deploy, slot reuse with fresh tokens, creation under contention from two
+//! replicas, a full pool, release, the bot-facing slot route, and the helpers the other files
+//! share; `coolify_upkeep.rs` has recovery, sync, the pull lock and the worker,
+//! `coolify_errors.rs` the error kinds and old servers.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,12 +19,12 @@ use serde_json::json;
 
 use crate::fake_coolify::{FakeCoolify, ENVIRONMENT_UUID, TOKEN};
 use crate::prism::{coolify_document, Prism};
-use crate::support::{bot_status, TestApp};
+use crate::support::TestApp;
 
-const MEET: &str = "https://meet.google.com/abc-defg-hij";
-const ZOOM: &str = "https://zoom.us/j/1";
+pub(crate) const MEET: &str = "https://meet.google.com/abc-defg-hij";
+pub(crate) const ZOOM: &str = "https://zoom.us/j/1";
 
-fn config(url: &str, limit: u32) -> CoolifyConfig {
+pub(crate) fn config(url: &str, limit: u32) -> CoolifyConfig {
     CoolifyConfig {
         api_url: Some(url.parse().unwrap()),
         api_token: Some(SecretString::from(TOKEN)),
@@ -41,18 +42,18 @@ fn config(url: &str, limit: u32) -> CoolifyConfig {
 }
 
 /// A test app, the fake, perhaps Prism in front of it, and a driver over them.
-struct Pool {
-    app: TestApp,
-    fake: FakeCoolify,
-    prism: Option<Prism>,
-    driver: Arc<CoolifyPlatform>,
+pub(crate) struct Pool {
+    pub(crate) app: TestApp,
+    pub(crate) fake: FakeCoolify,
+    pub(crate) prism: Option<Prism>,
+    pub(crate) driver: Arc<CoolifyPlatform>,
     /// The URL the driver talks to (Prism's, or the fake's).
-    url: String,
-    key: String,
+    pub(crate) url: String,
+    pub(crate) key: String,
 }
 
 impl Pool {
-    async fn new(limit: u32, through_prism: bool) -> Pool {
+    pub(crate) async fn new(limit: u32, through_prism: bool) -> Pool {
         let mut app = TestApp::new().await;
         let key = app.user_with_key("Ada").await;
         let fake = FakeCoolify::default();
@@ -64,7 +65,7 @@ impl Pool {
     }
 
     /// A bot in DEPLOYING on Coolify, as the dispatcher leaves it before calling the driver.
-    async fn bot(&mut self, url: &str) -> (BotLaunch, String) {
+    pub(crate) async fn bot(&mut self, url: &str) -> (BotLaunch, String) {
         let (id, token) = self.app.bot_with_token(&self.key, json!({ "meetingUrl": url })).await;
         self.app.exec(&format!("UPDATE bots SET deployment_platform = 'coolify' WHERE id = {id}")).await;
         let meeting_platform = if url.contains("zoom") { MeetingPlatform::Zoom } else { MeetingPlatform::GoogleMeet };
@@ -74,7 +75,7 @@ impl Pool {
         )
     }
 
-    async fn slot(&self, sql_where: &str) -> (String, String, String, Option<i64>, i32) {
+    pub(crate) async fn slot(&self, sql_where: &str) -> (String, String, String, Option<i64>, i32) {
         #[derive(diesel::QueryableByName)]
         struct Row {
             #[diesel(sql_type = diesel::sql_types::Text)]
@@ -100,7 +101,7 @@ impl Pool {
     }
 
     /// The slot route as a bot calls it (tRPC) with `token`.
-    async fn get_slot(&mut self, uuid: &str, token: &str) -> (StatusCode, serde_json::Value) {
+    pub(crate) async fn get_slot(&mut self, uuid: &str, token: &str) -> (StatusCode, serde_json::Value) {
         let q = crate::trpc::input(json!({ "0": { "json": { "poolSlotUuid": uuid } } }));
         let path = format!("/api/trpc/infrastructure.coolify.pool.getSlot?batch=1&input={q}");
         let r = self.app.raw("GET", &path, &[("x-milo-token", token)], None).await;
@@ -110,7 +111,7 @@ impl Pool {
 }
 
 /// The value of `key` in the last environment sent to application `uuid`.
-fn env_of(fake: &FakeCoolify, uuid: &str, key: &str) -> Option<String> {
+pub(crate) fn env_of(fake: &FakeCoolify, uuid: &str, key: &str) -> Option<String> {
     fake.state().apps.get(uuid).and_then(|a| a.envs.get(key).cloned())
 }
 
@@ -365,331 +366,4 @@ async fn a_failed_stop_on_release_leaves_the_slot_in_error_for_recovery() {
     assert_eq!(r.reset, 1, "{r:?}");
     let (_, _, status, holder, attempts) = p.slot(&format!("application_uuid = '{uuid}'")).await;
     assert_eq!((status.as_str(), holder, attempts), ("IDLE", None, 1));
-}
-
-#[tokio::test]
-async fn recovery_resets_error_slots_recreates_lost_applications_and_deletes_after_three_attempts() {
-    let mut p = Pool::new(3, false).await;
-    let (bot, _) = p.bot(MEET).await;
-    let uuid = p.driver.deploy(&bot).await.unwrap().identifier;
-
-    // The deployment fails: ERROR, then recovery resets the slot and fails the still-active bot.
-    p.fake.state().deployments.values_mut().for_each(|d| d.status = "failed".into());
-    assert_eq!(p.driver.follow_deployments().await.unwrap(), 1);
-    assert_eq!(p.slot("true").await.2, "ERROR");
-    let r = p.driver.recover().await.unwrap();
-    assert_eq!((r.reset, r.failed_bots), (1, 1), "{r:?}");
-    assert_eq!(bot_status(&p.app, bot.bot_id).await, "FATAL");
-    let sub_code = p
-        .app
-        .count(&format!(
-            "SELECT count(*) AS n FROM events WHERE bot_id = {} AND event_type = 'FATAL' AND data->>'sub_code' = 'POOL_SLOT_RECOVERED'",
-            bot.bot_id
-        ))
-        .await;
-    assert_eq!(sub_code, 1);
-    let (_, same, status, holder, attempts) = p.slot("true").await;
-    assert_eq!((same.as_str(), status.as_str(), holder, attempts), (uuid.as_str(), "IDLE", None, 1));
-
-    // Coolify lost the application: recovery creates it again under the same name.
-    p.fake.state().apps.remove(&uuid);
-    p.app.exec("UPDATE bot_pool_slots SET status = 'ERROR', error_message = 'container crashed'").await;
-    let r = p.driver.recover().await.unwrap();
-    assert_eq!(r.recreated, 1, "{r:?}");
-    let (name, new_uuid, status, _, attempts) = p.slot("true").await;
-    assert_ne!(new_uuid, uuid);
-    assert_eq!((name.as_str(), status.as_str(), attempts), ("pool-google-meet-001", "IDLE", 2));
-    assert!(p.fake.state().apps.contains_key(&new_uuid));
-
-    // A slot that keeps failing is deleted with its application.
-    p.app.exec("UPDATE bot_pool_slots SET status = 'ERROR', recovery_attempts = 3").await;
-    let r = p.driver.recover().await.unwrap();
-    assert_eq!(r.deleted, 1, "{r:?}");
-    assert_eq!(p.app.count("SELECT count(*) AS n FROM bot_pool_slots").await, 0);
-    assert!(!p.fake.state().apps.contains_key(&new_uuid));
-    assert!(p.fake.seen().iter().any(|r| r.starts_with(&format!(
-        "DELETE /applications/{new_uuid}?delete_configurations=true&delete_volumes=true&docker_cleanup=true&delete_connected_networks=true"
-    ))));
-}
-
-#[tokio::test]
-async fn recovery_releases_slots_of_finished_bots_and_unsticks_old_deployments() {
-    let mut p = Pool::new(3, false).await;
-    let (done, _) = p.bot(MEET).await;
-    let (stuck, _) = p.bot(ZOOM).await;
-    let done_uuid = p.driver.deploy(&done).await.unwrap().identifier;
-    let stuck_uuid = p.driver.deploy(&stuck).await.unwrap().identifier;
-    p.app.exec(&format!("UPDATE bots SET status = 'DONE' WHERE id = {}", done.bot_id)).await;
-    p.app
-        .exec(&format!(
-            "UPDATE bot_pool_slots SET status_changed_at = now() - interval '16 minutes' WHERE application_uuid = '{stuck_uuid}'"
-        ))
-        .await;
-    let r = p.driver.recover().await.unwrap();
-    assert_eq!((r.released, r.reset, r.failed_bots), (1, 1, 1), "{r:?}");
-    let (_, _, status, _, attempts) = p.slot(&format!("application_uuid = '{done_uuid}'")).await;
-    assert_eq!((status.as_str(), attempts), ("IDLE", 0), "a finished bot's slot is released, not a recovery");
-    let (_, _, status, _, attempts) = p.slot(&format!("application_uuid = '{stuck_uuid}'")).await;
-    assert_eq!((status.as_str(), attempts), ("IDLE", 1));
-    assert_eq!(bot_status(&p.app, stuck.bot_id).await, "FATAL");
-}
-
-#[tokio::test]
-async fn sync_deletes_unknown_pool_applications_and_slots_whose_application_is_gone() {
-    let mut p = Pool::new(3, true).await;
-    let (bot, _) = p.bot(ZOOM).await;
-    let uuid = p.driver.deploy(&bot).await.unwrap().identifier;
-    let orphan = p.fake.add_app("pool-zoom-099");
-    let website = p.fake.add_app("company-website");
-    // A leftover of a crashed creation, named like the live slot.
-    let twin = p.fake.add_app("pool-zoom-001");
-
-    let s = p.driver.sync().await.unwrap();
-    assert_eq!((s.coolify_orphans_deleted, s.database_orphans_deleted), (2, 0), "{s:?}");
-    assert!(!p.fake.state().apps.contains_key(&orphan));
-    assert!(!p.fake.state().apps.contains_key(&twin));
-    assert!(p.fake.state().apps.contains_key(&website), "only pool-… applications are Meeboter's");
-    assert!(p.fake.state().apps.contains_key(&uuid));
-
-    // Coolify loses the slot's application: a young slot is left alone (it may be being
-    // created), an older one is deleted and its bot ends FATAL.
-    p.fake.state().apps.remove(&uuid);
-    assert_eq!(p.driver.sync().await.unwrap().database_orphans_deleted, 0);
-    p.app.exec("UPDATE bot_pool_slots SET created_at = now() - interval '5 minutes'").await;
-    let s = p.driver.sync().await.unwrap();
-    assert_eq!(s.database_orphans_deleted, 1, "{s:?}");
-    assert_eq!(p.app.count("SELECT count(*) AS n FROM bot_pool_slots").await, 0);
-    assert_eq!(bot_status(&p.app, bot.bot_id).await, "FATAL");
-    p.prism.as_ref().unwrap().assert_clean().await;
-}
-
-#[tokio::test]
-async fn the_image_pull_lock_starts_the_second_slot_only_after_the_first_deployment_finished() {
-    let mut p = Pool::new(3, true).await;
-    let (first, _) = p.bot(MEET).await;
-    let (second, _) = p.bot(MEET).await;
-    let first_uuid = p.driver.deploy(&first).await.unwrap().identifier;
-    assert_eq!(p.fake.count("POST /applications/"), 2, "create and start of the first slot");
-    let driver = p.driver.clone();
-    let waiting = tokio::spawn(async move { driver.deploy(&second).await });
-    // The second slot is created and configured, but not started while the first pulls.
-    tokio::time::sleep(Duration::from_secs(4)).await;
-    let starts = |f: &FakeCoolify| f.seen().iter().filter(|r| r.ends_with("/start")).cloned().collect::<Vec<_>>();
-    assert_eq!(starts(&p.fake), [format!("POST /applications/{first_uuid}/start")]);
-    assert!(!waiting.is_finished());
-    p.fake.finish_all();
-    let second_uuid =
-        tokio::time::timeout(Duration::from_secs(15), waiting).await.unwrap().unwrap().unwrap().identifier;
-    assert_ne!(second_uuid, first_uuid);
-    assert_eq!(starts(&p.fake).len(), 2);
-    let first_finished_read = p.fake.seen().iter().position(|r| r.starts_with("GET /deployments/")).unwrap();
-    let second_start =
-        p.fake.seen().iter().position(|r| *r == format!("POST /applications/{second_uuid}/start")).unwrap();
-    assert!(first_finished_read < second_start);
-    // A third slot of the same image does not wait: the image is pulled.
-    let (third, _) = p.bot(MEET).await;
-    tokio::time::timeout(Duration::from_secs(2), p.driver.deploy(&third)).await.unwrap().unwrap();
-    p.prism.as_ref().unwrap().assert_clean().await;
-}
-
-#[tokio::test]
-async fn errors_map_to_the_platform_error_kinds() {
-    let p = Pool::new(3, false).await;
-    let api = p.driver.api();
-    for (status, kind) in [
-        // Redirects are not followed: the answer itself is refused.
-        (302, ErrorKind::Rejected),
-        (400, ErrorKind::Rejected),
-        (401, ErrorKind::Unauthorised),
-        (403, ErrorKind::Unauthorised),
-        (404, ErrorKind::NotFound),
-        (409, ErrorKind::Conflict),
-        (422, ErrorKind::Rejected),
-        (429, ErrorKind::Throttled),
-        (500, ErrorKind::Unavailable),
-        (503, ErrorKind::Unavailable),
-    ] {
-        p.fake.fail_next("PATCH", "/applications/app9", status, json!({ "message": format!("said {status}") }));
-        let e = api.update_application("app9", &json!({ "description": "x" })).await.unwrap_err();
-        assert_eq!(e.kind, kind, "{status}: {e}");
-        assert!(e.message.contains(&format!("said {status}")) && e.message.contains(&format!("HTTP {status}")), "{e}");
-    }
-    // A wrong token: 401 from Coolify itself.
-    let mut cfg = config(&p.url, 3);
-    cfg.api_token = Some(SecretString::from("wrong"));
-    let wrong = CoolifyPlatform::connect(&cfg, None, p.app.state.pool.clone()).unwrap();
-    let e = wrong.probe().await.unwrap_err();
-    assert_eq!(e.kind, ErrorKind::Unauthorised, "{e}");
-    assert!(!e.message.contains("wrong"), "the token is never in a message: {e}");
-    // Nobody listening: unavailable.
-    let closed = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        format!("http://{}", l.local_addr().unwrap())
-    };
-    let gone = CoolifyPlatform::connect(&config(&closed, 3), None, p.app.state.pool.clone()).unwrap();
-    assert_eq!(gone.probe().await.unwrap_err().kind, ErrorKind::Unavailable);
-    // An unknown environment: not found, at probe.
-    let mut cfg = config(&p.url, 3);
-    cfg.environment_name = "staging".into();
-    let e = CoolifyPlatform::connect(&cfg, None, p.app.state.pool.clone()).unwrap().probe().await.unwrap_err();
-    assert_eq!(e.kind, ErrorKind::NotFound, "{e}");
-    // Stop and delete of what is not there succeed; reading it is None.
-    api.stop("nothere").await.unwrap();
-    api.delete("nothere").await.unwrap();
-    assert_eq!(api.application("nothere").await.unwrap(), None);
-    assert_eq!(p.driver.status("nothere").await.unwrap(), ResourceStatus::Gone);
-    // An answer larger than the cap is not read.
-    p.fake.state().list_padding = 9 * 1024 * 1024;
-    let e = api.list_pool().await.unwrap_err();
-    assert!(e.kind == ErrorKind::Unavailable && e.message.contains("larger than"), "{e}");
-    p.fake.state().list_padding = 0;
-    // An identifier that is not one is refused before any request.
-    let before = p.fake.seen().len();
-    assert_eq!(api.stop("../version").await.unwrap_err().kind, ErrorKind::Rejected);
-    assert_eq!(p.fake.seen().len(), before);
-}
-
-#[tokio::test]
-async fn an_old_coolify_that_refuses_post_gets_get_for_start_and_stop() {
-    let p = Pool::new(3, false).await;
-    p.fake.state().old_server = true;
-    let uuid = p.fake.add_app("pool-zoom-001");
-    let deployment = p.driver.api().start(&uuid).await.unwrap();
-    assert!(deployment.is_some());
-    p.driver.api().stop(&uuid).await.unwrap();
-    let seen = p.fake.seen();
-    let tail: Vec<&str> = seen.iter().rev().take(4).rev().map(String::as_str).collect();
-    assert_eq!(
-        tail,
-        [
-            format!("POST /applications/{uuid}/start"),
-            format!("GET /applications/{uuid}/start"),
-            format!("POST /applications/{uuid}/stop"),
-            format!("GET /applications/{uuid}/stop"),
-        ]
-    );
-    // The deployment list of real servers ({count, deployments}) is read too.
-    let latest = p.driver.api().latest_deployment(&uuid).await.unwrap().unwrap();
-    assert_eq!(Some(latest.deployment_uuid), deployment);
-    assert_eq!(latest.status, "queued");
-}
-
-#[tokio::test]
-async fn prism_refuses_a_request_or_an_answer_that_breaks_the_document() {
-    let p = Pool::new(3, true).await;
-    let prism = p.prism.as_ref().unwrap();
-    let http = reqwest::Client::new();
-    // A create without environment_uuid (valid for real servers, not for the document).
-    let r = http
-        .post(format!("{}/applications/dockerimage", prism.url))
-        .bearer_auth(TOKEN)
-        .json(&json!({ "project_uuid": "p", "server_uuid": "s", "environment_name": "production", "docker_registry_image_name": "i" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 422);
-    assert!(r.text().await.unwrap().contains("environment_uuid"));
-    assert_eq!(p.fake.count("POST /applications/dockerimage"), 0, "an invalid request is never forwarded");
-    assert!(!prism.await_violations(Duration::from_secs(5)).await.is_empty());
-    // An answer with a number where the document says string: the driver sees a failure.
-    let uuid = p.fake.add_app("pool-zoom-001");
-    p.fake.state().broken = true;
-    let e = p.driver.api().application(&uuid).await.unwrap_err();
-    assert_eq!(e.kind, ErrorKind::Unavailable, "{e}");
-    assert!(e.message.contains("Response body property uuid must be string"), "{e}");
-}
-
-#[tokio::test]
-async fn a_missing_setting_is_misconfigured_and_names_the_variable() {
-    let app = TestApp::new().await;
-    for (name, edit) in [
-        ("COOLIFY_API_URL", (|c: &mut CoolifyConfig| c.api_url = None) as fn(&mut CoolifyConfig)),
-        ("COOLIFY_API_TOKEN", |c| c.api_token = None),
-        ("COOLIFY_PROJECT_UUID", |c| c.project_uuid = None),
-        ("COOLIFY_SERVER_UUID", |c| c.server_uuid = None),
-    ] {
-        let mut cfg = config("http://127.0.0.1:9", 3);
-        edit(&mut cfg);
-        let e = CoolifyPlatform::connect(&cfg, None, app.state.pool.clone()).err().unwrap();
-        assert_eq!(e.kind, ErrorKind::Misconfigured);
-        assert!(e.message.contains(name), "{e}");
-    }
-}
-
-#[tokio::test]
-async fn the_pool_worker_runs_on_one_leader_and_moves_finished_deployments_to_healthy() {
-    use app::backend::workers::coolify_pool::CoolifyPoolWorker;
-    let mut p = Pool::new(3, false).await;
-    let (bot, _) = p.bot(ZOOM).await;
-    let uuid = p.driver.deploy(&bot).await.unwrap().identifier;
-    p.fake.finish_all();
-    let url = secrecy::ExposeSecret::expose_secret(&p.app.state.config.database_url).to_owned();
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let workers: Vec<_> = (0..2)
-        .map(|_| {
-            let worker = CoolifyPoolWorker { platform: p.driver.clone(), database_url: url.clone() };
-            tokio::spawn(worker.run(stopped.clone()))
-        })
-        .collect();
-    for _ in 0..100 {
-        if p.slot(&format!("application_uuid = '{uuid}'")).await.2 == "HEALTHY" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(p.slot(&format!("application_uuid = '{uuid}'")).await.2, "HEALTHY");
-    let leaders = p
-        .app
-        .count(
-            "SELECT count(*) AS n FROM pg_locks l JOIN pg_database d ON d.oid = l.database \
-             WHERE l.locktype = 'advisory' AND l.objid = 7300020 AND l.granted AND d.datname = current_database()",
-        )
-        .await;
-    assert_eq!(leaders, 1, "exactly one replica leads the pool worker");
-    stop.send(true).unwrap();
-    for w in workers {
-        tokio::time::timeout(Duration::from_secs(5), w).await.unwrap().unwrap();
-    }
-}
-
-/// A late write about bot A (its release, its deploy's failure, its token) never touches the
-/// slot once bot B holds it: every write names the bot the writer read.
-#[tokio::test]
-async fn late_writes_about_a_previous_bot_never_touch_the_slot_another_bot_holds() {
-    use app::backend::auth::bot_tokens::issue_slot_token_for;
-    use app::backend::platforms::coolify::build::SlotStatus;
-    use app::backend::platforms::coolify::pool;
-    let mut p = Pool::new(3, false).await;
-    let (a, _) = p.bot(MEET).await;
-    let uuid = p.driver.deploy(&a).await.unwrap().identifier;
-    p.app.exec(&format!("UPDATE bots SET platform_identifier = '{uuid}' WHERE id = {}", a.bot_id)).await;
-    p.driver.release(a.bot_id).await.unwrap();
-    let (b, _) = p.bot(MEET).await;
-    p.driver.deploy(&b).await.unwrap();
-    let (_, _, _, holder, _) = p.slot("true").await;
-    assert_eq!(holder, Some(b.bot_id));
-
-    let mut conn = p.app.state.pool.get().await.unwrap();
-    let id = {
-        #[derive(diesel::QueryableByName)]
-        struct Id {
-            #[diesel(sql_type = diesel::sql_types::BigInt)]
-            id: i64,
-        }
-        use diesel_async::RunQueryDsl;
-        diesel::sql_query("SELECT id FROM bot_pool_slots").get_result::<Id>(&mut conn).await.unwrap().id
-    };
-    // What A's release, A's failed deploy and A's token would write, after B claimed the slot.
-    assert_eq!(pool::reset_idle(&mut conn, id, Some(a.bot_id), false).await.unwrap(), 0);
-    let from = [SlotStatus::Deploying, SlotStatus::Healthy];
-    assert_eq!(pool::set_status(&mut conn, id, Some(a.bot_id), &from, SlotStatus::Error, Some("x")).await.unwrap(), 0);
-    assert_eq!(pool::set_deployment(&mut conn, id, a.bot_id, Some("late")).await.unwrap(), 0);
-    assert!(issue_slot_token_for(&mut conn, id, a.bot_id).await.unwrap().is_none());
-    assert!(!pool::holds(&mut conn, id, a.bot_id).await.unwrap());
-    drop(conn);
-    let (_, _, status, holder, _) = p.slot("true").await;
-    assert_eq!((status.as_str(), holder), ("DEPLOYING", Some(b.bot_id)));
-    // A's Platform tab no longer shows anything live about the slot B uses.
-    let card = p.driver.slot_details(a.bot_id).await.unwrap().unwrap();
-    assert!(!card.assigned && card.app_status.is_none() && card.error_message.is_none(), "{card:?}");
 }

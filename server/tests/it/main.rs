@@ -8,6 +8,8 @@ mod bot_api;
 mod bot_sim;
 mod bot_storage;
 mod coolify;
+mod coolify_errors;
+mod coolify_upkeep;
 mod deployer;
 mod ecs;
 mod ecs_replay;
