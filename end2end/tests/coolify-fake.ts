@@ -21,6 +21,7 @@
 import http from "node:http";
 import { randomBytes } from "node:crypto";
 import { AddressInfo } from "node:net";
+import { readRequest, Received } from "./fake-request";
 
 type Obj = Record<string, any>;
 
@@ -34,18 +35,9 @@ export const DESTINATION_UUID = "y8gg48ksc4w04wc8cwgso8ws";
 export const VERSION = "4.3.11";
 
 /** One request as the fake received it. */
-export interface Recorded {
-  method: string;
-  /** Path and query as sent. */
-  url: string;
-  pathname: string;
-  /** Decoded query parameters. */
-  query: Record<string, string>;
-  contentType: string;
+export interface Recorded extends Received {
   /** Whether it carried the right bearer token. */
   authorized: boolean;
-  /** The JSON body, parsed (undefined when empty). */
-  body: any;
   /** The status the fake answered. */
   status: number;
 }
@@ -261,19 +253,10 @@ export class FakeCoolify {
   }
 
   private receive(req: http.IncomingMessage, res: http.ServerResponse) {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      const raw = Buffer.concat(chunks).toString("utf8");
-      const u = new URL(req.url ?? "/", "http://fake");
+    readRequest(req, (received, raw) => {
       const rec: Recorded = {
-        method: req.method ?? "GET",
-        url: req.url ?? "/",
-        pathname: u.pathname,
-        query: Object.fromEntries(u.searchParams),
-        contentType: String(req.headers["content-type"] ?? ""),
+        ...received,
         authorized: req.headers.authorization === `Bearer ${FAKE_TOKEN}`,
-        body: undefined,
         status: 0,
       };
       this.requests.push(rec);

@@ -10,6 +10,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { randomUUID } from "node:crypto";
 import { AddressInfo } from "node:net";
+import { readRequest, Received } from "./fake-request";
 
 type Obj = Record<string, any>;
 
@@ -24,17 +25,8 @@ export const EVENTS = `/api/v1/namespaces/${NS}/events`;
 export const POD_METRICS = `/apis/metrics.k8s.io/v1beta1/namespaces/${NS}/pods`;
 
 /** One request as the fake received it. */
-export interface Recorded {
-  method: string;
-  /** Path and query as sent. */
-  url: string;
-  pathname: string;
-  /** Decoded query parameters. */
-  query: Record<string, string>;
-  contentType: string;
-  /** The JSON body, parsed (undefined when empty). */
-  body: any;
-}
+/** One request the fake received. */
+export type Recorded = Received;
 
 const clone = <T>(o: T): T => JSON.parse(JSON.stringify(o));
 const now = () => new Date().toISOString().replace(/\.\d+Z$/, "Z");
@@ -172,19 +164,7 @@ export class FakeKubeApi {
   }
 
   private receive(req: http.IncomingMessage, res: http.ServerResponse) {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      const raw = Buffer.concat(chunks).toString("utf8");
-      const u = new URL(req.url ?? "/", "http://fake");
-      const rec: Recorded = {
-        method: req.method ?? "GET",
-        url: req.url ?? "/",
-        pathname: u.pathname,
-        query: Object.fromEntries(u.searchParams),
-        contentType: String(req.headers["content-type"] ?? ""),
-        body: undefined,
-      };
+    readRequest(req, (rec, raw) => {
       this.requests.push(rec);
       let code: number;
       let answer: Obj | string;

@@ -86,7 +86,7 @@ pub async fn drivers(
                     Err(e) => failures.push((slot.platform, e)),
                 }
             }
-            DeploymentPlatform::Aws => match Box::pin(EcsPlatform::connect(&config.aws, config.s3.clone())).await {
+            DeploymentPlatform::Aws => match EcsPlatform::connect(&config.aws, config.s3.clone()).await {
                 Ok(ecs) => drivers.push(Arc::new(ecs)),
                 Err(e) => failures.push((slot.platform, e)),
             },

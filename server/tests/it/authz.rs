@@ -228,15 +228,6 @@ fn fill(template: &str, w: &World, bot: i64, n: usize) -> String {
         .replace("{fresh}", &format!("nobody-{n}%40example.com"))
 }
 
-fn url_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 /// Builds the request of one cell.
 fn request(row: &Row, caller: Caller, w: &World, n: usize) -> Request<Body> {
     // A finished bot's token is tried on its own bot (it must open nothing, not even that).
@@ -262,7 +253,7 @@ fn request(row: &Row, caller: Caller, w: &World, n: usize) -> Request<Body> {
                 || procedure == "bots.chat.dequeueMessage"
                 || procedure.starts_with("infrastructure.")
             {
-                let uri = format!("/api/trpc/{procedure}?batch=1&input={}", url_encode(&input.to_string()));
+                let uri = format!("/api/trpc/{procedure}?batch=1&input={}", crate::trpc::input(input));
                 ("GET", uri, None, Vec::new())
             } else {
                 let uri = format!("/api/trpc/{procedure}?batch=1");

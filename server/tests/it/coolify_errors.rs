@@ -44,10 +44,7 @@ async fn errors_map_to_the_platform_error_kinds() {
     assert_eq!(e.kind, ErrorKind::Unauthorised, "{e}");
     assert!(!e.message.contains("wrong"), "the token is never in a message: {e}");
     // Nobody listening: unavailable.
-    let closed = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        format!("http://{}", l.local_addr().unwrap())
-    };
+    let closed = format!("http://127.0.0.1:{}", crate::support::free_port());
     let gone = CoolifyPlatform::connect(&config(&closed, 3), None, p.app.state.pool.clone()).unwrap();
     assert_eq!(gone.probe().await.unwrap_err().kind, ErrorKind::Unavailable);
     // An unknown environment: not found, at probe.

@@ -37,10 +37,7 @@ impl Moto {
             std::path::Path::new(&bin).exists(),
             "{bin} is missing: run .config/setup.sh (it installs moto[server] into target/py-venv)"
         );
-        let port = {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            l.local_addr().unwrap().port()
-        };
+        let port = crate::support::free_port();
         let child = Command::new(&bin)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())

@@ -35,10 +35,7 @@ impl Prism {
     /// Starts Prism in front of `upstream`, validating against `document`; waits until it
     /// listens.
     pub async fn proxy(document: PathBuf, upstream: &str) -> Prism {
-        let port = {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            l.local_addr().unwrap().port()
-        };
+        let port = crate::support::free_port();
         let log = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("prism-{port}.log"));
         let out = std::fs::File::create(&log).unwrap();
         let child = tokio::process::Command::new(prism_binary())

@@ -387,3 +387,9 @@ fn urlencode(s: &str) -> String {
         })
         .collect()
 }
+
+/// A 127.0.0.1 port nobody listens on now, for a peer process a test starts (which binds it a
+/// moment later).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}

@@ -266,11 +266,9 @@ impl CoolifyPlatform {
             // Another release or a recovery gave the slot back (and perhaps to another bot).
             return Ok(());
         }
-        {
-            let body = build::update_body(&self.cfg, &build::idle_description(Utc::now()));
-            if let Err(e) = self.api.update_application(&slot.application_uuid, &body).await {
-                tracing::warn!(slot = slot.slot_name, error = %e, "could not set an idle slot's description");
-            }
+        let body = build::update_body(&self.cfg, &build::idle_description(Utc::now()));
+        if let Err(e) = self.api.update_application(&slot.application_uuid, &body).await {
+            tracing::warn!(slot = slot.slot_name, error = %e, "could not set an idle slot's description");
         }
         tracing::info!(slot = slot.slot_name, bot_id = ?slot.assigned_bot_id, "pool slot released");
         Ok(())
@@ -282,25 +280,24 @@ impl CoolifyPlatform {
         let Some(slot) = pool::of_bot(&mut *self.conn().await?, bot_id).await.map_err(db)? else {
             return Ok(None);
         };
-        let mut card =
-            CoolifySlot {
-                slot_name: slot.slot_name.clone(),
-                status: slot.status.clone(),
-                application_uuid: slot.application_uuid.clone(),
-                assigned: slot.assigned_bot_id == Some(bot_id),
-                image: None,
-                app_status: None,
-                live_error: None,
-                limits_cpus: None,
-                limits_memory: None,
-                last_used_at: slot.last_used_at,
-                recovery_attempts: slot.recovery_attempts,
-                // The slot's own error text is Coolify's and the operator's (the log has it).
-                error_message: slot.error_message.as_ref().filter(|_| slot.assigned_bot_id == Some(bot_id)).map(|_| {
-                    "the slot's last start failed; the pool resets it (details in the server's log)".to_owned()
-                }),
-            };
-        if !card.assigned {
+        let assigned = slot.assigned_bot_id == Some(bot_id);
+        let mut card = CoolifySlot {
+            slot_name: slot.slot_name.clone(),
+            status: slot.status.clone(),
+            application_uuid: slot.application_uuid.clone(),
+            assigned,
+            image: None,
+            app_status: None,
+            live_error: None,
+            limits_cpus: None,
+            limits_memory: None,
+            last_used_at: slot.last_used_at,
+            recovery_attempts: slot.recovery_attempts,
+            // The slot's own error text is Coolify's and the operator's (the log has it).
+            error_message: (assigned && slot.error_message.is_some())
+                .then(|| "the slot's last start failed; the pool resets it (details in the server's log)".to_owned()),
+        };
+        if !assigned {
             // The slot may run another user's bot now: nothing live about it is this bot's.
             card.live_error = Some("the slot was released; it may run another bot now".to_owned());
             return Ok(Some(card));

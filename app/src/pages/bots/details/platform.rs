@@ -81,6 +81,16 @@ pub(super) fn error_text(e: AppError) -> impl IntoView {
     }
 }
 
+/// Why a platform's view has nothing to show: a resource that is gone (a Job cleaned up after
+/// its TTL, a task ECS forgot, a released slot, a process of another replica) is a note, not an
+/// error; anything else is an error.
+pub(super) fn failure(e: AppError) -> AnyView {
+    match e {
+        AppError::NotFound(message) => view! { <p class="mt-3 text-sm text-slate-500">{message}</p> }.into_any(),
+        e => error_text(e).into_any(),
+    }
+}
+
 pub(super) fn loading() -> impl IntoView {
     view! { <p class="mt-3 text-sm text-slate-500">"Loading…"</p> }
 }

@@ -4,11 +4,10 @@
 use leptos::prelude::*;
 
 use super::super::row;
-use super::{error_text, loading, when, HEADING, SECTION};
+use super::{failure, loading, when, HEADING, SECTION};
 use crate::api::bots::aws::get_aws_task;
 use crate::components::live::{use_live, Loaded};
 use crate::components::ui::{TD, TH};
-use crate::model::error::AppError;
 use crate::model::platform_details::AwsTask;
 
 #[component]
@@ -18,12 +17,7 @@ pub(super) fn AwsView(id: i64, source: impl Fn() -> u64 + Copy + Send + Sync + '
         <Loaded data=task fallback=loading let:loaded>
             {match loaded {
                 Ok(t) => task_cards(t).into_any(),
-                Err(AppError::NotFound(message)) => {
-                    // ECS forgets stopped tasks after about an hour: not an error.
-                    view! { <p class="mt-3 text-sm text-slate-500">{message}</p> }
-                        .into_any()
-                }
-                Err(e) => error_text(e).into_any(),
+                Err(e) => failure(e),
             }}
         </Loaded>
     }

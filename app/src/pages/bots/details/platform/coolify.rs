@@ -4,10 +4,9 @@
 use leptos::prelude::*;
 
 use super::super::row;
-use super::{error_text, loading, when, HEADING, SECTION};
+use super::{failure, loading, when, HEADING, SECTION};
 use crate::api::bots::coolify::get_coolify_slot;
 use crate::components::live::{use_live, Loaded};
-use crate::model::error::AppError;
 use crate::model::platform_details::CoolifySlot;
 
 #[component]
@@ -17,10 +16,7 @@ pub(super) fn CoolifyView(id: i64, source: impl Fn() -> u64 + Copy + Send + Sync
         <Loaded data=slot fallback=loading let:loaded>
             {match loaded {
                 Ok(s) => slot_card(s).into_any(),
-                Err(AppError::NotFound(message)) => {
-                    view! { <p class="mt-3 text-sm text-slate-500">{message}</p> }.into_any()
-                }
-                Err(e) => error_text(e).into_any(),
+                Err(e) => failure(e),
             }}
         </Loaded>
     }

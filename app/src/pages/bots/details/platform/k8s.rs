@@ -4,11 +4,10 @@
 use leptos::prelude::*;
 
 use super::super::row;
-use super::{error_text, loading, when, HEADING, SECTION};
+use super::{error_text, failure, loading, when, HEADING, SECTION};
 use crate::api::bots::k8s::{get_k8s_events, get_k8s_job, get_k8s_metrics};
 use crate::components::live::{use_live, Loaded};
 use crate::components::ui::{TD, TH};
-use crate::model::error::AppError;
 use crate::model::platform_details::{K8sDetails, K8sEvent, K8sMetrics, ResourceUsage};
 
 #[component]
@@ -20,12 +19,7 @@ pub(super) fn K8sView(id: i64, source: impl Fn() -> u64 + Copy + Send + Sync + '
         <Loaded data=job fallback=loading let:loaded>
             {match loaded {
                 Ok(details) => job_cards(details).into_any(),
-                Err(AppError::NotFound(message)) => {
-                    // A finished Job is cleaned up after its TTL: not an error.
-                    view! { <p class="mt-3 text-sm text-slate-500">{message}</p> }
-                        .into_any()
-                }
-                Err(e) => error_text(e).into_any(),
+                Err(e) => failure(e),
             }}
         </Loaded>
         <section class=format!("mt-3 {SECTION}")>

@@ -3,11 +3,10 @@
 use leptos::prelude::*;
 
 use super::super::row;
-use super::{error_text, loading, HEADING, SECTION};
+use super::{failure, loading, HEADING, SECTION};
 use crate::api::bots::platform::get_local_process;
 use crate::components::live::{use_live, Loaded};
 use crate::components::time::short;
-use crate::model::error::AppError;
 use crate::model::platform_details::LocalProcess;
 
 #[component]
@@ -17,10 +16,7 @@ pub(super) fn LocalView(id: i64, source: impl Fn() -> u64 + Copy + Send + Sync +
         <Loaded data=process fallback=loading let:loaded>
             {match loaded {
                 Ok(p) => local_card(p).into_any(),
-                Err(AppError::NotFound(message)) => {
-                    view! { <p class="mt-3 text-sm text-slate-500">{message}</p> }.into_any()
-                }
-                Err(e) => error_text(e).into_any(),
+                Err(e) => failure(e),
             }}
         </Loaded>
     }
