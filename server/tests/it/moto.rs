@@ -35,7 +35,7 @@ impl Moto {
         let bin = venv_bin("moto_server");
         assert!(
             std::path::Path::new(&bin).exists(),
-            "{bin} is missing: run .config/setup.sh (it installs moto[server] into target/py-venv)"
+            "{bin} is missing: run .config/py-venv.sh (it installs moto[server] into target/py-venv; ./dev test runs it first)"
         );
         let port = crate::support::free_port();
         let child = Command::new(&bin)
