@@ -85,6 +85,10 @@ pub struct Config {
     pub skipped_platforms: Vec<DeploymentPlatform>,
     pub global_queue_timeout: Duration,
     pub deployment_queue_max_concurrent: usize,
+    /// How long a platform whose deploy failed is skipped at first; doubles with each further
+    /// failure up to [`Self::platform_backoff_max`], and ends with a successful probe.
+    pub platform_backoff: Duration,
+    pub platform_backoff_max: Duration,
     /// Bots starting within this lead time are queued for deployment at once.
     pub deploy_lead_time: Duration,
     pub heartbeat_timeout: Duration,
@@ -150,6 +154,12 @@ impl Config {
         let (platforms, skipped_platforms) =
             platforms::resolve_priority(vars, &mut errs, mode, &k8s, &aws, &coolify, &local);
         let s3 = read_s3(vars, &mut errs);
+        let platform_backoff = Duration::from_millis(vars.number(&mut errs, "PLATFORM_BACKOFF_MS", 5_000, 100..=3_600_000));
+        let platform_backoff_max =
+            Duration::from_millis(vars.number(&mut errs, "PLATFORM_BACKOFF_MAX_MS", 300_000, 100..=86_400_000));
+        if platform_backoff_max < platform_backoff {
+            errs.push("PLATFORM_BACKOFF_MAX_MS", "must be at least PLATFORM_BACKOFF_MS");
+        }
         let signup_mode = match vars.get("SIGNUP_MODE").map(|v| v.to_ascii_lowercase()).as_deref() {
             None if mode == RunMode::Development => SignupMode::Open,
             None => SignupMode::Invite,
@@ -173,6 +183,8 @@ impl Config {
             skipped_platforms,
             global_queue_timeout: vars.millis(&mut errs, "GLOBAL_QUEUE_TIMEOUT_MS", 600_000),
             deployment_queue_max_concurrent: vars.number(&mut errs, "DEPLOYMENT_QUEUE_MAX_CONCURRENT", 4, 1..=256),
+            platform_backoff,
+            platform_backoff_max,
             deploy_lead_time: Duration::from_secs(vars.number(&mut errs, "DEPLOY_LEAD_TIME_SECS", 300, 0..=86_400)),
             heartbeat_timeout: vars.millis(&mut errs, "HEARTBEAT_TIMEOUT_MS", 300_000),
             deploying_timeout: vars.millis(&mut errs, "DEPLOYING_TIMEOUT_MS", 900_000),
@@ -226,6 +238,8 @@ impl Config {
         }
         row("GLOBAL_QUEUE_TIMEOUT_MS", self.global_queue_timeout.as_millis().to_string());
         row("DEPLOYMENT_QUEUE_MAX_CONCURRENT", self.deployment_queue_max_concurrent.to_string());
+        row("PLATFORM_BACKOFF_MS", self.platform_backoff.as_millis().to_string());
+        row("PLATFORM_BACKOFF_MAX_MS", self.platform_backoff_max.as_millis().to_string());
         row("DEPLOY_LEAD_TIME_SECS", self.deploy_lead_time.as_secs().to_string());
         row("HEARTBEAT_TIMEOUT_MS", self.heartbeat_timeout.as_millis().to_string());
         row("DEPLOYING_TIMEOUT_MS", self.deploying_timeout.as_millis().to_string());

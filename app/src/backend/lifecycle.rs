@@ -63,7 +63,11 @@ pub fn allowed(actor: Actor, from: BotStatus, to: BotStatus) -> bool {
         return false;
     }
     match actor {
-        Actor::Server => matches!((from, to), (Scheduled, Queued) | (Queued, Deploying) | (_, Fatal)),
+        // DEPLOYING → QUEUED: a placement failed or was interrupted and the bot goes to the next
+        // platform (the hybrid deployer's failover).
+        Actor::Server => {
+            matches!((from, to), (Scheduled, Queued) | (Queued, Deploying) | (Deploying, Queued) | (_, Fatal))
+        }
         // A bot exists from DEPLOYING on (its token is issued there); it moves forward through
         // the statuses it reports, or fails.
         Actor::Bot => rank(from) >= rank(Deploying) && reported_by_bot(to) && rank(to) > rank(from),
@@ -287,6 +291,8 @@ mod tests {
     fn the_server_schedules_deploys_and_fails() {
         assert!(allowed(Actor::Server, Scheduled, Queued));
         assert!(allowed(Actor::Server, Queued, Deploying));
+        assert!(allowed(Actor::Server, Deploying, Queued), "failover puts a bot back in the queue");
+        assert!(!allowed(Actor::Server, JoiningCall, Queued), "a bot that runs is never re-placed");
         for from in BotStatus::ALL.into_iter().filter(|s| !s.is_terminal()) {
             assert!(allowed(Actor::Server, from, Fatal), "{from:?}");
         }
@@ -350,7 +356,7 @@ mod tests {
 
     #[test]
     fn sources_are_the_allowed_origins() {
-        assert_eq!(sources(Actor::Server, Queued), vec!["SCHEDULED"]);
+        assert_eq!(sources(Actor::Server, Queued), vec!["SCHEDULED", "DEPLOYING"]);
         assert_eq!(sources(Actor::User, Leaving), vec!["IN_WAITING_ROOM", "IN_CALL"]);
         assert_eq!(
             sources(Actor::Bot, Fatal),

@@ -161,6 +161,14 @@ pub trait Platform: Any + Send + Sync {
     /// Gives back what the bot held beyond its resource (a pool slot). Idempotent.
     fn release(&self, bot_id: i64) -> BoxFuture<'_, Result<(), PlatformError>>;
     fn list(&self) -> BoxFuture<'_, Result<Vec<ResourceSummary>, PlatformError>>;
+    /// The running resource of `bot_id`, if any: how the deployer finds what an interrupted
+    /// placement left (a replica that crashed between the platform's answer and storing it).
+    /// Rare, so a list is good enough; a driver may answer it more cheaply.
+    fn find(&self, bot_id: i64) -> BoxFuture<'_, Result<Option<ResourceSummary>, PlatformError>> {
+        Box::pin(async move {
+            Ok(self.list().await?.into_iter().find(|r| r.bot_id == Some(bot_id) && r.status == ResourceStatus::Running))
+        })
+    }
     /// Stops what this process itself runs (local children) when it shuts down; cloud resources
     /// outlive the process.
     fn shutdown(&self) -> BoxFuture<'_, ()> {

@@ -313,6 +313,23 @@ pub struct Bot {
     pub screenshot_count: usize,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Where the bot stands in the deployment queue (QUEUED bots only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<QueueInfo>,
+}
+
+/// Where a QUEUED bot stands: its place in the queue and when it is expected to start, from
+/// measured deploy and bot durations (none until there are measurements).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct QueueInfo {
+    /// 1 is next.
+    pub position: u32,
+    pub estimated_wait_ms: Option<u64>,
+    pub estimated_start_at: Option<DateTime<Utc>>,
+    /// Why it waits ("k8s is at its limit (30/30)"), once a dispatcher has looked at it.
+    pub waiting_on: Option<String>,
 }
 
 /// What `POST /api/v1/bots` and the deploy dialogs send.

@@ -121,6 +121,7 @@ diesel::table! {
         updated_at -> Timestamptz,
         status_changed_at -> Timestamptz,
         resource_stopped_at -> Nullable<Timestamptz>,
+        deploying_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -191,6 +192,34 @@ diesel::table! {
         claimed_by -> Nullable<Text>,
         claimed_at -> Nullable<Timestamptz>,
         last_error -> Nullable<Text>,
+        placing_on -> Nullable<Text>,
+        rejected_by -> Array<Text>,
+        platform_since -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    platform_health (platform) {
+        platform -> Text,
+        failures -> Int4,
+        unhealthy_since -> Nullable<Timestamptz>,
+        retry_at -> Nullable<Timestamptz>,
+        reason -> Nullable<Text>,
+        throttles -> Int4,
+        throttled_until -> Nullable<Timestamptz>,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    deploy_attempts (id) {
+        id -> Int8,
+        bot_id -> Int8,
+        platform -> Text,
+        started_at -> Timestamptz,
+        duration_ms -> Int4,
+        outcome -> Text,
+        error_kind -> Nullable<Text>,
     }
 }
 
@@ -280,4 +309,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_deliveries,
     daily_bot_counts,
     image_pulls,
+    platform_health,
+    deploy_attempts,
 );

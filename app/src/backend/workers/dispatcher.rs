@@ -1,5 +1,8 @@
 //! The queue dispatcher: runs [`Deployer::dispatch_once`] whenever a bot is queued (it LISTENs on
 //! `deployment_queue`) and every second (retries, waiting bots), until the queue is drained.
+//! Beside it, it renews the leases of this replica's claimed rows every
+//! [`crate::backend::deployer::LEASE_RENEWAL`] (so other replicas know it is alive) and probes the
+//! unhealthy platforms whose back-off ended.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,7 +10,7 @@ use std::time::Duration;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use tokio::sync::watch;
 
-use crate::backend::deployer::{Deployer, CLAIM_BATCH};
+use crate::backend::deployer::{Deployer, CLAIM_BATCH, LEASE_RENEWAL};
 
 /// Dispatches the deployment queue of this process.
 pub struct QueueDispatcher {
@@ -23,6 +26,8 @@ impl QueueDispatcher {
     /// Dispatches until `stop` turns true.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         let listener = tokio::spawn(listen(self.deployer.clone(), self.database_url.clone()));
+        let leases = tokio::spawn(renew(self.deployer.clone()));
+        let mut probing: Option<tokio::task::JoinHandle<()>> = None;
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -30,6 +35,14 @@ impl QueueDispatcher {
                 _ = tick.tick() => {}
                 () = self.deployer.woken() => {}
                 _ = stop.changed() => break,
+            }
+            if probing.as_ref().is_none_or(tokio::task::JoinHandle::is_finished) {
+                let deployer = self.deployer.clone();
+                probing = Some(tokio::spawn(async move {
+                    if let Err(e) = deployer.probe_due().await {
+                        tracing::warn!(error = %e, "probing unhealthy platforms failed");
+                    }
+                }));
             }
             loop {
                 match self.deployer.dispatch_once().await {
@@ -43,6 +56,22 @@ impl QueueDispatcher {
             }
         }
         listener.abort();
+        leases.abort();
+        if let Some(p) = probing {
+            p.abort();
+        }
+    }
+}
+
+/// Renews this replica's leases until aborted.
+async fn renew(deployer: Arc<Deployer>) {
+    let mut tick = tokio::time::interval(LEASE_RENEWAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = deployer.renew_leases().await {
+            tracing::warn!(error = %e, "renewing queue leases failed");
+        }
     }
 }
 

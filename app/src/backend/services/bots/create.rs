@@ -104,7 +104,10 @@ async fn insert(
         .await?;
     lifecycle::created(conn, row.id, status, now).await?;
     if status == BotStatus::Queued {
-        enqueue(conn, row.id, now, global_timeout).await?;
+        // The bot's own queueTimeoutMs, when given, replaces GLOBAL_QUEUE_TIMEOUT_MS (as the
+        // scheduler does for bots it enqueues later).
+        let timeout = v.queue_timeout_ms.map_or(global_timeout, |ms| Duration::milliseconds(i64::from(ms)));
+        enqueue(conn, row.id, now, timeout).await?;
     }
     Ok(Bot::from(row))
 }

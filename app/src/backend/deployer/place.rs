@@ -1,0 +1,481 @@
+//! Placing one claimed bot: reserve capacity where [`decide`] says, call the platform, and act on
+//! its answer ([`react`]): store the resource, fail over at once, or put the bot back to wait.
+
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use diesel::sql_types::{Array, BigInt, Bytea, Double, Integer, Nullable, Text, Timestamptz};
+use diesel::{OptionalExtension, QueryableByName};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+
+use super::decide::{decide, react, Decision, Health, QueueState, Reaction, SlotView};
+use super::{health, Claimed, Deployer, Outcome, RETRY_AFTER};
+use crate::backend::auth::bot_tokens;
+use crate::backend::error::{db, internal};
+use crate::backend::lifecycle::{self, Actor, Change};
+use crate::backend::platforms::{BotLaunch, Launched, PlatformError};
+use crate::model::bot::{BotStatus, MeetingPlatform};
+use crate::model::error::AppError;
+use crate::model::platform::DeploymentPlatform;
+
+/// How many claims of a bot may meet a leftover resource on its platform before it moves on.
+const LEFTOVER_TRIES: i32 = 3;
+
+/// What the reservation transaction decided.
+enum Step {
+    Reserved { platform: DeploymentPlatform, slot: usize, launch: BotLaunch, hash: Vec<u8> },
+    Waiting,
+    Expired,
+    Refused(String),
+    Skipped,
+}
+
+/// What follows a failed deploy.
+enum Next {
+    /// The bot is back in this replica's hands for the next platform, now.
+    Again,
+    Done(Outcome),
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+#[derive(QueryableByName)]
+struct MeetingRow {
+    #[diesel(sql_type = Text)]
+    meeting_platform: String,
+}
+
+/// How a queue row changes when its bot goes back to the queue.
+pub(super) struct Requeue<'a> {
+    /// Why, as the QUEUED event's description (for the bot's owner).
+    pub event: String,
+    /// PROCESSING (this replica goes on at once) or WAITING (a later pass takes it).
+    pub status: &'static str,
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_error: &'a str,
+}
+
+impl Deployer {
+    /// Places one claimed bot, failing over from platform to platform within this call.
+    pub(super) async fn place(&self, mut row: Claimed) -> Result<Outcome, AppError> {
+        // Each round either ends or moves the bot past a platform for good (it is marked
+        // unhealthy or has refused the bot), so the number of platforms bounds the rounds.
+        for _ in 0..=self.platforms.slots().len() + 1 {
+            let (platform, slot, launch, hash) = match self.reserve(&row).await? {
+                Step::Reserved { platform, slot, launch, hash } => (platform, slot, launch, hash),
+                Step::Waiting => return Ok(Outcome::Waiting),
+                Step::Expired => return Ok(Outcome::TimedOut),
+                Step::Refused(reason) => return Ok(Outcome::Failed(reason)),
+                Step::Skipped => return Ok(Outcome::Skipped),
+            };
+            let driver =
+                self.platforms.get(platform).ok_or_else(|| internal("platform vanished", platform.as_str()))?;
+            let started = Utc::now();
+            let clock = Instant::now();
+            let result = {
+                let _permit = self.permits.acquire().await.map_err(|e| internal("deploy permits closed", e))?;
+                driver.deploy(&launch).await
+            };
+            let took = clock.elapsed();
+            match result {
+                Ok(launched) => return self.deployed(&row, platform, launched, &hash, started, took).await,
+                Err(e) => match self.after_failure(&mut row, platform, slot, e, started, took).await? {
+                    Next::Again => continue,
+                    Next::Done(outcome) => return Ok(outcome),
+                },
+            }
+        }
+        let (_permit, mut conn) = self.conn().await?;
+        self.requeue(
+            &mut conn,
+            &row,
+            Requeue {
+                event: "Waiting for a platform.".into(),
+                status: "WAITING",
+                next_attempt_at: Utc::now(),
+                last_error: "placement rounds exhausted",
+            },
+        )
+        .await?;
+        Ok(Outcome::Waiting)
+    }
+
+    /// In one transaction: reads the platforms' health and capacity (under their locks),
+    /// decides, and either reserves a platform (bot DEPLOYING, row PLACING) or writes the wait,
+    /// the expiry or the refusal.
+    async fn reserve(&self, row: &Claimed) -> Result<Step, AppError> {
+        let (_permit, mut conn) = self.conn().await?;
+        let (token, hash) = bot_tokens::new_token();
+        let platforms = self.platforms.clone();
+        let active = BotStatus::active_names();
+        let rejected: Vec<DeploymentPlatform> =
+            row.rejected_by.iter().filter_map(|p| DeploymentPlatform::parse(p)).collect();
+        let state = QueueState {
+            platform_index: usize::try_from(row.platform_index).unwrap_or(0),
+            platform_since: row.platform_since,
+            timeout_at: row.timeout_at,
+            own_timeout: row.own_timeout,
+            rejected_by: rejected.clone(),
+        };
+        let milo_url = self.config.milo_url.as_str().trim_end_matches('/').to_owned();
+        let step = conn
+            .transaction::<_, diesel::result::Error, _>(async |conn| {
+                let health = health::load(conn).await?;
+                let now = Utc::now();
+                let mut views = Vec::with_capacity(platforms.slots().len());
+                for (slot, _) in platforms.slots() {
+                    let name = slot.platform.as_str();
+                    let h = health.get(name).map_or(Health::Healthy, |r| r.health(now));
+                    let usable = h == Health::Healthy && !rejected.contains(&slot.platform);
+                    let used = if usable {
+                        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext('meeboter:platform:' || $1))")
+                            .bind::<Text, _>(name)
+                            .execute(conn)
+                            .await?;
+                        let c: Count = diesel::sql_query(
+                            "SELECT count(*) AS n FROM bots WHERE deployment_platform = $1 AND status = ANY($2)",
+                        )
+                        .bind::<Text, _>(name)
+                        .bind::<Array<Text>, _>(&active)
+                        .get_result(conn)
+                        .await?;
+                        u32::try_from(c.n).unwrap_or(u32::MAX)
+                    } else {
+                        0
+                    };
+                    views.push(SlotView {
+                        platform: slot.platform,
+                        limit: slot.limit,
+                        used,
+                        queue_timeout: slot.queue_timeout,
+                        health: h,
+                    });
+                }
+                match decide(&state, &views, now, RETRY_AFTER) {
+                    Decision::Reserve { slot, platform_index } => {
+                        let platform = views[slot].platform;
+                        let name = platform.as_str();
+                        let meeting: Option<MeetingRow> =
+                            diesel::sql_query("SELECT meeting_platform FROM bots WHERE id = $1")
+                                .bind::<BigInt, _>(row.bot_id)
+                                .get_result(conn)
+                                .await
+                                .optional()?;
+                        let Some(meeting_platform) = meeting.and_then(|m| MeetingPlatform::parse(&m.meeting_platform))
+                        else {
+                            let reason = "The bot's meeting platform is unknown; it cannot be deployed.";
+                            delete_row(conn, row.id).await?;
+                            lifecycle::apply(conn, &[row.bot_id], &Change::fatal(reason, "UNKNOWN_MEETING_PLATFORM"))
+                                .await?;
+                            return Ok(Step::Refused(reason.into()));
+                        };
+                        let change = Change::new(Actor::Server, BotStatus::Deploying)
+                            .described(format!("Deploying on {name}."));
+                        if lifecycle::apply(conn, &[row.bot_id], &change).await?.is_empty() {
+                            delete_row(conn, row.id).await?;
+                            return Ok(Step::Skipped);
+                        }
+                        diesel::sql_query(
+                            "UPDATE bots SET deployment_platform = $2, platform_identifier = NULL, token_hash = $3, \
+                             resource_stopped_at = NULL, deploying_at = now() WHERE id = $1",
+                        )
+                        .bind::<BigInt, _>(row.bot_id)
+                        .bind::<Text, _>(name)
+                        .bind::<Bytea, _>(&hash)
+                        .execute(conn)
+                        .await?;
+                        diesel::sql_query(
+                            "UPDATE deployment_queue SET status = 'PLACING', placing_on = $2, platform_index = $3, \
+                             platform_since = CASE WHEN platform_index = $3 THEN platform_since ELSE now() END, \
+                             platform_wait_until = NULL, claimed_at = now() WHERE id = $1",
+                        )
+                        .bind::<BigInt, _>(row.id)
+                        .bind::<Text, _>(name)
+                        .bind::<Integer, _>(i32::try_from(platform_index).unwrap_or(i32::MAX))
+                        .execute(conn)
+                        .await?;
+                        Ok(Step::Reserved {
+                            platform,
+                            slot,
+                            launch: BotLaunch {
+                                bot_id: row.bot_id,
+                                meeting_platform,
+                                token: token.clone(),
+                                milo_url: milo_url.clone(),
+                            },
+                            hash: hash.clone(),
+                        })
+                    }
+                    Decision::Wait { platform_index, platform_since, wait_until, retry_at, why } => {
+                        diesel::sql_query(
+                            "UPDATE deployment_queue SET status = 'WAITING', claimed_by = NULL, platform_index = $2, \
+                             platform_since = $3, platform_wait_until = $4, next_attempt_at = $5, last_error = $6 \
+                             WHERE id = $1",
+                        )
+                        .bind::<BigInt, _>(row.id)
+                        .bind::<Integer, _>(i32::try_from(platform_index).unwrap_or(i32::MAX))
+                        .bind::<Timestamptz, _>(platform_since)
+                        .bind::<Nullable<Timestamptz>, _>(wait_until)
+                        .bind::<Timestamptz, _>(retry_at)
+                        .bind::<Text, _>(&why)
+                        .execute(conn)
+                        .await?;
+                        Ok(Step::Waiting)
+                    }
+                    Decision::Expire { sub_code, reason } => {
+                        delete_row(conn, row.id).await?;
+                        lifecycle::apply(conn, &[row.bot_id], &Change::fatal(&reason, sub_code)).await?;
+                        Ok(Step::Expired)
+                    }
+                    Decision::Refused { reason } => {
+                        delete_row(conn, row.id).await?;
+                        lifecycle::apply(conn, &[row.bot_id], &Change::fatal(&reason, "NO_PLATFORM_ACCEPTED")).await?;
+                        Ok(Step::Refused(reason))
+                    }
+                }
+            })
+            .await
+            .map_err(|e| internal("reserving capacity failed", e))?;
+        Ok(step)
+    }
+
+    /// The platform started the bot: store its identifier and drop the queue row, in one
+    /// transaction, unless the placement is no longer the bot's (it was cancelled, or another
+    /// replica moved it on after this one's lease ran out): then the resource is stopped at once.
+    async fn deployed(
+        &self,
+        row: &Claimed,
+        platform: DeploymentPlatform,
+        launched: Launched,
+        hash: &[u8],
+        started: DateTime<Utc>,
+        took: Duration,
+    ) -> Result<Outcome, AppError> {
+        let (_permit, mut conn) = self.conn().await?;
+        let identifier = launched.identifier;
+        let kept = conn
+            .transaction::<_, diesel::result::Error, _>(async |conn| {
+                record_attempt(conn, row.bot_id, platform, started, took, "deployed", None).await?;
+                health::mark_ok(conn, platform).await?;
+                // Still this placement: the token it issued, or the bot was cancelled (tokens end
+                // then) while still on this platform with no resource stored.
+                let n = diesel::sql_query(
+                    "UPDATE bots SET platform_identifier = $2 WHERE id = $1 AND deployment_platform = $3 \
+                     AND platform_identifier IS NULL \
+                     AND (token_hash = $4 OR status IN ('DONE', 'FATAL'))",
+                )
+                .bind::<BigInt, _>(row.bot_id)
+                .bind::<Text, _>(&identifier)
+                .bind::<Text, _>(platform.as_str())
+                .bind::<Bytea, _>(hash)
+                .execute(conn)
+                .await?;
+                if n == 1 {
+                    diesel::sql_query("DELETE FROM deployment_queue WHERE id = $1 AND status = 'PLACING' AND placing_on = $2")
+                        .bind::<BigInt, _>(row.id)
+                        .bind::<Text, _>(platform.as_str())
+                        .execute(conn)
+                        .await?;
+                }
+                Ok(n == 1)
+            })
+            .await
+            .map_err(|e| internal("storing a platform identifier failed", e))?;
+        drop(conn);
+        if !kept {
+            tracing::warn!(bot_id = row.bot_id, platform = platform.as_str(), %identifier, "placement no longer the bot's: stopping its resource");
+            if let Some(driver) = self.platforms.get(platform) {
+                if let Err(e) = driver.stop(&identifier).await {
+                    tracing::warn!(bot_id = row.bot_id, %identifier, error = %e, "stopping a superseded resource failed; the orphan sweep will");
+                }
+            }
+            return Ok(Outcome::Skipped);
+        }
+        tracing::info!(bot_id = row.bot_id, platform = platform.as_str(), %identifier, took_ms = took.as_millis() as u64, "bot deployed");
+        Ok(Outcome::Deployed { platform, identifier })
+    }
+
+    /// A deploy failed: record it and act on its kind (see [`react`]).
+    async fn after_failure(
+        &self,
+        row: &mut Claimed,
+        platform: DeploymentPlatform,
+        slot: usize,
+        e: PlatformError,
+        started: DateTime<Utc>,
+        took: Duration,
+    ) -> Result<Next, AppError> {
+        let name = platform.as_str();
+        let reaction = react(e.kind);
+        // Operators read the platform's own words in the log; the bot's owner reads a reason
+        // without internal names.
+        tracing::warn!(bot_id = row.bot_id, platform = name, error = %e, ?reaction, "deploy failed");
+        let (_permit, mut conn) = self.conn().await?;
+        let outcome = match reaction {
+            Reaction::Failover => "failed",
+            Reaction::Rejected => "rejected",
+            Reaction::Throttled => "throttled",
+            Reaction::Full => "capacity",
+            Reaction::Leftover => "conflict",
+        };
+        record_attempt(&mut conn, row.bot_id, platform, started, took, outcome, Some(e.kind.as_str()))
+            .await
+            .map_err(db("recording a deploy attempt failed"))?;
+        let reason = e.public_reason();
+        let now = Utc::now();
+        let n = self.platforms.slots().len();
+        let next_index = |row: &Claimed| {
+            if usize::try_from(row.platform_index).unwrap_or(0) < n {
+                i32::try_from(slot + 1).unwrap_or(i32::MAX)
+            } else {
+                row.platform_index
+            }
+        };
+        let (requeue, next) = match reaction {
+            Reaction::Failover => {
+                let wait = health::mark_failed(
+                    &mut conn,
+                    platform,
+                    reason,
+                    self.config.platform_backoff,
+                    self.config.platform_backoff_max,
+                )
+                .await
+                .map_err(db("recording platform health failed"))?;
+                tracing::warn!(platform = name, skipped_for_ms = wait.as_millis() as u64, "platform marked unhealthy");
+                row.platform_index = next_index(row);
+                row.platform_since = now;
+                let event = format!("Deployment on {name} failed: {reason}; trying the next platform.");
+                (Requeue { event, status: "PROCESSING", next_attempt_at: now, last_error: reason }, Next::Again)
+            }
+            Reaction::Rejected => {
+                row.rejected_by.push(name.to_owned());
+                row.platform_index = next_index(row);
+                row.platform_since = now;
+                let event = format!("{name} refused this bot: {reason}; trying the next platform.");
+                (Requeue { event, status: "PROCESSING", next_attempt_at: now, last_error: reason }, Next::Again)
+            }
+            Reaction::Throttled => {
+                let until = health::throttle(&mut conn, platform).await.map_err(db("recording throttling failed"))?;
+                let event = format!("{name} asked Meeboter to slow down; trying again shortly.");
+                (Requeue { event, status: "WAITING", next_attempt_at: until, last_error: reason }, Next::Done(Outcome::Waiting))
+            }
+            Reaction::Full => {
+                let event = format!("{name} has no capacity left (a quota); waiting for room.");
+                let at = now + chrono::Duration::from_std(RETRY_AFTER).unwrap_or_default();
+                (Requeue { event, status: "WAITING", next_attempt_at: at, last_error: reason }, Next::Done(Outcome::Waiting))
+            }
+            Reaction::Leftover => {
+                self.stop_leftover(platform, row.bot_id).await;
+                if row.attempts >= LEFTOVER_TRIES {
+                    row.platform_index = next_index(row);
+                    row.platform_since = now;
+                    let event =
+                        format!("{name} kept a resource from an earlier attempt of this bot; trying the next platform.");
+                    (Requeue { event, status: "PROCESSING", next_attempt_at: now, last_error: reason }, Next::Again)
+                } else {
+                    let event =
+                        format!("{name} still had a resource from an earlier attempt; it was stopped, trying again.");
+                    let at = now + chrono::Duration::from_std(RETRY_AFTER).unwrap_or_default();
+                    (Requeue { event, status: "WAITING", next_attempt_at: at, last_error: reason }, Next::Done(Outcome::Waiting))
+                }
+            }
+        };
+        if !self.requeue(&mut conn, row, requeue).await? {
+            return Ok(Next::Done(Outcome::Skipped));
+        }
+        Ok(next)
+    }
+
+    /// Puts a DEPLOYING bot back in the queue (QUEUED, its token revoked, no platform) with an
+    /// event saying why, and rewrites its row. Answers false when the bot had meanwhile ended
+    /// (cancelled): then its row is dropped.
+    pub(super) async fn requeue(
+        &self,
+        conn: &mut AsyncPgConnection,
+        row: &Claimed,
+        r: Requeue<'_>,
+    ) -> Result<bool, AppError> {
+        let replica = self.replica.clone();
+        conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+            let change = Change::new(Actor::Server, BotStatus::Queued).described(r.event.clone());
+            if lifecycle::apply(conn, &[row.bot_id], &change).await?.is_empty() {
+                delete_row(conn, row.id).await?;
+                return Ok(false);
+            }
+            diesel::sql_query(
+                "UPDATE bots SET token_hash = NULL, deployment_platform = NULL, platform_identifier = NULL WHERE id = $1",
+            )
+            .bind::<BigInt, _>(row.bot_id)
+            .execute(conn)
+            .await?;
+            diesel::sql_query(
+                "UPDATE deployment_queue SET status = $2, claimed_by = CASE WHEN $2 = 'PROCESSING' THEN $3 ELSE NULL END, \
+                 claimed_at = now(), placing_on = NULL, platform_index = $4, platform_since = $5, \
+                 platform_wait_until = NULL, rejected_by = $6, next_attempt_at = $7, last_error = $8 WHERE id = $1",
+            )
+            .bind::<BigInt, _>(row.id)
+            .bind::<Text, _>(r.status)
+            .bind::<Text, _>(&replica)
+            .bind::<Integer, _>(row.platform_index)
+            .bind::<Timestamptz, _>(row.platform_since)
+            .bind::<Array<Text>, _>(&row.rejected_by)
+            .bind::<Timestamptz, _>(r.next_attempt_at)
+            .bind::<Text, _>(r.last_error)
+            .execute(conn)
+            .await?;
+            Ok(true)
+        })
+        .await
+        .map_err(|e| internal("putting a bot back in the queue failed", e))
+    }
+
+    /// Stops whatever `platform` still runs for `bot_id` (best effort: the orphan sweep is the
+    /// safety net).
+    pub(super) async fn stop_leftover(&self, platform: DeploymentPlatform, bot_id: i64) {
+        let Some(driver) = self.platforms.get(platform) else { return };
+        match driver.find(bot_id).await {
+            Ok(Some(r)) => {
+                if let Err(e) = driver.stop(&r.identifier).await {
+                    tracing::warn!(bot_id, identifier = %r.identifier, error = %e, "stopping a leftover resource failed");
+                } else if let Err(e) = driver.release(bot_id).await {
+                    tracing::warn!(bot_id, error = %e, "releasing a leftover resource failed");
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(bot_id, platform = platform.as_str(), error = %e, "looking for a leftover resource failed"),
+        }
+    }
+}
+
+pub(super) async fn delete_row(conn: &mut AsyncPgConnection, id: i64) -> diesel::QueryResult<usize> {
+    diesel::sql_query("DELETE FROM deployment_queue WHERE id = $1").bind::<BigInt, _>(id).execute(conn).await
+}
+
+/// One platform call, for the estimates and the infrastructure page.
+async fn record_attempt(
+    conn: &mut AsyncPgConnection,
+    bot_id: i64,
+    platform: DeploymentPlatform,
+    started: DateTime<Utc>,
+    took: Duration,
+    outcome: &str,
+    error_kind: Option<&str>,
+) -> diesel::QueryResult<usize> {
+    diesel::sql_query(
+        "INSERT INTO deploy_attempts (bot_id, platform, started_at, duration_ms, outcome, error_kind) \
+         VALUES ($1, $2, $3, LEAST($4, 2147483647)::int, $5, $6)",
+    )
+    .bind::<BigInt, _>(bot_id)
+    .bind::<Text, _>(platform.as_str())
+    .bind::<Timestamptz, _>(started)
+    .bind::<Double, _>(took.as_secs_f64() * 1000.0)
+    .bind::<Text, _>(outcome)
+    .bind::<Nullable<Text>, _>(error_kind)
+    .execute(conn)
+    .await
+}
