@@ -62,6 +62,7 @@ pub async fn build_state(config: Config, leptos_options: LeptosOptions) -> Resul
         heartbeats,
         storage: Arc::new(storage),
         bot_limits: Arc::default(),
+        estimator: Arc::default(),
         platforms,
     })
 }

@@ -27,8 +27,12 @@ pub struct DashboardStats {
 /// A page of the user's bots: by `page` (1 to 1000) or by `cursor`; 400 outside the bounds.
 #[server(prefix = "/fn", endpoint = "list_bots", input = Json)]
 pub async fn list_bots(filter: BotFilter) -> Result<BotPage, AppError> {
+    use crate::backend::services::bots as svc;
     let (user, mut conn) = super::ctx::user_and_conn().await?;
-    crate::backend::services::bots::list_bots(&mut conn, user.id, &filter).await
+    let state = super::ctx::state()?;
+    let mut page = svc::list_bots(&mut conn, user.id, &filter).await?;
+    svc::with_queue(&mut conn, &state.estimator, &state.config.platforms, &mut page.data).await?;
+    Ok(page)
 }
 
 /// One of the user's bots with its events.
@@ -36,7 +40,9 @@ pub async fn list_bots(filter: BotFilter) -> Result<BotPage, AppError> {
 pub async fn get_bot(id: i64) -> Result<(Bot, Vec<BotEvent>), AppError> {
     use crate::backend::services::bots as svc;
     let (user, mut conn) = super::ctx::user_and_conn().await?;
-    let bot = svc::get_bot(&mut conn, user.id, id).await?;
+    let state = super::ctx::state()?;
+    let mut bot = svc::get_bot(&mut conn, user.id, id).await?;
+    svc::with_queue(&mut conn, &state.estimator, &state.config.platforms, std::slice::from_mut(&mut bot)).await?;
     let events = svc::list_events(&mut conn, user.id, id).await?;
     Ok((bot, events))
 }

@@ -154,7 +154,8 @@ impl Config {
         let (platforms, skipped_platforms) =
             platforms::resolve_priority(vars, &mut errs, mode, &k8s, &aws, &coolify, &local);
         let s3 = read_s3(vars, &mut errs);
-        let platform_backoff = Duration::from_millis(vars.number(&mut errs, "PLATFORM_BACKOFF_MS", 5_000, 100..=3_600_000));
+        let platform_backoff =
+            Duration::from_millis(vars.number(&mut errs, "PLATFORM_BACKOFF_MS", 5_000, 100..=3_600_000));
         let platform_backoff_max =
             Duration::from_millis(vars.number(&mut errs, "PLATFORM_BACKOFF_MAX_MS", 300_000, 100..=86_400_000));
         if platform_backoff_max < platform_backoff {

@@ -316,6 +316,24 @@ pub struct Bot {
     /// Where the bot stands in the deployment queue (QUEUED bots only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue: Option<QueueInfo>,
+    /// What the deployer did with a bot just created (create answers only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment: Option<HybridDeployResult>,
+}
+
+/// What the deployer did with a new bot, as the upstream `HybridDeployResult`: deployment is
+/// asynchronous, so a new bot is queued (with its position and estimated wait) or scheduled.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct HybridDeployResult {
+    /// The bot was accepted (queued or scheduled).
+    pub success: bool,
+    pub platform: Option<DeploymentPlatform>,
+    pub platform_identifier: Option<String>,
+    pub queued: bool,
+    pub queue_position: Option<u32>,
+    pub estimated_wait_ms: Option<u64>,
 }
 
 /// Where a QUEUED bot stands: its place in the queue and when it is expected to start, from

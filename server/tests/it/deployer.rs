@@ -230,22 +230,36 @@ async fn two_dispatchers_share_the_queue_without_double_deploys_or_exceeding_the
 }
 
 #[tokio::test]
-async fn a_platform_error_or_an_expired_queue_timeout_makes_the_bot_fatal_with_the_reason() {
+async fn a_failing_only_platform_leaves_the_bot_waiting_then_fatal_with_the_reason() {
     let mut app = TestApp::new().await;
     let key = app.user_with_key("Ada").await;
     let id = queued_bots(&mut app, &key, 1).await[0];
     let failing = Arc::new(Stub { fail: true, ..Stub::default() });
-    let done = deployer_with(&app, failing).dispatch_once().await.unwrap();
-    assert!(matches!(&done[0].1, Outcome::Failed(r) if r.contains("could not be reached or failed")), "{done:?}");
-    assert_eq!(bot_status(&app, id).await, "FATAL");
+    let d = deployer_with(&app, failing.clone());
+    let done = d.dispatch_once().await.unwrap();
+    assert_eq!(done, vec![(id, Outcome::Waiting)], "no other platform: the bot waits");
+    assert_eq!(bot_status(&app, id).await, "QUEUED");
+    assert_eq!(failing.calls.load(Ordering::SeqCst), 1);
     let events = events_of(&mut app, &key, id).await;
     assert!(
-        events.iter().any(|e| e["data"]["sub_code"] == "DEPLOY_FAILED"
+        events.iter().any(|e| e["eventType"] == "QUEUED"
             && e["data"]["description"].as_str().unwrap().contains("Deployment on local failed")),
         "{events:?}"
     );
     // The platform's own words are for operators' logs, never the owner's events.
     assert!(!format!("{events:?}").contains("the stub refuses"), "{events:?}");
+    // The failing platform is skipped (not called again) while it is unhealthy.
+    app.exec("UPDATE deployment_queue SET next_attempt_at = now()").await;
+    assert_eq!(d.dispatch_once().await.unwrap(), vec![], "nothing has room: nothing is claimed");
+    assert_eq!(failing.calls.load(Ordering::SeqCst), 1);
+    // The queue timeout ends it, saying which limit and why.
+    app.exec("UPDATE deployment_queue SET timeout_at = now() - interval '1 second', next_attempt_at = now()").await;
+    assert_eq!(d.dispatch_once().await.unwrap(), vec![(id, Outcome::TimedOut)]);
+    assert_eq!(bot_status(&app, id).await, "FATAL");
+    let events = events_of(&mut app, &key, id).await;
+    let fatal = events.iter().find(|e| e["eventType"] == "FATAL").unwrap();
+    assert_eq!(fatal["data"]["sub_code"], "GLOBAL_QUEUE_TIMEOUT");
+    assert!(fatal["data"]["description"].as_str().unwrap().contains("local is failing"), "{fatal}");
 
     // No room anywhere and the queue timeout passed.
     let mut app = TestApp::builder().var("LOCAL_BOT_LIMIT", "1").build().await;

@@ -16,6 +16,7 @@ mod ecs_replay;
 mod fake_coolify;
 mod fake_k8s;
 mod health;
+mod hybrid;
 mod input;
 mod lifecycle;
 mod limits;

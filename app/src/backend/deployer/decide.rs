@@ -40,9 +40,13 @@ pub struct QueueState {
 pub enum Health {
     Healthy,
     /// Failed recently: skipped until a probe succeeds (the probe is due at `retry_at`).
-    Unhealthy { retry_at: DateTime<Utc> },
+    Unhealthy {
+        retry_at: DateTime<Utc>,
+    },
     /// Asked us to slow down: not called before `until`.
-    Throttled { until: DateTime<Utc> },
+    Throttled {
+        until: DateTime<Utc>,
+    },
 }
 
 /// One platform of `PLATFORM_PRIORITY`, with its capacity now.
@@ -121,9 +125,18 @@ pub fn decide(q: &QueueState, slots: &[SlotView], now: DateTime<Utc>, retry: Dur
                 Health::Throttled { until: t } => {
                     (t.min(until).min(q.timeout_at).max(now), format!("{} asked to slow down", slot.platform.as_str()))
                 }
-                _ => (soon(Some(until)), format!("{} is at its limit ({}/{})", slot.platform.as_str(), slot.used, slot.limit)),
+                _ => (
+                    soon(Some(until)),
+                    format!("{} is at its limit ({}/{})", slot.platform.as_str(), slot.used, slot.limit),
+                ),
             };
-            return Decision::Wait { platform_index: index, platform_since: since, wait_until: Some(until), retry_at, why };
+            return Decision::Wait {
+                platform_index: index,
+                platform_since: since,
+                wait_until: Some(until),
+                retry_at,
+                why,
+            };
         }
         // The wait here ended at `until`: the bot reached the next platform then.
         index += 1;
@@ -150,7 +163,10 @@ fn expire(q: &QueueState, slots: &[SlotView]) -> Decision {
     } else {
         ("GLOBAL_QUEUE_TIMEOUT", "the global queue timeout (GLOBAL_QUEUE_TIMEOUT_MS)")
     };
-    Decision::Expire { sub_code, reason: format!("No platform could take this bot within {limit}: {}.", summary(q, slots)) }
+    Decision::Expire {
+        sub_code,
+        reason: format!("No platform could take this bot within {limit}: {}.", summary(q, slots)),
+    }
 }
 
 /// Why no platform can take the bot now, for the queue row and the owner ("k8s is at its limit
@@ -353,7 +369,10 @@ mod tests {
         let d = decide(&q, &slots, t0() + secs(600), RETRY);
         let Decision::Expire { sub_code, reason } = d else { panic!("{d:?}") };
         assert_eq!(sub_code, "GLOBAL_QUEUE_TIMEOUT");
-        assert!(reason.contains("GLOBAL_QUEUE_TIMEOUT_MS") && reason.contains("k8s is at its limit (30/30)"), "{reason}");
+        assert!(
+            reason.contains("GLOBAL_QUEUE_TIMEOUT_MS") && reason.contains("k8s is at its limit (30/30)"),
+            "{reason}"
+        );
 
         let own = QueueState { own_timeout: true, timeout_at: t0() + secs(5), ..fresh() };
         let d = decide(&own, &slots, t0() + secs(5), RETRY);

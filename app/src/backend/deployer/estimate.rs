@@ -195,7 +195,8 @@ pub async fn measure(
     let mut capacity = 0u32;
     let mut ends_ms = Vec::new();
     for slot in &usable {
-        let here: Vec<&Active> = active.iter().filter(|a| a.platform.as_deref() == Some(slot.platform.as_str())).collect();
+        let here: Vec<&Active> =
+            active.iter().filter(|a| a.platform.as_deref() == Some(slot.platform.as_str())).collect();
         capacity = capacity.saturating_add(slot.limit);
         free = free.saturating_add(slot.limit.saturating_sub(u32::try_from(here.len()).unwrap_or(u32::MAX)));
         if let Some(run) = run.ms {

@@ -132,11 +132,13 @@ pub async fn throttle(conn: &mut AsyncPgConnection, platform: DeploymentPlatform
     let throttles = u32::try_from(n.throttles).unwrap_or(1);
     let wait = jitter(backoff(THROTTLE_BASE, THROTTLE_MAX, throttles), u64::from(throttles) << 8 ^ platform as u64);
     let until = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_else(|_| chrono::Duration::seconds(1));
-    diesel::sql_query("UPDATE platform_health SET throttled_until = GREATEST(COALESCE(throttled_until, $2), $2) WHERE platform = $1")
-        .bind::<Text, _>(platform.as_str())
-        .bind::<Timestamptz, _>(until)
-        .execute(conn)
-        .await?;
+    diesel::sql_query(
+        "UPDATE platform_health SET throttled_until = GREATEST(COALESCE(throttled_until, $2), $2) WHERE platform = $1",
+    )
+    .bind::<Text, _>(platform.as_str())
+    .bind::<Timestamptz, _>(until)
+    .execute(conn)
+    .await?;
     Ok(until)
 }
 

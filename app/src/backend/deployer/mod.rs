@@ -235,10 +235,9 @@ impl Deployer {
                 continue;
             };
             let kind = platform.kind();
-            let result =
-                tokio::time::timeout(super::platforms::registry::PROBE_TIMEOUT, platform.probe()).await.unwrap_or_else(
-                    |_| Err(super::platforms::PlatformError::unavailable("the probe timed out")),
-                );
+            let result = tokio::time::timeout(super::platforms::registry::PROBE_TIMEOUT, platform.probe())
+                .await
+                .unwrap_or_else(|_| Err(super::platforms::PlatformError::unavailable("the probe timed out")));
             let mut conn = self.pool.get().await.map_err(|e| internal("database unavailable", e))?;
             match result {
                 Ok(()) => {

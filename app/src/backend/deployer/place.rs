@@ -173,8 +173,8 @@ impl Deployer {
                                 .await?;
                             return Ok(Step::Refused(reason.into()));
                         };
-                        let change = Change::new(Actor::Server, BotStatus::Deploying)
-                            .described(format!("Deploying on {name}."));
+                        let change =
+                            Change::new(Actor::Server, BotStatus::Deploying).described(format!("Deploying on {name}."));
                         if lifecycle::apply(conn, &[row.bot_id], &change).await?.is_empty() {
                             delete_row(conn, row.id).await?;
                             return Ok(Step::Skipped);
@@ -275,11 +275,13 @@ impl Deployer {
                 .execute(conn)
                 .await?;
                 if n == 1 {
-                    diesel::sql_query("DELETE FROM deployment_queue WHERE id = $1 AND status = 'PLACING' AND placing_on = $2")
-                        .bind::<BigInt, _>(row.id)
-                        .bind::<Text, _>(platform.as_str())
-                        .execute(conn)
-                        .await?;
+                    diesel::sql_query(
+                        "DELETE FROM deployment_queue WHERE id = $1 AND status = 'PLACING' AND placing_on = $2",
+                    )
+                    .bind::<BigInt, _>(row.id)
+                    .bind::<Text, _>(platform.as_str())
+                    .execute(conn)
+                    .await?;
                 }
                 Ok(n == 1)
             })
@@ -362,26 +364,36 @@ impl Deployer {
             Reaction::Throttled => {
                 let until = health::throttle(&mut conn, platform).await.map_err(db("recording throttling failed"))?;
                 let event = format!("{name} asked Meeboter to slow down; trying again shortly.");
-                (Requeue { event, status: "WAITING", next_attempt_at: until, last_error: reason }, Next::Done(Outcome::Waiting))
+                (
+                    Requeue { event, status: "WAITING", next_attempt_at: until, last_error: reason },
+                    Next::Done(Outcome::Waiting),
+                )
             }
             Reaction::Full => {
                 let event = format!("{name} has no capacity left (a quota); waiting for room.");
                 let at = now + chrono::Duration::from_std(RETRY_AFTER).unwrap_or_default();
-                (Requeue { event, status: "WAITING", next_attempt_at: at, last_error: reason }, Next::Done(Outcome::Waiting))
+                (
+                    Requeue { event, status: "WAITING", next_attempt_at: at, last_error: reason },
+                    Next::Done(Outcome::Waiting),
+                )
             }
             Reaction::Leftover => {
                 self.stop_leftover(platform, row.bot_id).await;
                 if row.attempts >= LEFTOVER_TRIES {
                     row.platform_index = next_index(row);
                     row.platform_since = now;
-                    let event =
-                        format!("{name} kept a resource from an earlier attempt of this bot; trying the next platform.");
+                    let event = format!(
+                        "{name} kept a resource from an earlier attempt of this bot; trying the next platform."
+                    );
                     (Requeue { event, status: "PROCESSING", next_attempt_at: now, last_error: reason }, Next::Again)
                 } else {
                     let event =
                         format!("{name} still had a resource from an earlier attempt; it was stopped, trying again.");
                     let at = now + chrono::Duration::from_std(RETRY_AFTER).unwrap_or_default();
-                    (Requeue { event, status: "WAITING", next_attempt_at: at, last_error: reason }, Next::Done(Outcome::Waiting))
+                    (
+                        Requeue { event, status: "WAITING", next_attempt_at: at, last_error: reason },
+                        Next::Done(Outcome::Waiting),
+                    )
                 }
             }
         };
@@ -447,7 +459,9 @@ impl Deployer {
                 }
             }
             Ok(None) => {}
-            Err(e) => tracing::warn!(bot_id, platform = platform.as_str(), error = %e, "looking for a leftover resource failed"),
+            Err(e) => {
+                tracing::warn!(bot_id, platform = platform.as_str(), error = %e, "looking for a leftover resource failed")
+            }
         }
     }
 }

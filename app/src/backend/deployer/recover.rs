@@ -67,22 +67,23 @@ impl Deployer {
             let bot = r.claim.bot_id;
             match self.resolve(r.claim, r.stale.placing_on.as_deref().and_then(DeploymentPlatform::parse)).await {
                 Ok(o) => out.push((bot, o)),
-                Err(e) => tracing::warn!(bot_id = bot, error = %e, "resolving an interrupted placement failed; will retry"),
+                Err(e) => {
+                    tracing::warn!(bot_id = bot, error = %e, "resolving an interrupted placement failed; will retry")
+                }
             }
         }
         Ok(out)
     }
 
     async fn resolve(&self, mut row: Claimed, platform: Option<DeploymentPlatform>) -> Result<Outcome, AppError> {
-        let (_permit, mut conn) = self.conn().await?;
-        let bot: Option<BotNow> = diesel::sql_query(
-            "SELECT status, deployment_platform, platform_identifier FROM bots WHERE id = $1",
-        )
-        .bind::<BigInt, _>(row.bot_id)
-        .get_result(&mut conn)
-        .await
-        .optional()
-        .map_err(db("reading an interrupted placement failed"))?;
+        let (permit, mut conn) = self.conn().await?;
+        let bot: Option<BotNow> =
+            diesel::sql_query("SELECT status, deployment_platform, platform_identifier FROM bots WHERE id = $1")
+                .bind::<BigInt, _>(row.bot_id)
+                .get_result(&mut conn)
+                .await
+                .optional()
+                .map_err(db("reading an interrupted placement failed"))?;
         let Some(bot) = bot else { return Ok(Outcome::Skipped) };
         let Some(platform) = platform.filter(|p| bot.deployment_platform.as_deref() == Some(p.as_str())) else {
             // Nothing was reserved on a platform we know: wait again.
@@ -94,6 +95,7 @@ impl Deployer {
             return Ok(Outcome::Waiting);
         };
         drop(conn);
+        drop(permit);
         let found = match self.platforms.get(platform) {
             Some(driver) => driver.find(row.bot_id).await,
             None => Ok(None),

@@ -7,6 +7,7 @@ mod create;
 mod list;
 pub mod platform;
 mod query;
+mod queue;
 mod row;
 pub mod urls;
 pub mod validate;
@@ -15,6 +16,7 @@ pub use actions::{cancel_deployment, delete_bots, remove_from_call, set_log_leve
 pub use create::create_bot;
 pub use list::{list_bots, EXACT_COUNT_LIMIT};
 pub use query::{active_bot_count, get_bot, list_events};
+pub use queue::{deploy_result, with_queue};
 pub use row::BotRow;
 
 use crate::model::error::AppError;

@@ -64,7 +64,10 @@ pub async fn list(
     Extension(c): Extension<ApiCaller>,
     ApiQuery(filter): ApiQuery<BotFilter>,
 ) -> ApiResult<Json<BotPage>> {
-    Ok(Json(svc::list_bots(&mut *conn(&state).await?, c.user.id, &filter).await?))
+    let mut conn = conn(&state).await?;
+    let mut page = svc::list_bots(&mut conn, c.user.id, &filter).await?;
+    svc::with_queue(&mut conn, &state.estimator, &state.config.platforms, &mut page.data).await?;
+    Ok(Json(page))
 }
 
 /// Create a bot. It is queued for deployment when it starts within the lead time (5 minutes),
@@ -81,9 +84,11 @@ pub async fn create(
     ApiJson(body): ApiJson<CreateBot>,
 ) -> ApiResult<(StatusCode, Json<Bot>)> {
     let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok());
-    let mut created =
-        svc::create_bot(&mut *conn(&state).await?, &state.config, c.user.id, std::slice::from_ref(&body), key).await?;
-    let (bot, fresh) = created.pop().ok_or(ApiError::from(app::model::error::AppError::Internal))?;
+    let mut conn = conn(&state).await?;
+    let mut created = svc::create_bot(&mut conn, &state.config, c.user.id, std::slice::from_ref(&body), key).await?;
+    let (mut bot, fresh) = created.pop().ok_or(ApiError::from(app::model::error::AppError::Internal))?;
+    svc::with_queue(&mut conn, &state.estimator, &state.config.platforms, std::slice::from_mut(&mut bot)).await?;
+    bot.deployment = Some(svc::deploy_result(&bot));
     Ok((if fresh { StatusCode::CREATED } else { StatusCode::OK }, Json(bot)))
 }
 
@@ -96,7 +101,10 @@ pub async fn get(
     Extension(c): Extension<ApiCaller>,
     Id(id): Id,
 ) -> ApiResult<Json<Bot>> {
-    Ok(Json(svc::get_bot(&mut *conn(&state).await?, c.user.id, id).await?))
+    let mut conn = conn(&state).await?;
+    let mut bot = svc::get_bot(&mut conn, c.user.id, id).await?;
+    svc::with_queue(&mut conn, &state.estimator, &state.config.platforms, std::slice::from_mut(&mut bot)).await?;
+    Ok(Json(bot))
 }
 
 /// Change a bot (times only before it is deployed).

@@ -65,6 +65,7 @@ impl From<BotRow> for Bot {
             queue_timeout_ms: r.queue_timeout_ms,
             screenshot_count: r.screenshots.as_array().map_or(0, Vec::len),
             queue: None,
+            deployment: None,
             created_at: r.created_at,
             updated_at: r.updated_at,
         }
