@@ -42,6 +42,9 @@ async fn rig() -> Rig {
     let config = Arc::new(config);
     let drivers: Vec<Arc<dyn Platform>> = vec![Arc::new(k8s.clone()), Arc::new(aws.clone())];
     let registry = Arc::new(PlatformRegistry::new(&config, drivers));
+    // The server's own functions (the Platform tab) drive the same fakes.
+    app.state.platforms = registry.clone();
+    app.router = server::http::router(app.state.clone());
     let reconciler = Reconciler::new(app.state.pool.clone(), registry, config);
     Rig { app, key, k8s, aws, reconciler }
 }
@@ -437,4 +440,24 @@ async fn a_silent_bot_is_fatal_and_torn_down_within_the_heartbeat_threshold_plus
     assert_eq!(rig.aws.resource(&task).unwrap().status, ResourceStatus::Exited { code: Some(143) });
     assert!(rig.teardown_confirmed(id).await);
     assert_eq!(rig.aws.released(), vec![id]);
+}
+
+#[tokio::test]
+async fn a_stop_from_the_platform_tab_is_recorded_only_once_the_platform_confirms() {
+    let mut rig = rig().await;
+    let (id, _, task) = rig.bot_on(&rig.aws.clone(), &["IN_CALL"]).await;
+    rig.app.sign_up("Bob", "bob@example.com").await;
+    rig.app.exec("UPDATE users SET role = 'admin' WHERE email = 'bob@example.com'").await;
+    rig.aws.slow_stops(true);
+    let r = rig.app.call_json("stop_bot_resource", json!({ "id": id })).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("keeps stopping it until AWS confirms"), "{}", r.body);
+    assert_eq!(bot_status(&rig.app, id).await, "FATAL");
+    assert!(!rig.teardown_confirmed(id).await, "the task is still STOPPING");
+    // The reconciler takes over: it stops again, and records the teardown once confirmed.
+    assert_eq!(rig.pass(Utc::now()).await.stopping, 1);
+    rig.aws.settle();
+    assert_eq!(rig.pass(Utc::now()).await.stopped, 1);
+    assert!(rig.teardown_confirmed(id).await);
+    assert_eq!(rig.aws.stops_of(&task), 3);
 }
