@@ -161,6 +161,12 @@ pub trait Platform: Any + Send + Sync {
     /// Gives back what the bot held beyond its resource (a pool slot). Idempotent.
     fn release(&self, bot_id: i64) -> BoxFuture<'_, Result<(), PlatformError>>;
     fn list(&self) -> BoxFuture<'_, Result<Vec<ResourceSummary>, PlatformError>>;
+    /// Whether every replica sees every resource (`list`, `status`). The local platform sees only
+    /// this process's own children, so a resource it does not list may run under another replica:
+    /// the reconciler judges only what such a platform does list.
+    fn sees_every_replica(&self) -> bool {
+        true
+    }
     /// Stops what this process itself runs (local children) when it shuts down; cloud resources
     /// outlive the process.
     fn shutdown(&self) -> BoxFuture<'_, ()> {

@@ -44,6 +44,8 @@ struct State {
     /// Identifiers `list()` leaves out (a wrong list).
     hidden: BTreeSet<String>,
     slow_stops: bool,
+    /// Like the local platform: each replica sees only its own resources.
+    own_only: bool,
     failing: BTreeSet<Call>,
     list_calls: usize,
     status_calls: Vec<String>,
@@ -138,6 +140,12 @@ impl FakePlatform {
         self.lock().slow_stops = slow;
     }
 
+    /// From now on the fake says it sees only this process's resources (like the local
+    /// platform), so what it does not list may run elsewhere.
+    pub fn own_resources_only(&self, own: bool) {
+        self.lock().own_only = own;
+    }
+
     /// Every resource asked to stop has stopped.
     pub fn settle(&self) {
         for r in self.lock().resources.values_mut().filter(|r| r.stopping) {
@@ -185,6 +193,11 @@ impl FakePlatform {
 
     pub fn status_calls(&self) -> usize {
         self.lock().status_calls.len()
+    }
+
+    /// How many times `status(identifier)` was asked.
+    pub fn status_calls_of(&self, identifier: &str) -> usize {
+        self.lock().status_calls.iter().filter(|i| *i == identifier).count()
     }
 
     /// Every `stop()` call, in order, by identifier.
@@ -243,6 +256,10 @@ impl Platform for FakePlatform {
 
     fn probe(&self) -> BoxFuture<'_, Result<(), PlatformError>> {
         Box::pin(async { Ok(()) })
+    }
+
+    fn sees_every_replica(&self) -> bool {
+        !self.lock().own_only
     }
 
     fn deploy<'a>(&'a self, bot: &'a BotLaunch) -> BoxFuture<'a, Result<Launched, PlatformError>> {

@@ -185,6 +185,10 @@ async fn a_lagging_or_wrong_list_never_fails_a_running_bot() {
         assert_ne!(bot_status(&rig.app, id).await, "FATAL");
     }
     assert!(rig.k8s.stop_calls().is_empty(), "a running bot's resource is never stopped");
+    rig.k8s.unhide(&hidden_job);
+    rig.pass(Utc::now()).await;
+    assert_eq!(rig.k8s.status_calls(), 2, "listed running again: nothing to ask");
+    rig.k8s.hide(&hidden_job);
 
     // A resource the list misses and whose status cannot be read is not judged this pass.
     rig.k8s.vanish(&hidden_job);
@@ -460,4 +464,21 @@ async fn a_stop_from_the_platform_tab_is_recorded_only_once_the_platform_confirm
     assert_eq!(rig.pass(Utc::now()).await.stopped, 1);
     assert!(rig.teardown_confirmed(id).await);
     assert_eq!(rig.aws.stops_of(&task), 3);
+}
+
+#[tokio::test]
+async fn a_platform_that_sees_only_its_own_processes_judges_only_what_it_lists() {
+    let mut rig = rig().await;
+    // Like the local platform under several replicas: another replica runs this bot's process.
+    rig.k8s.own_resources_only(true);
+    let (elsewhere, _, process) = rig.bot_on(&rig.k8s.clone(), &["IN_CALL"]).await;
+    rig.k8s.vanish(&process);
+    let (here, _, own) = rig.bot_on(&rig.k8s.clone(), &["IN_CALL"]).await;
+    rig.k8s.exit(&own, Some(1));
+    let pass = rig.pass(Utc::now()).await;
+    assert_eq!(pass.vanished, 1, "{pass:?}");
+    assert_eq!(bot_status(&rig.app, elsewhere).await, "IN_CALL");
+    assert_eq!(bot_status(&rig.app, here).await, "FATAL");
+    assert_eq!(rig.k8s.status_calls_of(&process), 0, "what it does not list is not asked about");
+    assert!(rig.k8s.status_calls_of(&own) >= 1, "the listed exit is confirmed");
 }

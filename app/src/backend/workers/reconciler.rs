@@ -26,14 +26,14 @@ mod vanished;
 pub use orphans::{is_orphan, Owner};
 pub use vanished::{vanished_reason, RESOURCE_EXITED, RESOURCE_GONE};
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Nullable, Text};
+use diesel::sql_types::{Array, BigInt, Nullable, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use futures_util::StreamExt;
 use tokio::sync::watch;
@@ -86,17 +86,18 @@ pub struct Pass {
     pub orphans: usize,
 }
 
-/// One platform's resources as listed at the start of a pass (`None`: the list failed).
+/// One platform's resources as listed at the start of a pass, by identifier (`None`: the list
+/// failed).
 pub struct Listing {
     pub kind: DeploymentPlatform,
     pub platform: Arc<dyn Platform>,
-    pub resources: Option<Vec<ResourceSummary>>,
+    pub resources: Option<HashMap<String, ResourceSummary>>,
 }
 
 impl Listing {
     /// The listed resource with this identifier.
     fn find(&self, identifier: &str) -> Option<&ResourceSummary> {
-        self.resources.as_ref()?.iter().find(|r| r.identifier == identifier)
+        self.resources.as_ref()?.get(identifier)
     }
 }
 
@@ -184,7 +185,7 @@ impl Reconciler {
     pub async fn list_all(&self) -> Vec<Listing> {
         let lists = self.platforms.slots().iter().map(|(slot, p)| async move {
             let resources = match call(p.list()).await {
-                Ok(list) => Some(list),
+                Ok(list) => Some(list.into_iter().map(|r| (r.identifier.clone(), r)).collect()),
                 Err(e) => {
                     tracing::warn!(platform = slot.platform.as_str(), error = %e, "listing resources failed; retried next pass");
                     None
@@ -201,9 +202,12 @@ impl Reconciler {
         let rows: Vec<Finished> = diesel::sql_query(
             "SELECT id, deployment_platform, platform_identifier FROM bots \
              WHERE status IN ('DONE', 'FATAL') AND platform_identifier IS NOT NULL AND resource_stopped_at IS NULL \
+               AND deployment_platform = ANY($2) \
              ORDER BY status_changed_at LIMIT $1",
         )
         .bind::<BigInt, _>(STOP_BATCH)
+        // Only platforms this process drives: the others' bots must not fill the batch.
+        .bind::<Array<Text>, _>(listings.iter().map(|l| l.kind.as_str()).collect::<Vec<_>>())
         .load(&mut self.conn().await?)
         .await
         .map_err(db("reading finished bots failed"))?;

@@ -59,7 +59,7 @@ pub(super) async fn stop_orphans(
     for listing in listings {
         let Some(resources) = &listing.resources else { continue };
         let running: Vec<&ResourceSummary> = resources
-            .iter()
+            .values()
             .filter(|s| s.status == ResourceStatus::Running && !handled.contains(&s.identifier))
             .collect();
         if running.is_empty() {

@@ -4,8 +4,6 @@
 //! confirmed Gone or Exited makes the bot FATAL with [`RESOURCE_GONE`] or [`RESOURCE_EXITED`]
 //! and a reason its owner can act on. The platform's own words never reach the owner.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use diesel::sql_types::{Array, BigInt, Text, Timestamptz};
 use diesel::{OptionalExtension, QueryableByName};
@@ -111,14 +109,14 @@ pub(super) async fn fail_vanished(r: &Reconciler, listings: &[Listing], now: Dat
         .load(&mut r.conn().await?)
         .await
         .map_err(db("reading active bots failed"))?;
-        let listed: HashMap<&str, _> = resources.iter().map(|s| (s.identifier.as_str(), s)).collect();
-        // Listed running as its own: nothing to ask. Anything else is confirmed first.
+        // Listed running as its own: nothing to ask. Anything else is confirmed first, except
+        // what a platform that sees only this process's resources does not list at all.
+        let sees_all = listing.platform.sees_every_replica();
         let suspects: Vec<ActiveBot> = bots
             .into_iter()
-            .filter(|b| {
-                !listed
-                    .get(b.platform_identifier.as_str())
-                    .is_some_and(|s| s.status == ResourceStatus::Running && s.bot_id == Some(b.id))
+            .filter(|b| match resources.get(&b.platform_identifier) {
+                Some(s) => !(s.status == ResourceStatus::Running && s.bot_id == Some(b.id)),
+                None => sees_all,
             })
             .take(CONFIRM_BATCH)
             .collect();
