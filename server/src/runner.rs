@@ -62,7 +62,7 @@ async fn background(state: AppState, stop: watch::Receiver<bool>) {
     let dispatcher = QueueDispatcher::new(deployer(&state), url.clone());
     let scheduler = Scheduler { pool: state.pool.clone(), config: state.config.clone() };
     let health = HealthMonitor { pool: state.pool.clone(), config: state.config.clone() };
-    let reconciler = Reconciler { pool: state.pool.clone(), platforms: state.platforms.clone(), database_url: url };
+    let reconciler = Reconciler::new(state.pool.clone(), state.platforms.clone(), state.config.clone());
     let archiver = LogArchiver { pool: state.pool.clone(), storage: state.storage.clone() };
     let maintenance = Maintenance { pool: state.pool.clone() };
     // Each replica probes its own platforms (its credentials and network path), for /readyz.

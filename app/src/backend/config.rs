@@ -93,6 +93,8 @@ pub struct Config {
     pub deploy_lead_time: Duration,
     pub heartbeat_timeout: Duration,
     pub deploying_timeout: Duration,
+    /// How long a bot asked to leave the call may take before it is FATAL and stopped.
+    pub remove_from_call_grace: Duration,
     pub ghcr_org: String,
     pub k8s: K8sConfig,
     pub aws: AwsConfig,
@@ -189,6 +191,12 @@ impl Config {
             deploy_lead_time: Duration::from_secs(vars.number(&mut errs, "DEPLOY_LEAD_TIME_SECS", 300, 0..=86_400)),
             heartbeat_timeout: vars.millis(&mut errs, "HEARTBEAT_TIMEOUT_MS", 300_000),
             deploying_timeout: vars.millis(&mut errs, "DEPLOYING_TIMEOUT_MS", 900_000),
+            remove_from_call_grace: Duration::from_millis(vars.number(
+                &mut errs,
+                "REMOVE_FROM_CALL_GRACE_MS",
+                60_000,
+                1_000..=3_600_000,
+            )),
             ghcr_org,
             k8s,
             aws,
@@ -244,6 +252,7 @@ impl Config {
         row("DEPLOY_LEAD_TIME_SECS", self.deploy_lead_time.as_secs().to_string());
         row("HEARTBEAT_TIMEOUT_MS", self.heartbeat_timeout.as_millis().to_string());
         row("DEPLOYING_TIMEOUT_MS", self.deploying_timeout.as_millis().to_string());
+        row("REMOVE_FROM_CALL_GRACE_MS", self.remove_from_call_grace.as_millis().to_string());
         row("GHCR_ORG", self.ghcr_org.clone());
         self.k8s.describe(&mut row);
         self.aws.describe(&mut row);

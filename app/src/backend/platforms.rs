@@ -169,6 +169,12 @@ pub trait Platform: Any + Send + Sync {
             Ok(self.list().await?.into_iter().find(|r| r.bot_id == Some(bot_id) && r.status == ResourceStatus::Running))
         })
     }
+    /// Whether every replica sees every resource (`list`, `status`). The local platform sees only
+    /// this process's own children, so a resource it does not list may run under another replica:
+    /// the reconciler judges only what such a platform does list.
+    fn sees_every_replica(&self) -> bool {
+        true
+    }
     /// Stops what this process itself runs (local children) when it shuts down; cloud resources
     /// outlive the process.
     fn shutdown(&self) -> BoxFuture<'_, ()> {

@@ -6,8 +6,8 @@
 //! |---|---|---|
 //! | [`dispatcher::QueueDispatcher`] | places queued bots on platforms | on `NOTIFY deployment_queue`, and every second |
 //! | [`scheduler::Scheduler`] | moves SCHEDULED bots into the queue at their lead time | 1 s |
-//! | [`health::HealthMonitor`] | fails bots that stopped heartbeating or never started | [`health::HEALTH_INTERVAL`] |
-//! | [`reconciler::Reconciler`] | stops finished bots' resources, then orphans (leader only) | [`reconciler::RECONCILE_INTERVAL`] |
+//! | [`health::HealthMonitor`] | fails bots that stopped heartbeating, never started or did not leave the call (a backstop: the reconciler runs the same sweep) | [`health::HEALTH_INTERVAL`] |
+//! | [`reconciler::Reconciler`] | fails bots whose resource vanished, stops finished bots' resources until confirmed, then orphans (leader only) | [`reconciler::RECONCILE_INTERVAL`] |
 //! | [`log_archiver::LogArchiver`] | moves finished bots' log lines to object storage | [`log_archiver::ARCHIVE_INTERVAL`] |
 //! | [`maintenance::Maintenance`] | deletes expired sessions and old sign-in attempts | [`maintenance::MAINTENANCE_INTERVAL`] |
 //! | [`coolify_pool::CoolifyPoolWorker`] | follows, recovers and syncs the Coolify pool (leader only; with Coolify) | [`coolify_pool::UPKEEP_INTERVAL`], sync [`coolify_pool::SYNC_INTERVAL`] |

@@ -86,12 +86,7 @@ fn deployer_with(app: &TestApp, platform: Arc<dyn Platform>) -> Deployer {
 }
 
 fn reconciler_with(app: &TestApp, platform: Arc<dyn Platform>) -> Reconciler {
-    use secrecy::ExposeSecret;
-    Reconciler {
-        pool: app.state.pool.clone(),
-        platforms: registry(app, platform),
-        database_url: app.state.config.database_url.expose_secret().to_owned(),
-    }
+    Reconciler::new(app.state.pool.clone(), registry(app, platform), app.state.config.clone())
 }
 
 async fn queued_bots(app: &mut TestApp, key: &str, n: usize) -> Vec<i64> {

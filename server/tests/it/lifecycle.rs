@@ -173,8 +173,11 @@ impl Platform for Recorder {
             Ok(())
         })
     }
-    fn status<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<ResourceStatus, PlatformError>> {
-        Box::pin(async { Ok(ResourceStatus::Running) })
+    fn status<'a>(&'a self, identifier: &'a str) -> BoxFuture<'a, Result<ResourceStatus, PlatformError>> {
+        Box::pin(async move {
+            let running = self.running.lock().unwrap().iter().any(|(i, _)| i == identifier);
+            Ok(if running { ResourceStatus::Running } else { ResourceStatus::Gone })
+        })
     }
     fn release(&self, _: i64) -> BoxFuture<'_, Result<(), PlatformError>> {
         Box::pin(async { Ok(()) })
@@ -207,11 +210,7 @@ async fn a_bot_in_call_ended_keeps_its_resource_and_its_capacity_until_done() {
     let platforms = Arc::new(PlatformRegistry::new(&app.state.config, vec![recorder.clone() as Arc<dyn Platform>]));
     let deployer =
         app::backend::deployer::Deployer::new(app.state.pool.clone(), app.state.config.clone(), platforms.clone());
-    let reconciler = Reconciler {
-        pool: app.state.pool.clone(),
-        platforms,
-        database_url: app.state.config.database_url.expose_secret().to_owned(),
-    };
+    let reconciler = Reconciler::new(app.state.pool.clone(), platforms, app.state.config.clone());
     let first =
         app.api("POST", "/api/v1/bots", &key, Some(json!({ "meetingUrl": MEET }))).await.json()["id"].as_i64().unwrap();
     let done = deployer.dispatch_once().await.unwrap();

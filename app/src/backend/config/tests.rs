@@ -246,3 +246,18 @@ fn coolify_limits_are_validated_in_docker_notation() {
     let e = errors(&[("PLATFORM_PRIORITY", "coolify"), ("COOLIFY_BOT_LIMIT", "1000")]);
     assert!(e.mentions("COOLIFY_BOT_LIMIT"), "slot names have three digits: {e}");
 }
+
+#[test]
+fn the_remove_from_call_grace_defaults_to_a_minute_and_is_validated() {
+    let c = Config::from_vars(&vars(&[("MEEBOTER_ENV", "development")])).unwrap();
+    assert_eq!(c.remove_from_call_grace, Duration::from_secs(60));
+    assert!(c.describe().contains(&("REMOVE_FROM_CALL_GRACE_MS".to_owned(), "60000".to_owned())));
+    let c =
+        Config::from_vars(&vars(&[("MEEBOTER_ENV", "development"), ("REMOVE_FROM_CALL_GRACE_MS", "5000")])).unwrap();
+    assert_eq!(c.remove_from_call_grace, Duration::from_secs(5));
+    for bad in ["soon", "0", "999", "3600001"] {
+        let e = errors(&[("MEEBOTER_ENV", "development"), ("REMOVE_FROM_CALL_GRACE_MS", bad)]);
+        assert!(e.mentions("REMOVE_FROM_CALL_GRACE_MS"), "{bad}: {e}");
+        assert!(e.to_string().contains("from 1000 to 3600000"), "{e}");
+    }
+}

@@ -108,6 +108,11 @@ impl Platform for LocalPlatform {
         DeploymentPlatform::Local
     }
 
+    /// Each process sees only its own children.
+    fn sees_every_replica(&self) -> bool {
+        false
+    }
+
     /// The bot binary must exist and be executable.
     fn probe(&self) -> BoxFuture<'_, Result<(), PlatformError>> {
         Box::pin(async move {

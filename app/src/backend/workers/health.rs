@@ -6,9 +6,14 @@
 //!   bot images for Teams and Zoom heartbeat while DEPLOYING and never report JOINING_CALL.
 //! - A bot DEPLOYING for longer than `DEPLOYING_TIMEOUT` without a single heartbeat is FATAL
 //!   (`DEPLOYING_TIMEOUT`).
+//! - A bot asked to leave the call (LEAVING) that has not ended within
+//!   `REMOVE_FROM_CALL_GRACE_MS` of being asked is FATAL (`LEAVE_TIMEOUT`): Meeboter stops it.
 //!
 //! Timeouts are measured from the later of the last heartbeat and the moment the bot entered its
-//! status. Their resources are stopped by the reconciler.
+//! status (the leave grace from the moment it was asked). Their resources are stopped by the
+//! reconciler, which runs this same sweep at the start of each of its passes (every 10 s, on the
+//! leader) so a failed bot is torn down in the same pass; this monitor is the backstop of every
+//! replica.
 
 use std::time::Duration;
 
@@ -69,6 +74,8 @@ pub async fn sweep_health(
     let deploying_since = now - chrono::Duration::from_std(config.deploying_timeout).unwrap_or_default();
     let hb_secs = config.heartbeat_timeout.as_secs();
     let dep_secs = config.deploying_timeout.as_secs();
+    let leave_before = now - chrono::Duration::from_std(config.remove_from_call_grace).unwrap_or_default();
+    let leave_secs = config.remove_from_call_grace.as_secs();
     conn.transaction::<_, diesel::result::Error, _>(async |conn| {
         let lock: Locked = diesel::sql_query("SELECT pg_try_advisory_xact_lock(hashtext('meeboter:health')) AS locked")
             .get_result(conn)
@@ -76,6 +83,11 @@ pub async fn sweep_health(
         if !lock.locked {
             return Ok(0);
         }
+        let leaving: Vec<Id> =
+            diesel::sql_query("SELECT id FROM bots WHERE status = 'LEAVING' AND status_changed_at < $1")
+                .bind::<Timestamptz, _>(leave_before)
+                .load(conn)
+                .await?;
         let silent: Vec<Id> = diesel::sql_query(
             "SELECT id FROM bots \
              WHERE (status IN ('JOINING_CALL', 'IN_WAITING_ROOM', 'IN_CALL', 'LEAVING', 'CALL_ENDED') \
@@ -92,6 +104,16 @@ pub async fn sweep_health(
         .bind::<Timestamptz, _>(deploying_since)
         .load(conn)
         .await?;
+        let leaving: Vec<i64> = leaving.into_iter().map(|b| b.id).collect();
+        let left = lifecycle::apply(
+            conn,
+            &leaving,
+            &Change::fatal(
+                format!("The bot did not leave the call within {leave_secs} s of being asked; Meeboter stopped it."),
+                "LEAVE_TIMEOUT",
+            ),
+        )
+        .await?;
         let silent: Vec<i64> = silent.into_iter().map(|b| b.id).collect();
         let stuck: Vec<i64> = stuck.into_iter().map(|b| b.id).collect();
         let a = lifecycle::apply(
@@ -106,7 +128,7 @@ pub async fn sweep_health(
             &Change::fatal(format!("Still deploying after {dep_secs} s without a heartbeat."), "DEPLOYING_TIMEOUT"),
         )
         .await?;
-        Ok(a.len() + b.len())
+        Ok(left.len() + a.len() + b.len())
     })
     .await
     .map_err(|e| internal("health sweep failed", e))

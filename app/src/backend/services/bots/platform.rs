@@ -8,7 +8,7 @@ use super::row::BotRow;
 use crate::backend::db::schema::bots;
 use crate::backend::error::{internal, TxError};
 use crate::backend::lifecycle::{self, Change};
-use crate::backend::platforms::{ErrorKind, PlatformError, PlatformRegistry};
+use crate::backend::platforms::{ErrorKind, PlatformError, PlatformRegistry, ResourceStatus};
 use crate::model::bot::Bot;
 use crate::model::error::AppError;
 use crate::model::platform::DeploymentPlatform;
@@ -93,6 +93,17 @@ pub async fn stop_resource(
         .ok_or_else(|| AppError::Unavailable(format!("{} is not configured on this server.", kind.label())))?;
     match platform.stop(&identifier).await {
         Ok(()) => {
+            // Recorded as stopped only once the platform says so (an ECS task is STOPPING for a
+            // while, a deleted Job lingers until collected); until then the reconciler, which
+            // sees a FATAL bot, stops it again and confirms.
+            if !matches!(platform.status(&identifier).await, Ok(ResourceStatus::Gone | ResourceStatus::Exited { .. })) {
+                tracing::info!(bot_id = id, platform = kind.as_str(), "resource asked to stop; not confirmed yet");
+                return Ok(format!(
+                    "Asked {} to stop {identifier}; Meeboter keeps stopping it until {} confirms.",
+                    kind.label(),
+                    kind.label()
+                ));
+            }
             // Give back what the bot held (a pool slot) now, so the next bot can use it at once;
             // if this fails the reconciler releases it later.
             if let Err(e) = platform.release(id).await {
