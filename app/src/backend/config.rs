@@ -248,7 +248,10 @@ impl Config {
             let simulated: Vec<&str> = self.simulated_platforms().iter().map(|(p, _)| p.as_str()).collect();
             row(
                 "SIMULATED_PLATFORM_URL",
-                format!("{url} -- SIMULATED: {} run on the bot-sim fleet host, not on a real cloud", simulated.join(",")),
+                format!(
+                    "{url} -- SIMULATED: {} run on the bot-sim fleet host, not on a real cloud",
+                    simulated.join(",")
+                ),
             );
         }
         row("GLOBAL_QUEUE_TIMEOUT_MS", self.global_queue_timeout.as_millis().to_string());

@@ -27,5 +27,6 @@ mod platforms;
 mod prism;
 mod screenshots;
 mod server_fns;
+mod simulated;
 mod support;
 mod trpc;

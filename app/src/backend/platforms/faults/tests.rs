@@ -186,8 +186,7 @@ async fn wrong_answers_lie_about_every_call() {
 
 #[tokio::test]
 async fn a_fault_hits_only_the_calls_it_names_and_its_share_of_them() {
-    let (memory, p) =
-        faulty(FaultPlan { calls: vec![PlatformCall::Deploy], ..FaultPlan::always(Fault::Http500) });
+    let (memory, p) = faulty(FaultPlan { calls: vec![PlatformCall::Deploy], ..FaultPlan::always(Fault::Http500) });
     assert_eq!(kind_of(p.deploy(&bot(1)).await), ErrorKind::Unavailable);
     memory.running.lock().unwrap().insert("job-9".into(), 9);
     assert_eq!(p.status("job-9").await.unwrap(), ResourceStatus::Running);
