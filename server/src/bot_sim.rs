@@ -78,11 +78,13 @@ pub struct SimArgs {
     /// Log lines per second while in the call (default: one line every 2 s).
     #[arg(long, env = "BOT_SIM_LOG_RATE")]
     pub log_rate: Option<f64>,
-    /// Be the fleet host: run up to this many bots as tasks, launched over HTTP.
-    #[arg(long, env = "BOT_SIM_FLEET")]
+    /// Be the fleet host: run up to this many bots as tasks, launched over HTTP. A flag only
+    /// (no variable): a `BOT_SIM_*` in a server's environment reaches its local bots, which must
+    /// stay single bots.
+    #[arg(long)]
     pub fleet: Option<usize>,
     /// Where the fleet host listens (port 0: any free port, printed at start).
-    #[arg(long, env = "BOT_SIM_LISTEN", default_value = "127.0.0.1:9400", requires = "fleet")]
+    #[arg(long, default_value = "127.0.0.1:9400", requires = "fleet")]
     pub listen: SocketAddr,
 }
 

@@ -19,7 +19,8 @@ use crate::model::platform::DeploymentPlatform;
 pub enum Fault {
     /// The platform fails on its side (HTTP 500): `Unavailable`.
     Http500,
-    /// The platform does not answer: waits `timeoutMs`, then `Unavailable` ("timed out").
+    /// The platform does not answer: waits `timeoutMs` (default 10 s; the fleet host hangs
+    /// 30 s, past its clients' 10 s timeout), then `Unavailable` ("timed out").
     Timeout,
     /// The platform asks us to slow down (HTTP 429): `Throttled`.
     Throttle,
@@ -43,8 +44,9 @@ pub enum PlatformCall {
     Release,
 }
 
-/// How long a `timeout` fault waits when the plan does not say.
-pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
+/// How long a `timeout` fault of [`FaultyPlatform`] waits when the plan does not say (the
+/// real drivers' request timeout).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The longest latency or timeout a plan may ask for (ten minutes).
 pub const MAX_DELAY_MS: u64 = 600_000;
 
@@ -68,29 +70,18 @@ pub struct FaultPlan {
     /// The calls the fault hits; empty means all of them.
     #[serde(default)]
     pub calls: Vec<PlatformCall>,
-    /// How long a `timeout` fault waits before failing.
-    #[serde(default = "default_timeout_ms")]
-    pub timeout_ms: u64,
+    /// How long a `timeout` fault waits before failing (default: the caller's, see [`Fault::Timeout`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
 }
 
 fn full_rate() -> f64 {
     1.0
 }
 
-fn default_timeout_ms() -> u64 {
-    DEFAULT_TIMEOUT_MS
-}
-
 impl Default for FaultPlan {
     fn default() -> Self {
-        FaultPlan {
-            latency_ms: 0,
-            jitter_ms: 0,
-            fault: None,
-            rate: full_rate(),
-            calls: Vec::new(),
-            timeout_ms: DEFAULT_TIMEOUT_MS,
-        }
+        FaultPlan { latency_ms: 0, jitter_ms: 0, fault: None, rate: full_rate(), calls: Vec::new(), timeout_ms: None }
     }
 }
 
@@ -105,8 +96,9 @@ impl FaultPlan {
         if !(0.0..=1.0).contains(&self.rate) {
             return Err(format!("rate must be from 0 to 1, not {}", self.rate));
         }
-        for (name, ms) in [("latencyMs", self.latency_ms), ("jitterMs", self.jitter_ms), ("timeoutMs", self.timeout_ms)]
-        {
+        let delays =
+            [("latencyMs", self.latency_ms), ("jitterMs", self.jitter_ms), ("timeoutMs", self.timeout_ms.unwrap_or(0))];
+        for (name, ms) in delays {
             if ms > MAX_DELAY_MS {
                 return Err(format!("{name} must be at most {MAX_DELAY_MS}, not {ms}"));
             }
@@ -125,8 +117,8 @@ impl FaultPlan {
 pub struct Injection {
     pub delay: Duration,
     pub fault: Option<Fault>,
-    /// How long a `timeout` fault waits.
-    pub timeout: Duration,
+    /// How long a `timeout` fault waits, when the plan says.
+    pub timeout: Option<Duration>,
 }
 
 /// How many calls went through a [`Faults`] handle and how many were hit.
@@ -185,7 +177,7 @@ impl Faults {
         Injection {
             delay: Duration::from_millis(plan.latency_ms + jitter),
             fault: plan.fault.filter(|_| struck),
-            timeout: Duration::from_millis(plan.timeout_ms),
+            timeout: plan.timeout_ms.map(Duration::from_millis),
         }
     }
 }
@@ -202,8 +194,9 @@ impl Injection {
             None => Ok(None),
             Some(Fault::Http500) => Err(PlatformError::unavailable(format!("{name}: injected HTTP 500"))),
             Some(Fault::Timeout) => {
-                tokio::time::sleep(self.timeout).await;
-                Err(PlatformError::unavailable(format!("{name}: timed out after {:?} (injected)", self.timeout)))
+                let wait = self.timeout.unwrap_or(DEFAULT_TIMEOUT);
+                tokio::time::sleep(wait).await;
+                Err(PlatformError::unavailable(format!("{name}: timed out after {wait:?} (injected)")))
             }
             Some(Fault::Throttle) => {
                 Err(PlatformError::new(ErrorKind::Throttled, format!("{name}: injected HTTP 429")))

@@ -2,6 +2,8 @@
 //! call it. Each platform call first suffers the kind's fault plan, answered the way a real
 //! cloud would: 500, a hang past the client's timeout, 429, 507 "quota exceeded", or a lie.
 
+use std::time::Duration;
+
 use app::backend::platforms::faults::{wrong_status, Fault, FaultPlan, PlatformCall};
 use app::backend::platforms::ResourceStatus;
 use app::model::platform::DeploymentPlatform;
@@ -16,6 +18,10 @@ use serde_json::json;
 
 use super::{FleetHost, Launch, Refusal, Run, KINDS};
 
+/// How long the host hangs on a `timeout` fault when the plan does not say: past the 10 s
+/// request timeout of `SimulatedPlatform`.
+pub const HANG: Duration = Duration::from_secs(30);
+
 /// The routes of the fleet host.
 pub fn router(host: FleetHost) -> Router {
     Router::new()
@@ -29,12 +35,23 @@ pub fn router(host: FleetHost) -> Router {
         .with_state(host)
 }
 
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, Json(json!({ "error": message.into() }))).into_response()
+/// An error answer: a status and `{"error": message}`.
+struct Answer(StatusCode, String);
+
+impl IntoResponse for Answer {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": self.1 }))).into_response()
+    }
+}
+
+type Reply = Result<Response, Answer>;
+
+fn error(status: StatusCode, message: impl Into<String>) -> Answer {
+    Answer(status, message.into())
 }
 
 /// The kind in the path, when the host plays it.
-fn kind_of(name: &str) -> Result<DeploymentPlatform, Response> {
+fn kind_of(name: &str) -> Result<DeploymentPlatform, Answer> {
     DeploymentPlatform::parse(name)
         .filter(|k| KINDS.contains(k))
         .ok_or_else(|| error(StatusCode::NOT_FOUND, format!("unknown platform kind '{name}': use k8s, aws or coolify")))
@@ -42,7 +59,7 @@ fn kind_of(name: &str) -> Result<DeploymentPlatform, Response> {
 
 /// Suffers the kind's fault plan for `call`: `Err` is the answer a failing fault gives,
 /// `Ok(true)` means answer with a lie.
-async fn suffer(host: &FleetHost, kind: DeploymentPlatform, call: PlatformCall) -> Result<bool, Response> {
+async fn suffer(host: &FleetHost, kind: DeploymentPlatform, call: PlatformCall) -> Result<bool, Answer> {
     let Some(faults) = host.faults(kind) else { return Ok(false) };
     let injection = faults.decide(call);
     if !injection.delay.is_zero() {
@@ -53,7 +70,7 @@ async fn suffer(host: &FleetHost, kind: DeploymentPlatform, call: PlatformCall) 
         Some(Fault::WrongAnswer) => Ok(true),
         Some(Fault::Http500) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, "injected failure")),
         Some(Fault::Timeout) => {
-            tokio::time::sleep(injection.timeout).await;
+            tokio::time::sleep(injection.timeout.unwrap_or(HANG)).await;
             Err(error(StatusCode::GATEWAY_TIMEOUT, "injected timeout"))
         }
         Some(Fault::Throttle) => Err(error(StatusCode::TOO_MANY_REQUESTS, "rate exceeded (injected)")),
@@ -96,123 +113,91 @@ fn truth(run: Run) -> ResourceStatus {
     }
 }
 
+fn created(identifier: String) -> Reply {
+    Ok((StatusCode::CREATED, Json(json!({ "identifier": identifier }))).into_response())
+}
+
+fn no_content() -> Reply {
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
 async fn launch(
     State(host): State<FleetHost>,
     Path(kind): Path<String>,
     body: Result<Json<LaunchBody>, JsonRejection>,
-) -> Response {
-    let kind = match kind_of(&kind) {
-        Ok(k) => k,
-        Err(r) => return r,
-    };
-    let Json(body) = match body {
-        Ok(b) => b,
-        Err(e) => {
-            return error(StatusCode::BAD_REQUEST, format!("expected {{botId, token, miloUrl}}: {}", e.body_text()))
-        }
-    };
+) -> Reply {
+    let kind = kind_of(&kind)?;
+    let Json(body) = body.map_err(|e| {
+        error(StatusCode::BAD_REQUEST, format!("expected {{botId, token, miloUrl}}: {}", e.body_text()))
+    })?;
     if !(body.milo_url.starts_with("http://") || body.milo_url.starts_with("https://")) || body.token.is_empty() {
-        return error(StatusCode::BAD_REQUEST, "miloUrl must be an http(s) URL and token must not be empty");
+        return Err(error(StatusCode::BAD_REQUEST, "miloUrl must be an http(s) URL and token must not be empty"));
     }
-    match suffer(&host, kind, PlatformCall::Deploy).await {
-        Err(answer) => return answer,
-        Ok(true) => {
-            let identifier = host.phantom(kind, body.bot_id);
-            return (StatusCode::CREATED, Json(json!({ "identifier": identifier }))).into_response();
-        }
-        Ok(false) => {}
+    if suffer(&host, kind, PlatformCall::Deploy).await? {
+        return created(host.phantom(kind, body.bot_id));
     }
-    let launch = Launch { bot_id: body.bot_id, milo_url: body.milo_url, token: body.token };
-    match host.launch(kind, launch) {
-        Ok(identifier) => (StatusCode::CREATED, Json(json!({ "identifier": identifier }))).into_response(),
+    let bot_id = body.bot_id;
+    match host.launch(kind, Launch { bot_id, milo_url: body.milo_url, token: body.token }) {
+        Ok(identifier) => created(identifier),
         Err(Refusal::Conflict) => {
-            error(StatusCode::CONFLICT, format!("bot {} already has a running {} resource", body.bot_id, kind.as_str()))
+            Err(error(StatusCode::CONFLICT, format!("bot {bot_id} already has a running {} resource", kind.as_str())))
         }
-        Err(Refusal::Quota) => error(StatusCode::INSUFFICIENT_STORAGE, "quota exceeded"),
+        Err(Refusal::Quota) => Err(error(StatusCode::INSUFFICIENT_STORAGE, "quota exceeded")),
     }
 }
 
-async fn stop(State(host): State<FleetHost>, Path((kind, identifier)): Path<(String, String)>) -> Response {
-    let kind = match kind_of(&kind) {
-        Ok(k) => k,
-        Err(r) => return r,
-    };
-    match suffer(&host, kind, PlatformCall::Stop).await {
-        Err(answer) => answer,
-        Ok(true) => StatusCode::NO_CONTENT.into_response(),
-        Ok(false) => {
-            host.remove(kind, &identifier);
-            StatusCode::NO_CONTENT.into_response()
-        }
+async fn stop(State(host): State<FleetHost>, Path((kind, identifier)): Path<(String, String)>) -> Reply {
+    let kind = kind_of(&kind)?;
+    // A lying stop stops nothing and says it did.
+    if !suffer(&host, kind, PlatformCall::Stop).await? {
+        host.remove(kind, &identifier);
     }
+    no_content()
 }
 
-async fn status(State(host): State<FleetHost>, Path((kind, identifier)): Path<(String, String)>) -> Response {
-    let kind = match kind_of(&kind) {
-        Ok(k) => k,
-        Err(r) => return r,
-    };
-    let lie = match suffer(&host, kind, PlatformCall::Status).await {
-        Err(answer) => return answer,
-        Ok(lie) => lie,
-    };
+async fn status(State(host): State<FleetHost>, Path((kind, identifier)): Path<(String, String)>) -> Reply {
+    let kind = kind_of(&kind)?;
+    let lie = suffer(&host, kind, PlatformCall::Status).await?;
     let (bot_id, truth) = match host.resource(kind, &identifier) {
         Some((bot_id, run)) => (bot_id, truth(run)),
         None => (0, ResourceStatus::Gone),
     };
-    let said = if lie { wrong_status(&truth) } else { truth };
-    match said {
-        ResourceStatus::Gone => error(StatusCode::NOT_FOUND, format!("no resource {identifier}")),
-        s => Json(view(identifier, bot_id, &s)).into_response(),
+    match if lie { wrong_status(&truth) } else { truth } {
+        ResourceStatus::Gone => Err(error(StatusCode::NOT_FOUND, format!("no resource {identifier}"))),
+        said => Ok(Json(view(identifier, bot_id, &said)).into_response()),
     }
 }
 
-async fn list(State(host): State<FleetHost>, Path(kind): Path<String>) -> Response {
-    let kind = match kind_of(&kind) {
-        Ok(k) => k,
-        Err(r) => return r,
-    };
-    match suffer(&host, kind, PlatformCall::List).await {
-        Err(answer) => answer,
-        Ok(true) => Json(Vec::<ResourceView>::new()).into_response(),
-        Ok(false) => {
-            let all: Vec<ResourceView> =
-                host.resources(kind).into_iter().map(|(id, bot, run)| view(id, bot, &truth(run))).collect();
-            Json(all).into_response()
-        }
+async fn list(State(host): State<FleetHost>, Path(kind): Path<String>) -> Reply {
+    let kind = kind_of(&kind)?;
+    if suffer(&host, kind, PlatformCall::List).await? {
+        return Ok(Json(Vec::<ResourceView>::new()).into_response());
     }
+    let all: Vec<ResourceView> =
+        host.resources(kind).into_iter().map(|(id, bot, run)| view(id, bot, &truth(run))).collect();
+    Ok(Json(all).into_response())
 }
 
-async fn health(State(host): State<FleetHost>, Path(kind): Path<String>) -> Response {
-    let kind = match kind_of(&kind) {
-        Ok(k) => k,
-        Err(r) => return r,
-    };
-    match suffer(&host, kind, PlatformCall::Probe).await {
-        Err(answer) => answer,
-        Ok(_) => Json(json!({ "status": "ok", "platform": kind.as_str() })).into_response(),
-    }
+async fn health(State(host): State<FleetHost>, Path(kind): Path<String>) -> Reply {
+    let kind = kind_of(&kind)?;
+    suffer(&host, kind, PlatformCall::Probe).await?;
+    Ok(Json(json!({ "status": "ok", "platform": kind.as_str() })).into_response())
 }
 
-async fn vanish(State(host): State<FleetHost>, Path((kind, identifier)): Path<(String, String)>) -> Response {
-    let kind = match kind_of(&kind) {
-        Ok(k) => k,
-        Err(r) => return r,
-    };
-    if host.vanish(kind, &identifier) {
-        StatusCode::NO_CONTENT.into_response()
-    } else {
-        error(StatusCode::NOT_FOUND, format!("no {} resource {identifier}", kind.as_str()))
+async fn vanish(State(host): State<FleetHost>, Path((kind, identifier)): Path<(String, String)>) -> Reply {
+    let kind = kind_of(&kind)?;
+    if !host.vanish(kind, &identifier) {
+        return Err(error(StatusCode::NOT_FOUND, format!("no {} resource {identifier}", kind.as_str())));
     }
+    no_content()
 }
 
-async fn silence(State(host): State<FleetHost>, Path(bot_id): Path<String>) -> Response {
-    let Ok(bot_id) = bot_id.parse::<i64>() else {
-        return error(StatusCode::BAD_REQUEST, format!("'{bot_id}' is not a bot id"));
-    };
+async fn silence(State(host): State<FleetHost>, Path(bot_id): Path<String>) -> Reply {
+    let bot_id: i64 =
+        bot_id.parse().map_err(|_| error(StatusCode::BAD_REQUEST, format!("'{bot_id}' is not a bot id")))?;
     match host.silence(bot_id) {
-        0 => error(StatusCode::NOT_FOUND, format!("bot {bot_id} runs nowhere here")),
-        n => Json(json!({ "silenced": n })).into_response(),
+        0 => Err(error(StatusCode::NOT_FOUND, format!("bot {bot_id} runs nowhere here"))),
+        n => Ok(Json(json!({ "silenced": n })).into_response()),
     }
 }
 
@@ -220,42 +205,29 @@ async fn set_faults(
     State(host): State<FleetHost>,
     Path(kind): Path<String>,
     plan: Result<Json<FaultPlan>, JsonRejection>,
-) -> Response {
-    let kind = match kind_of(&kind) {
-        Ok(k) => k,
-        Err(r) => return r,
-    };
-    let Json(plan) = match plan {
-        Ok(p) => p,
-        Err(e) => return error(StatusCode::BAD_REQUEST, format!("not a fault plan: {}", e.body_text())),
-    };
-    if let Err(message) = plan.validate() {
-        return error(StatusCode::BAD_REQUEST, message);
-    }
+) -> Reply {
+    let kind = kind_of(&kind)?;
+    let Json(plan) =
+        plan.map_err(|e| error(StatusCode::BAD_REQUEST, format!("not a fault plan: {}", e.body_text())))?;
+    plan.validate().map_err(|message| error(StatusCode::BAD_REQUEST, message))?;
     if let Some(faults) = host.faults(kind) {
         faults.set(plan.clone());
     }
-    Json(plan).into_response()
+    Ok(Json(plan).into_response())
 }
 
-async fn clear_faults(State(host): State<FleetHost>, Path(kind): Path<String>) -> Response {
-    let kind = match kind_of(&kind) {
-        Ok(k) => k,
-        Err(r) => return r,
-    };
+async fn clear_faults(State(host): State<FleetHost>, Path(kind): Path<String>) -> Reply {
+    let kind = kind_of(&kind)?;
     if let Some(faults) = host.faults(kind) {
         faults.clear();
     }
-    StatusCode::NO_CONTENT.into_response()
+    no_content()
 }
 
-async fn get_faults(State(host): State<FleetHost>, Path(kind): Path<String>) -> Response {
-    let kind = match kind_of(&kind) {
-        Ok(k) => k,
-        Err(r) => return r,
-    };
+async fn get_faults(State(host): State<FleetHost>, Path(kind): Path<String>) -> Reply {
+    let kind = kind_of(&kind)?;
     let (plan, counts) = host.faults(kind).map(|f| (f.plan(), f.counts())).unwrap_or_default();
-    Json(json!({ "plan": plan, "counts": counts })).into_response()
+    Ok(Json(json!({ "plan": plan, "counts": counts })).into_response())
 }
 
 async fn stats(State(host): State<FleetHost>) -> Response {

@@ -98,7 +98,7 @@ fn plans_read_from_camel_case_json_with_defaults() {
     assert_eq!(plan.fault, Some(Fault::WrongAnswer));
     assert_eq!(plan.rate, 0.25);
     assert_eq!(plan.calls, vec![PlatformCall::Deploy, PlatformCall::List]);
-    assert_eq!(plan.timeout_ms, 20);
+    assert_eq!(plan.timeout_ms, Some(20));
     let empty: FaultPlan = serde_json::from_str("{}").unwrap();
     assert_eq!(empty, FaultPlan::default());
     assert_eq!(empty.rate, 1.0);
@@ -143,7 +143,7 @@ async fn failing_faults_map_to_their_error_kinds() {
 
 #[tokio::test]
 async fn a_timeout_waits_its_time_then_fails_unavailable() {
-    let (_, p) = faulty(FaultPlan { timeout_ms: 80, ..FaultPlan::always(Fault::Timeout) });
+    let (_, p) = faulty(FaultPlan { timeout_ms: Some(80), ..FaultPlan::always(Fault::Timeout) });
     let started = Instant::now();
     let e = p.deploy(&bot(1)).await.unwrap_err();
     assert!(started.elapsed() >= Duration::from_millis(80), "{:?}", started.elapsed());
