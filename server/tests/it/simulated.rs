@@ -287,3 +287,36 @@ async fn the_fleet_host_runs_from_the_command_line_and_says_where() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--heartbeat-secs"), "{bad:?}");
     child.kill().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silenced_bot_stops_heartbeating_and_keeps_running() {
+    let (listener, fleet) = bind().await;
+    let behaviour = Behaviour { call_secs: None, ..quick() };
+    tokio::spawn(server::bot_sim::fleet::serve(listener, FleetOptions { capacity: 2, behaviour }));
+    let mut app = TestApp::new().await;
+    let (listener, url) = bind().await;
+    serve_on(listener, app.router.clone());
+    let key = app.user_with_key("Ada").await;
+    let (id, token) = app.bot_with_token(&key, json!({ "meetingUrl": "https://meet.google.com/abc-defg-hij" })).await;
+    let k8s = SimulatedPlatform::new(DeploymentPlatform::K8s, &fleet).unwrap();
+    let bot = BotLaunch { bot_id: id, meeting_platform: MeetingPlatform::GoogleMeet, token, milo_url: url };
+    let identifier = k8s.deploy(&bot).await.unwrap().identifier;
+    wait_for_status(&app, id, "IN_CALL").await;
+    for _ in 0..100 {
+        if stats(&fleet).await.heartbeats >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(stats(&fleet).await.heartbeats >= 2);
+
+    let (status, _) = send(reqwest::Method::POST, &format!("{fleet}/bots/{id}/silence"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    // A heartbeat already under way may still land.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = stats(&fleet).await.heartbeats;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(stats(&fleet).await.heartbeats, before, "five heartbeat periods without one");
+    assert_eq!(k8s.status(&identifier).await.unwrap(), ResourceStatus::Running);
+    assert_eq!(crate::support::bot_status(&app, id).await, "IN_CALL");
+}
