@@ -2,6 +2,7 @@
 //! buffer its log lines wait in before they are streamed.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{SecondsFormat, Utc};
 use serde_json::{json, Value};
@@ -9,6 +10,9 @@ use serde_json::{json, Value};
 use super::meter::Meter;
 use super::screenshot::fake_screenshot;
 use super::{Protocol, SimError};
+
+/// How often a request is tried when it fails for a transient reason.
+const ATTEMPTS: u32 = 3;
 
 /// One bot's connection to the server: the shared HTTP client, its token and wire format.
 pub(super) struct Client {
@@ -25,12 +29,24 @@ pub(super) fn now() -> String {
 }
 
 impl Client {
+    /// Sends a request; a transient failure (no answer, 502, 503, 504) is tried again twice,
+    /// after 250 ms and 500 ms, so a server replica that restarts does not end the bot. Each
+    /// failed attempt is counted.
     async fn send(&self, method: &'static str, url: String, body: Option<Value>) -> Result<Value, SimError> {
-        let result = self.send_once(method, url, body).await;
-        if result.is_err() {
+        let mut pause = Duration::from_millis(250);
+        let mut attempt = 1;
+        loop {
+            let result = self.send_once(method, url.clone(), body.clone()).await;
+            let Err(e) = result else { return result };
             self.meter.request_failed();
+            let transient = matches!(e, SimError::Http { .. } | SimError::Refused { status: 502..=504, .. });
+            if !transient || attempt >= ATTEMPTS {
+                return Err(e);
+            }
+            tokio::time::sleep(pause).await;
+            pause *= 2;
+            attempt += 1;
         }
-        result
     }
 
     async fn send_once(&self, method: &'static str, url: String, body: Option<Value>) -> Result<Value, SimError> {
@@ -42,9 +58,9 @@ impl Client {
         if let Some(b) = body {
             req = req.json(&b);
         }
-        let res = req.send().await.map_err(|e| SimError::Http { method, url: url.clone(), reason: e.to_string() })?;
+        let res = req.send().await.map_err(|e| SimError::Http { method, url: url.clone(), reason: describe(&e) })?;
         let status = res.status().as_u16();
-        let text = res.text().await.map_err(|e| SimError::Http { method, url: url.clone(), reason: e.to_string() })?;
+        let text = res.text().await.map_err(|e| SimError::Http { method, url: url.clone(), reason: describe(&e) })?;
         if !(200..300).contains(&status) {
             return Err(SimError::Refused { what: format!("{method} {url}"), status, body: text });
         }
@@ -176,7 +192,7 @@ impl Client {
         let res =
             self.http.post(&url).header("X-Milo-Token", &self.token).multipart(form).send().await.map_err(|e| {
                 self.meter.request_failed();
-                SimError::Http { method: "POST", url: url.clone(), reason: e.to_string() }
+                SimError::Http { method: "POST", url: url.clone(), reason: describe(&e) }
             })?;
         if res.status().as_u16() != 201 {
             self.meter.request_failed();
@@ -209,6 +225,17 @@ impl Client {
         };
         Ok(v.get("messageText").and_then(Value::as_str).map(str::to_owned))
     }
+}
+
+/// A transport error with its causes ("error sending request: connection reset by peer").
+fn describe(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
 }
 
 fn url_encode(s: &str) -> String {

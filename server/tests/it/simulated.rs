@@ -320,3 +320,109 @@ async fn a_silenced_bot_stops_heartbeating_and_keeps_running() {
     assert_eq!(k8s.status(&identifier).await.unwrap(), ResourceStatus::Running);
     assert_eq!(crate::support::bot_status(&app, id).await, "IN_CALL");
 }
+
+/// A bot API that accepts everything at once (no database), for load on the fleet host alone;
+/// its first `failures` config requests are answered `status` instead.
+fn accepting_bot_api(failures: usize, status: StatusCode) -> axum::Router {
+    use axum::extract::Path;
+    use axum::response::IntoResponse;
+    use axum::routing::{get, post};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let ok = || async { axum::Json(json!({})) };
+    let left = Arc::new(AtomicUsize::new(failures));
+    axum::Router::new()
+        .route(
+            "/api/v1/bot/{id}/config",
+            get(move |Path(id): Path<i64>| async move {
+                if left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+                    return (status, "failing on purpose").into_response();
+                }
+                axum::Json(json!({ "id": id, "recordingEnabled": false, "meeting": { "meetingUrl": "https://meet" } }))
+                    .into_response()
+            }),
+        )
+        .route("/api/v1/bot/{id}/status", post(ok))
+        .route("/api/v1/bot/{id}/events", post(ok))
+        .route("/api/v1/bot/{id}/logs", post(ok))
+        .route("/api/v1/bot/{id}/logs/flush", post(ok))
+        .route("/api/v1/bot/{id}/heartbeat", post(|| async { axum::Json(json!({ "shouldLeave": false })) }))
+        .route("/api/v1/bot/{id}/chat/dequeue", post(|| async { axum::Json(json!({ "message": null })) }))
+        .route("/api/bots/{id}/screenshots", post(|_: axum::body::Bytes| async { http::StatusCode::CREATED }))
+}
+
+/// Resident memory of this process, in MiB.
+fn rss_mib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kib / 1024
+}
+
+/// Stress (by hand: `cargo test -p server --test it -- --ignored fleet_host_holds`): 500 bots
+/// on one fleet host for 10 s against a bot API that does no work.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "a 15 s stress run of the fleet host alone"]
+async fn fleet_host_holds_five_hundred_bots() {
+    const BOTS: i64 = 500;
+    let (listener, milo) = bind().await;
+    tokio::spawn(async move { axum::serve(listener, accepting_bot_api(0, StatusCode::OK)).await.unwrap() });
+    let (listener, fleet) = bind().await;
+    let behaviour = Behaviour { heartbeat_secs: 2.0, call_secs: None, log_rate: Some(1.0), ..quick() };
+    tokio::spawn(server::bot_sim::fleet::serve(listener, FleetOptions { capacity: BOTS as usize, behaviour }));
+    let aws = SimulatedPlatform::new(DeploymentPlatform::Aws, &fleet).unwrap();
+    let before = rss_mib();
+    let started = std::time::Instant::now();
+    for id in 1..=BOTS {
+        aws.deploy(&launch(id, &milo)).await.unwrap();
+    }
+    let launched = started.elapsed();
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let s = stats(&fleet).await;
+    println!(
+        "{BOTS} bots launched in {launched:?}; rss {before} -> {} MiB; heartbeats {} p50 {:?} p99 {:?} max {:?}; log lines {} dropped {}; failed {}",
+        rss_mib(),
+        s.heartbeats,
+        s.heartbeat_p50_ms,
+        s.heartbeat_p99_ms,
+        s.heartbeat_max_ms,
+        s.log_lines_sent,
+        s.log_lines_dropped,
+        s.failed_requests
+    );
+    assert_eq!(s.running["aws"], BOTS as u64);
+    assert_eq!(s.failed_requests, 0, "{s:?}");
+    assert!(s.heartbeats >= BOTS as u64 * 3, "{s:?}");
+}
+
+/// Waits (up to 10 s) until a resource is no longer running; answers what it became.
+async fn ended(p: &SimulatedPlatform, identifier: &str) -> ResourceStatus {
+    for _ in 0..200 {
+        let s = p.status(identifier).await.unwrap();
+        if s != ResourceStatus::Running {
+            return s;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{identifier} still runs");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fleet_bots_retry_a_server_that_is_briefly_away_but_not_one_that_refuses_them() {
+    for (status, failures, code, failed) in [
+        (StatusCode::SERVICE_UNAVAILABLE, 2, Some(0), 2),
+        (StatusCode::BAD_GATEWAY, 3, Some(1), 3),
+        (StatusCode::UNAUTHORIZED, 1, Some(1), 1),
+    ] {
+        let (listener, milo) = bind().await;
+        tokio::spawn(async move { axum::serve(listener, accepting_bot_api(failures, status)).await.unwrap() });
+        let fleet = fleet(1).await;
+        let k8s = SimulatedPlatform::new(DeploymentPlatform::K8s, &fleet).unwrap();
+        let identifier = k8s.deploy(&launch(1, &milo)).await.unwrap().identifier;
+        assert_eq!(ended(&k8s, &identifier).await, ResourceStatus::Exited { code }, "{status} x{failures}");
+        assert_eq!(stats(&fleet).await.failed_requests, failed, "{status} x{failures}");
+    }
+}
