@@ -348,7 +348,7 @@ fn accepting_bot_api(failures: usize, status: StatusCode) -> axum::Router {
         .route("/api/v1/bot/{id}/logs/flush", post(ok))
         .route("/api/v1/bot/{id}/heartbeat", post(|| async { axum::Json(json!({ "shouldLeave": false })) }))
         .route("/api/v1/bot/{id}/chat/dequeue", post(|| async { axum::Json(json!({ "message": null })) }))
-        .route("/api/bots/{id}/screenshots", post(|_: axum::body::Bytes| async { http::StatusCode::CREATED }))
+        .route("/api/bots/{id}/screenshots", post(|_: axum::body::Bytes| async { StatusCode::CREATED }))
 }
 
 /// Resident memory of this process, in MiB.
