@@ -78,6 +78,8 @@ struct State {
     launches: HashMap<DeploymentPlatform, u64>,
     /// Bots that had more than one resource running at the same time.
     duplicates: BTreeSet<i64>,
+    /// Launches of each bot, ever (a bot placed twice, even one after the other, shows here).
+    launches_by_bot: HashMap<i64, u32>,
     conflicts: u64,
     quota_refusals: u64,
     phantoms: u64,
@@ -187,6 +189,7 @@ impl FleetHost {
         );
         state.running_by_bot.entry(bot_id).or_default().push(identifier.clone());
         *state.launches.entry(kind).or_default() += 1;
+        *state.launches_by_bot.entry(bot_id).or_default() += 1;
         let running = {
             let n = state.running.entry(kind).or_default();
             *n += 1;

@@ -224,6 +224,7 @@ async fn per_bot_kinds_conflict_and_stats_count_duplicates_quota_and_the_most_ru
     assert_eq!((s.running_total, s.max_running_total), (4, 4));
     assert_eq!((s.duplicates, s.duplicate_bots.clone()), (1, vec![3]));
     assert_eq!((s.conflicts, s.quota_refusals), (2, 1));
+    assert_eq!((s.relaunched, s.relaunched_bots.clone()), (1, vec![3]), "refused launches do not count");
 
     aws.stop(&task).await.unwrap();
     aws.stop(&task).await.unwrap();
@@ -246,6 +247,8 @@ async fn per_bot_kinds_conflict_and_stats_count_duplicates_quota_and_the_most_ru
     assert_eq!(send(reqwest::Method::POST, &format!("{fleet}/bots/99/silence"), None).await.0, StatusCode::NOT_FOUND);
     let s = stats(&fleet).await;
     assert_eq!((s.vanished, s.running_total), (1, 4));
+    assert_eq!(s.relaunched_bots, vec![1, 3], "bot 1 again after its Job vanished: not at once, but twice");
+    assert_eq!(s.duplicates, 1);
     let (status, body) = send(
         reqwest::Method::POST,
         &format!("{fleet}/platforms/k8s/resources"),

@@ -24,6 +24,10 @@ pub struct FleetStats {
     pub duplicates: u64,
     /// Those bots (at most the first 100).
     pub duplicate_bots: Vec<i64>,
+    /// How many bots were launched more than once (at the same time or one after the other).
+    pub relaunched: u64,
+    /// Those bots (at most the first 100, lowest ids first).
+    pub relaunched_bots: Vec<i64>,
     /// Launches refused with 409 (the bot's Job or slot runs already).
     pub conflicts: u64,
     /// Launches refused with 507 (capacity reached).
@@ -54,6 +58,9 @@ impl FleetHost {
         let per_kind = |map: &std::collections::HashMap<_, u64>| {
             KINDS.iter().map(|k| (k.as_str().to_owned(), map.get(k).copied().unwrap_or(0))).collect()
         };
+        let mut relaunched: Vec<i64> =
+            state.launches_by_bot.iter().filter(|(_, n)| **n > 1).map(|(bot, _)| *bot).collect();
+        relaunched.sort_unstable();
         FleetStats {
             capacity: self.0.options.capacity as u64,
             launches: per_kind(&state.launches),
@@ -63,6 +70,8 @@ impl FleetHost {
             max_running_total: state.max_running_total,
             duplicates: state.duplicates.len() as u64,
             duplicate_bots: state.duplicates.iter().take(100).copied().collect(),
+            relaunched: relaunched.len() as u64,
+            relaunched_bots: relaunched.into_iter().take(100).collect(),
             conflicts: state.conflicts,
             quota_refusals: state.quota_refusals,
             phantoms: state.phantoms,
