@@ -10,6 +10,7 @@ use app::backend::platforms::coolify::CoolifyPlatform;
 use app::backend::platforms::ecs::EcsPlatform;
 use app::backend::platforms::kubernetes::KubernetesPlatform;
 use app::backend::platforms::local::LocalPlatform;
+use app::backend::platforms::simulated::SimulatedPlatform;
 use app::backend::platforms::{ErrorKind, Platform, PlatformError, PlatformRegistry};
 use app::backend::state::AppState;
 use app::model::platform::DeploymentPlatform;
@@ -75,6 +76,14 @@ pub async fn drivers(
     let mut drivers: Vec<Arc<dyn Platform>> = Vec::new();
     let mut failures = Vec::new();
     for slot in &config.platforms {
+        // SIMULATED_PLATFORM_URL: the bot-sim fleet host stands in for every cloud platform.
+        if let Some((platform, url)) = config.simulated_platforms().into_iter().find(|(p, _)| *p == slot.platform) {
+            match SimulatedPlatform::new(platform, url.as_str()) {
+                Ok(simulated) => drivers.push(Arc::new(simulated)),
+                Err(e) => failures.push((platform, e)),
+            }
+            continue;
+        }
         match slot.platform {
             DeploymentPlatform::Local => {
                 // The local platform runs `bot-sim` children of this very binary.
@@ -135,6 +144,13 @@ async fn check_platforms(state: &AppState) -> Result<(), CommandError> {
 }
 
 fn warn_skipped(config: &Config) {
+    for (p, url) in config.simulated_platforms() {
+        tracing::warn!(
+            platform = p.as_str(),
+            fleet_host = %url,
+            "platform is SIMULATED (SIMULATED_PLATFORM_URL): bots run on the bot-sim fleet host, not on a real cloud"
+        );
+    }
     for p in &config.skipped_platforms {
         tracing::warn!(
             platform = p.as_str(),
@@ -242,7 +258,14 @@ pub async fn check_platforms_report(config: &Config) -> Result<String, String> {
         }
     };
     let registry = PlatformRegistry::new(config, drivers);
+    let simulated = config.simulated_platforms();
     for h in registry.probe_all().await {
+        if let Some((_, url)) = simulated.iter().find(|(p, _)| *p == h.platform) {
+            out.push_str(&format!(
+                "platform {:<8} SIMULATED by the bot-sim fleet host at {url}\n",
+                h.platform.as_str()
+            ));
+        }
         match &h.error {
             None => out.push_str(&format!("platform {:<8} ok\n", h.platform.as_str())),
             Some(e) => {

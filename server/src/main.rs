@@ -42,7 +42,9 @@ enum Command {
         command: ConfigCommand,
     },
     /// Be a simulated bot: follow the bot contract against MILO_URL like a real bot container
-    /// (needs only BOT_ID or POOL_SLOT_UUID, MILO_URL and MILO_AUTH_TOKEN).
+    /// (needs only BOT_ID or POOL_SLOT_UUID, MILO_URL and MILO_AUTH_TOKEN). With
+    /// `--fleet N --listen ADDR`: be the fleet host that runs up to N of them for simulated
+    /// platforms (docs/SIMULATION.md).
     BotSim(server::bot_sim::SimArgs),
 }
 
@@ -126,14 +128,27 @@ fn migrate(status: bool, redo_all: bool) -> ExitCode {
 /// `meeboter bot-sim`: needs none of the server's configuration.
 fn bot_sim(args: server::bot_sim::SimArgs) -> ExitCode {
     server::telemetry::init(app::backend::config::LogFormat::Pretty);
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    // One bot needs one thread; a fleet of thousands uses every core.
+    let runtime = if args.fleet.is_some() {
+        tokio::runtime::Builder::new_multi_thread().enable_all().build()
+    } else {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()
+    };
+    let runtime = match runtime {
         Ok(r) => r,
         Err(e) => {
             eprintln!("meeboter bot-sim: cannot start the async runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(server::bot_sim::run(args)) {
+    let work = async move {
+        if args.fleet.is_some() {
+            server::bot_sim::fleet::run(args).await
+        } else {
+            server::bot_sim::run(args).await
+        }
+    };
+    match runtime.block_on(work) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("meeboter bot-sim: {e}");

@@ -118,6 +118,9 @@ pub struct Config {
     pub statement_timeout: Duration,
     /// How long an HTTP request may take before it is answered 503.
     pub request_timeout: Duration,
+    /// `SIMULATED_PLATFORM_URL`: the `bot-sim --fleet` host that drives every platform but
+    /// `local` instead of its real driver (development and soak tests only).
+    pub simulated_platform_url: Option<Url>,
 }
 
 impl Config {
@@ -153,8 +156,17 @@ impl Config {
         let aws = AwsConfig::read(vars, &mut errs);
         let coolify = CoolifyConfig::read(vars, &mut errs, &ghcr_org);
         let local = LocalConfig::read(vars, &mut errs, mode);
-        let (platforms, skipped_platforms) =
-            platforms::resolve_priority(vars, &mut errs, mode, &k8s, &aws, &coolify, &local);
+        let simulated_platform_url = platforms::read_simulated_url(vars, &mut errs, mode);
+        let (platforms, skipped_platforms) = platforms::resolve_priority(
+            vars,
+            &mut errs,
+            mode,
+            &k8s,
+            &aws,
+            &coolify,
+            &local,
+            simulated_platform_url.is_some(),
+        );
         let s3 = read_s3(vars, &mut errs);
         let platform_backoff =
             Duration::from_millis(vars.number(&mut errs, "PLATFORM_BACKOFF_MS", 5_000, 100..=3_600_000));
@@ -213,6 +225,7 @@ impl Config {
             ),
             statement_timeout: vars.millis(&mut errs, "DATABASE_STATEMENT_TIMEOUT_MS", 30_000),
             request_timeout: Duration::from_secs(vars.number(&mut errs, "REQUEST_TIMEOUT_SECS", 30, 1..=3600)),
+            simulated_platform_url,
         };
         errs.into_result(config)
     }
@@ -220,6 +233,13 @@ impl Config {
     /// Whether cookies must carry `Secure`.
     pub fn secure_cookies(&self) -> bool {
         self.app_origin_url.scheme() == "https"
+    }
+
+    /// The platforms the `bot-sim` fleet host drives instead of their real drivers, and where
+    /// it is (empty without `SIMULATED_PLATFORM_URL`).
+    pub fn simulated_platforms(&self) -> Vec<(DeploymentPlatform, &Url)> {
+        let Some(url) = &self.simulated_platform_url else { return Vec::new() };
+        self.platforms.iter().filter(|s| s.platform != DeploymentPlatform::Local).map(|s| (s.platform, url)).collect()
     }
 
     /// The resolved configuration as (name, value) rows, secrets redacted.
@@ -244,6 +264,16 @@ impl Config {
         }
         for p in &self.skipped_platforms {
             row(&format!("{}_BOT_LIMIT", p.env_prefix()), "unset: platform skipped".to_owned());
+        }
+        if let Some(url) = &self.simulated_platform_url {
+            let simulated: Vec<&str> = self.simulated_platforms().iter().map(|(p, _)| p.as_str()).collect();
+            row(
+                "SIMULATED_PLATFORM_URL",
+                format!(
+                    "{url} -- SIMULATED: {} run on the bot-sim fleet host, not on a real cloud",
+                    simulated.join(",")
+                ),
+            );
         }
         row("GLOBAL_QUEUE_TIMEOUT_MS", self.global_queue_timeout.as_millis().to_string());
         row("DEPLOYMENT_QUEUE_MAX_CONCURRENT", self.deployment_queue_max_concurrent.to_string());

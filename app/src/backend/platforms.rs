@@ -6,10 +6,12 @@
 pub mod coolify;
 pub mod ecs;
 pub mod env;
+pub mod faults;
 pub mod kubernetes;
 pub mod local;
 pub mod pull_lock;
 pub mod registry;
+pub mod simulated;
 
 pub use registry::{PlatformHealth, PlatformRegistry};
 

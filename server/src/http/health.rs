@@ -44,13 +44,18 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
 /// and the bots; the other platforms keep placing bots.
 fn ready(state: &AppState) -> (StatusCode, Json<Value>) {
     let health = state.platforms.health();
+    let simulated = state.config.simulated_platforms();
     let platforms: serde_json::Map<String, Value> = health
         .iter()
         .map(|h| {
-            let v = match h.kind {
+            let mut v = match h.kind {
                 None => json!({ "status": "ok", "since": h.since }),
                 Some(kind) => json!({ "status": "failing", "error": kind, "since": h.since }),
             };
+            // Development only (refused in production): say loudly where the bots really run.
+            if let Some((_, url)) = simulated.iter().find(|(p, _)| *p == h.platform) {
+                v["simulated"] = json!(url.as_str());
+            }
             (h.platform.as_str().to_owned(), v)
         })
         .collect();

@@ -30,5 +30,6 @@ mod prism;
 mod recovery;
 mod screenshots;
 mod server_fns;
+mod simulated;
 mod support;
 mod trpc;

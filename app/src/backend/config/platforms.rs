@@ -325,7 +325,24 @@ impl LocalConfig {
     pub(super) fn describe(&self, _row: &mut impl FnMut(&str, String)) {}
 }
 
-/// Applies the validation rules of the hybrid deployer to `PLATFORM_PRIORITY`.
+/// `SIMULATED_PLATFORM_URL`: where the `bot-sim --fleet` host listens, refused in production.
+pub(super) fn read_simulated_url(vars: &Vars, errs: &mut ConfigErrors, mode: RunMode) -> Option<Url> {
+    const KEY: &str = "SIMULATED_PLATFORM_URL";
+    vars.get(KEY)?;
+    if mode == RunMode::Production {
+        errs.push(
+            KEY,
+            "simulated platforms are not allowed in production; unset it, or set MEEBOTER_ENV=development for a soak test",
+        );
+        return None;
+    }
+    Some(vars.url(errs, KEY, "http://127.0.0.1:9400"))
+}
+
+/// Applies the validation rules of the hybrid deployer to `PLATFORM_PRIORITY`. With
+/// `simulated`, the fleet host stands in for k8s, aws and coolify, so their connection settings
+/// are not required (their limits and queue timeouts still are used).
+#[expect(clippy::too_many_arguments, reason = "one reader per platform, passed as they are read")]
 pub(super) fn resolve_priority(
     vars: &Vars,
     errs: &mut ConfigErrors,
@@ -334,6 +351,7 @@ pub(super) fn resolve_priority(
     aws: &AwsConfig,
     coolify: &CoolifyConfig,
     local: &LocalConfig,
+    simulated: bool,
 ) -> (Vec<PlatformSlot>, Vec<DeploymentPlatform>) {
     const KEY: &str = "PLATFORM_PRIORITY";
     let names = match vars.get(KEY) {
@@ -374,6 +392,7 @@ pub(super) fn resolve_priority(
         match limit {
             Some(limit) => {
                 match platform {
+                    _ if simulated => {}
                     DeploymentPlatform::Aws => aws.check_enabled(errs),
                     DeploymentPlatform::Coolify => coolify.check_enabled(errs),
                     DeploymentPlatform::K8s | DeploymentPlatform::Local => {}

@@ -261,3 +261,44 @@ fn the_remove_from_call_grace_defaults_to_a_minute_and_is_validated() {
         assert!(e.to_string().contains("from 1000 to 3600000"), "{e}");
     }
 }
+
+#[test]
+fn a_simulated_platform_url_is_refused_in_production() {
+    let e = errors(&[
+        ("PLATFORM_PRIORITY", "k8s"),
+        ("K8S_BOT_LIMIT", "5"),
+        ("SIMULATED_PLATFORM_URL", "http://127.0.0.1:9400"),
+    ]);
+    assert!(e.mentions("SIMULATED_PLATFORM_URL"), "{e}");
+    assert!(e.to_string().contains("not allowed in production"), "{e}");
+}
+
+#[test]
+fn simulated_platforms_need_only_their_limits_and_say_so_loudly() {
+    let c = Config::from_vars(&vars(&[
+        ("MEEBOTER_ENV", "development"),
+        ("PLATFORM_PRIORITY", "k8s,aws,coolify,local"),
+        ("K8S_BOT_LIMIT", "30"),
+        ("AWS_BOT_LIMIT", "50"),
+        ("AWS_QUEUE_TIMEOUT_MS", "1234"),
+        ("COOLIFY_BOT_LIMIT", "100"),
+        ("SIMULATED_PLATFORM_URL", "http://127.0.0.1:9400"),
+    ]))
+    .expect("no AWS_* or COOLIFY_* connection settings needed");
+    assert_eq!(c.platforms.len(), 4);
+    assert_eq!(c.platforms[1].queue_timeout, Duration::from_millis(1234));
+    let simulated: Vec<DeploymentPlatform> = c.simulated_platforms().into_iter().map(|(p, _)| p).collect();
+    assert_eq!(simulated, [DeploymentPlatform::K8s, DeploymentPlatform::Aws, DeploymentPlatform::Coolify]);
+    let row = c.describe().into_iter().find(|(k, _)| k == "SIMULATED_PLATFORM_URL").expect("described").1;
+    assert!(row.contains("SIMULATED: k8s,aws,coolify") && row.contains("127.0.0.1:9400"), "{row}");
+
+    let e = errors(&[
+        ("MEEBOTER_ENV", "development"),
+        ("PLATFORM_PRIORITY", "aws"),
+        ("AWS_BOT_LIMIT", "5"),
+        ("SIMULATED_PLATFORM_URL", "ftp://fleet"),
+    ]);
+    assert!(e.mentions("SIMULATED_PLATFORM_URL"), "{e}");
+    let plain = Config::from_vars(&vars(&[("MEEBOTER_ENV", "development")])).unwrap();
+    assert!(plain.simulated_platforms().is_empty());
+}
