@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use crate::model::bot::{BotStatus, MeetingPlatform};
+use crate::model::bot::{BotStatus, MeetingPlatform, QueueInfo};
 use crate::model::platform::DeploymentPlatform;
 
 /// Tailwind classes of a status badge.
@@ -70,4 +70,43 @@ pub fn InfraBadge(platform: Option<DeploymentPlatform>) -> impl IntoView {
             </span>
         }
     })
+}
+
+/// "~40 s", "~3 min", "~1 h 20 min": an estimated wait, rounded as people say it.
+pub fn approx_wait(ms: u64) -> String {
+    let s = ms.div_ceil(1000);
+    match s {
+        0..=59 => format!("~{s} s"),
+        60..=3599 => format!("~{} min", s.div_ceil(60)),
+        _ => format!("~{} h {} min", s / 3600, (s % 3600) / 60),
+    }
+}
+
+/// Where a QUEUED bot stands: "#3 · ~2 min" (why it waits on hover).
+#[component]
+pub fn QueueNote(queue: Option<QueueInfo>) -> impl IntoView {
+    queue.map(|q| {
+        let eta = q.estimated_wait_ms.map_or_else(|| "no estimate yet".to_owned(), approx_wait);
+        let why = q.waiting_on.clone().unwrap_or_else(|| "Waiting for a platform".to_owned());
+        view! {
+            <span class="ml-2 whitespace-nowrap text-xs text-amber-800" data-testid="queue-position" title=why>
+                {format!("#{} · {eta}", q.position)}
+            </span>
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::approx_wait;
+
+    #[test]
+    fn waits_are_rounded_up_as_people_say_them() {
+        assert_eq!(approx_wait(0), "~0 s");
+        assert_eq!(approx_wait(1_500), "~2 s");
+        assert_eq!(approx_wait(59_000), "~59 s");
+        assert_eq!(approx_wait(61_000), "~2 min");
+        assert_eq!(approx_wait(3_600_000), "~1 h 0 min");
+        assert_eq!(approx_wait(4_830_000), "~1 h 20 min");
+    }
 }

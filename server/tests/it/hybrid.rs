@@ -372,3 +372,38 @@ async fn a_live_replica_keeps_its_placements_by_renewing_its_leases() {
     let other = deployer(&app, vec![Scripted::new(K8s), Scripted::new(Local)]);
     assert_eq!(other.dispatch_once().await.unwrap(), vec![], "a renewed lease is not taken over");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_bots_get_an_estimated_start_from_measured_durations() {
+    let (mut app, key) =
+        two_platforms(&[("K8S_BOT_LIMIT", "1"), ("LOCAL_BOT_LIMIT", "1"), ("K8S_QUEUE_TIMEOUT_MS", "0")]).await;
+    let ids = queue(&mut app, &key, 4, json!({ "meetingUrl": MEET })).await;
+    let d = deployer(&app, vec![Scripted::new(K8s), Scripted::new(Local)]);
+    d.dispatch_once().await.unwrap();
+    // Without a finished bot there is no run time to estimate from: no estimate, not a guess.
+    let r = app.api("GET", &format!("/api/v1/bots/{}", ids[2]), &key, None).await;
+    assert_eq!(r.json()["queue"]["position"], 1, "{}", r.body);
+    assert!(r.json()["queue"]["estimatedWaitMs"].is_null(), "{}", r.body);
+    assert_eq!(r.json()["queue"]["waitingOn"], "local is at its limit (1/1)", "{}", r.body);
+
+    // History: bots ran 60 s; the two running bots started 20 s and 50 s ago; deploys took 2 s.
+    app.exec(&format!("UPDATE bots SET deploying_at = now() - interval '20 seconds' WHERE id = {}", ids[0])).await;
+    app.exec(&format!("UPDATE bots SET deploying_at = now() - interval '50 seconds' WHERE id = {}", ids[1])).await;
+    app.exec(&format!(
+        "INSERT INTO bots (user_id, meeting, meeting_platform, automatic_leave, status, deploying_at, status_changed_at, start_time, end_time) \
+         SELECT user_id, meeting, meeting_platform, automatic_leave, 'DONE', now() - interval '70 seconds', now() - interval '10 seconds', now(), now() \
+         FROM bots WHERE id = {}",
+        ids[0]
+    ))
+    .await;
+    app.exec("UPDATE deploy_attempts SET duration_ms = 2000").await;
+    tokio::time::sleep(app::backend::deployer::estimate::SNAPSHOT_TTL).await;
+    let first = app.api("GET", &format!("/api/v1/bots/{}", ids[2]), &key, None).await.json();
+    let second = app.api("GET", &format!("/api/v1/bots/{}", ids[3]), &key, None).await.json();
+    // Position 1 waits for the bot 50 s into its 60 s run (10 s, less the seconds since), position 2
+    // for the other (40 s), each plus a 2 s deploy.
+    let ms = |b: &serde_json::Value| b["queue"]["estimatedWaitMs"].as_i64().unwrap();
+    assert!((9_000..=12_500).contains(&ms(&first)), "{first}");
+    assert!((39_000..=42_500).contains(&ms(&second)), "{second}");
+    assert!(first["queue"]["estimatedStartAt"].is_string(), "{first}");
+}

@@ -20,7 +20,7 @@ use crate::backend::config::PlatformSlot;
 use crate::model::bot::{BotStatus, QueueInfo};
 
 /// How long a measured snapshot is reused.
-pub const SNAPSHOT_TTL: Duration = Duration::from_secs(5);
+pub const SNAPSHOT_TTL: Duration = Duration::from_secs(2);
 /// How many recent bots and deploy calls the medians are taken over.
 pub const SAMPLE: i64 = 500;
 
@@ -37,6 +37,8 @@ pub struct Snapshot {
     pub run_ms: Option<f64>,
     /// Median platform deploy call.
     pub deploy_ms: Option<f64>,
+    /// Why a bot cannot start now when no platform has room ("local is at its limit (1/1)").
+    pub why_full: Option<String>,
 }
 
 impl Snapshot {
@@ -132,7 +134,7 @@ impl Estimator {
                     position,
                     estimated_wait_ms: wait,
                     estimated_start_at: wait.map(|ms| now + chrono::Duration::milliseconds(ms as i64)),
-                    waiting_on: r.last_error,
+                    waiting_on: r.last_error.or_else(|| snapshot.why_full.clone()),
                 };
                 (r.bot_id, info)
             })
@@ -164,7 +166,7 @@ pub async fn measure(
 ) -> diesel::QueryResult<Snapshot> {
     let run: Median = diesel::sql_query(
         "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS ms FROM ( \
-             SELECT extract(epoch FROM status_changed_at - deploying_at) * 1000 AS ms FROM bots \
+             SELECT (extract(epoch FROM status_changed_at - deploying_at) * 1000)::float8 AS ms FROM bots \
              WHERE status IN ('DONE', 'FATAL') AND deploying_at IS NOT NULL AND status_changed_at >= deploying_at \
              ORDER BY status_changed_at DESC LIMIT $1) t",
     )
@@ -180,7 +182,7 @@ pub async fn measure(
     .get_result(conn)
     .await?;
     let active: Vec<Active> = diesel::sql_query(
-        "SELECT deployment_platform AS platform, extract(epoch FROM now() - deploying_at) * 1000 AS age_ms \
+        "SELECT deployment_platform AS platform, (extract(epoch FROM now() - deploying_at) * 1000)::float8 AS age_ms \
          FROM bots WHERE status = ANY($1) AND deployment_platform IS NOT NULL",
     )
     .bind::<Array<Text>, _>(BotStatus::active_names())
@@ -194,6 +196,16 @@ pub async fn measure(
     let mut free = 0u32;
     let mut capacity = 0u32;
     let mut ends_ms = Vec::new();
+    let mut states = Vec::new();
+    for slot in slots {
+        let name = slot.platform.as_str();
+        if !usable.iter().any(|u| u.platform == slot.platform) {
+            states.push(format!("{name} is failing or throttled and skipped for now"));
+            continue;
+        }
+        let used = active.iter().filter(|a| a.platform.as_deref() == Some(name)).count();
+        states.push(format!("{name} is at its limit ({used}/{})", slot.limit));
+    }
     for slot in &usable {
         let here: Vec<&Active> =
             active.iter().filter(|a| a.platform.as_deref() == Some(slot.platform.as_str())).collect();
@@ -204,7 +216,8 @@ pub async fn measure(
         }
     }
     ends_ms.sort_by(f64::total_cmp);
-    Ok(Snapshot { free, capacity, ends_ms, run_ms: run.ms, deploy_ms: deploy.ms })
+    let why_full = (free == 0 && !slots.is_empty()).then(|| states.join(", "));
+    Ok(Snapshot { free, capacity, ends_ms, run_ms: run.ms, deploy_ms: deploy.ms, why_full })
 }
 
 #[cfg(test)]
@@ -212,7 +225,14 @@ mod tests {
     use super::*;
 
     fn snap(free: u32, capacity: u32, ends: &[f64]) -> Snapshot {
-        Snapshot { free, capacity, ends_ms: ends.to_vec(), run_ms: Some(60_000.0), deploy_ms: Some(2_000.0) }
+        Snapshot {
+            free,
+            capacity,
+            ends_ms: ends.to_vec(),
+            run_ms: Some(60_000.0),
+            deploy_ms: Some(2_000.0),
+            why_full: None,
+        }
     }
 
     #[test]

@@ -9,12 +9,12 @@ use logs::LogsTab;
 use platform::PlatformTab;
 
 use crate::api::bots::{get_bot, get_bot_logs, get_bot_screenshots};
-use crate::components::badges::{InfraBadge, PlatformLabel, StatusBadge};
+use crate::components::badges::{approx_wait, InfraBadge, PlatformLabel, StatusBadge};
 use crate::components::dialog::Dialog;
 use crate::components::live::{use_live, use_tick, Loaded};
 use crate::components::time::{now, relative, short};
 use crate::components::ui::{EmptyState, TD, TH};
-use crate::model::bot::{Bot, BotEvent, BotLogLine, Screenshot};
+use crate::model::bot::{Bot, BotEvent, BotLogLine, QueueInfo, Screenshot};
 use crate::model::error::AppError;
 
 /// What the dialog refreshes: the bot and its events.
@@ -109,6 +109,24 @@ pub(super) fn row(label: &'static str, value: impl IntoView + 'static) -> impl I
     }
 }
 
+/// The queue rows of a QUEUED bot: its position, when it is expected to start, and why it waits.
+fn queue_row(queue: Option<QueueInfo>) -> impl IntoView {
+    queue.map(|q| {
+        let start = match (q.estimated_wait_ms, q.estimated_start_at) {
+            (Some(ms), Some(at)) => format!("in {} ({})", approx_wait(ms), at.format("%H:%M:%S UTC")),
+            _ => "no estimate yet (no measured deploys)".to_owned(),
+        };
+        view! {
+            {row(
+                "Queue position",
+                view! { <span data-testid="queue-position-detail">{format!("#{}", q.position)}</span> },
+            )}
+            {row("Expected start", view! { <span data-testid="queue-eta">{start}</span> })}
+            {q.waiting_on.map(|why| row("Waiting on", why))}
+        }
+    })
+}
+
 #[component]
 fn Overview(bot: Bot, events: Vec<BotEvent>) -> impl IntoView {
     let n = now();
@@ -134,7 +152,7 @@ fn Overview(bot: Bot, events: Vec<BotEvent>) -> impl IntoView {
             <section class="rounded-lg bg-slate-50 p-4">
                 <h3 class="text-sm font-semibold text-slate-900">"Bot Status"</h3>
                 <dl class="mt-2 divide-y divide-slate-200">
-                    {row("Status", view! { <StatusBadge status=bot.status /> })}
+                    {row("Status", view! { <StatusBadge status=bot.status /> })} {queue_row(bot.queue.clone())}
                     {row("Infra", view! { <InfraBadge platform=bot.deployment_platform /> })}
                     {row("Last Heartbeat", heartbeat)} {row("Events", event_count.to_string())}
                     {row("Created", relative(bot.created_at, n))}

@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use crate::components::badges::{InfraBadge, PlatformLabel, StatusBadge};
+use crate::components::badges::{InfraBadge, PlatformLabel, QueueNote, StatusBadge};
 use crate::components::time::{now, relative};
 use crate::components::ui::{EmptyState, TD, TH};
 use crate::model::bot::{Bot, BotStatus};
@@ -69,6 +69,7 @@ pub fn BotsTable(
                     </td>
                     <td class=TD>
                         <StatusBadge status=bot.status />
+                        <QueueNote queue=bot.queue.clone() />
                     </td>
                     <td class=TD>
                         <InfraBadge platform=bot.deployment_platform />
