@@ -26,8 +26,8 @@ pub fn HomePage() -> impl IntoView {
 fn Landing() -> impl IntoView {
     let features = [
         ("Every meeting platform", "Send bots into Zoom, Google Meet and Microsoft Teams calls from one API."),
-        ("Your infrastructure", "Run each bot as a Kubernetes Job, an AWS ECS task or in a Coolify pool, in the order and within the limits you set."),
-        ("Always accounted for", "Every bot's status, heartbeat, logs and screenshots, live, with a durable queue."),
+        ("Your infrastructure", "Run each bot as a Kubernetes Job, an AWS ECS task or in a Coolify pool, in the order and within the limits you set, failing over when a platform fails."),
+        ("Always accounted for", "Every bot's status, heartbeat, logs and screenshots, live, with a durable queue that shows each bot's place and expected start."),
     ];
     let plans = [
         ("Free", "5 bots per day", "$0"),
