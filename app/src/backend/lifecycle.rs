@@ -91,7 +91,7 @@ pub struct Change {
     pub to: BotStatus,
     /// Why, for people (the event's `description`); the status's own description when `None`.
     pub description: Option<String>,
-    /// A machine-readable reason (`HEARTBEAT_TIMEOUT`, `DEPLOY_FAILED`, ...).
+    /// A machine-readable reason (`HEARTBEAT_TIMEOUT`, `GLOBAL_QUEUE_TIMEOUT`, ...).
     pub sub_code: Option<&'static str>,
     /// An event recorded just before the status event (`USER_CANCELLED_DEPLOYMENT`).
     pub cause: Option<&'static str>,
