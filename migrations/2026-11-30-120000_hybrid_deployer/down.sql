@@ -1,5 +1,6 @@
 DROP TABLE deploy_attempts;
 DROP TABLE platform_health;
+DROP INDEX bots_finished_runs_idx;
 ALTER TABLE bots DROP COLUMN deploying_at;
 DROP INDEX deployment_queue_timeout_idx;
 ALTER TABLE deployment_queue DROP COLUMN platform_since;

@@ -23,7 +23,8 @@ ALTER TABLE bots ADD COLUMN deploying_at TIMESTAMPTZ;
 
 -- Each platform's health as every replica's deploys found it: a failing platform is skipped
 -- until retry_at, then probed; a successful probe or deploy makes it healthy again. A platform
--- that asked us to slow down is not called before throttled_until.
+-- that asked us to slow down is not called before throttled_until; one that answered it is full
+-- (a quota) is not tried before full_until.
 CREATE TABLE platform_health (
     platform        TEXT PRIMARY KEY,
     failures        INTEGER NOT NULL DEFAULT 0,
@@ -32,6 +33,7 @@ CREATE TABLE platform_health (
     reason          TEXT,
     throttles       INTEGER NOT NULL DEFAULT 0,
     throttled_until TIMESTAMPTZ,
+    full_until      TIMESTAMPTZ,
     updated_at      TIMESTAMPTZ NOT NULL DEFAULT now()
 );
 
@@ -48,3 +50,6 @@ CREATE TABLE deploy_attempts (
 );
 CREATE INDEX deploy_attempts_started_idx ON deploy_attempts (started_at);
 CREATE INDEX deploy_attempts_platform_idx ON deploy_attempts (platform, started_at);
+-- The median run of recent bots (queue estimates).
+CREATE INDEX bots_finished_runs_idx ON bots (status_changed_at DESC)
+    WHERE status IN ('DONE', 'FATAL') AND deploying_at IS NOT NULL;

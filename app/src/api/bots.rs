@@ -31,7 +31,7 @@ pub async fn list_bots(filter: BotFilter) -> Result<BotPage, AppError> {
     let (user, mut conn) = super::ctx::user_and_conn().await?;
     let state = super::ctx::state()?;
     let mut page = svc::list_bots(&mut conn, user.id, &filter).await?;
-    svc::with_queue(&mut conn, &state.estimator, &state.config.platforms, &mut page.data).await?;
+    svc::with_queue(&mut conn, &state.estimator, &state.config.platforms, &mut page.data).await;
     Ok(page)
 }
 
@@ -42,7 +42,7 @@ pub async fn get_bot(id: i64) -> Result<(Bot, Vec<BotEvent>), AppError> {
     let (user, mut conn) = super::ctx::user_and_conn().await?;
     let state = super::ctx::state()?;
     let mut bot = svc::get_bot(&mut conn, user.id, id).await?;
-    svc::with_queue(&mut conn, &state.estimator, &state.config.platforms, std::slice::from_mut(&mut bot)).await?;
+    svc::with_queue(&mut conn, &state.estimator, &state.config.platforms, std::slice::from_mut(&mut bot)).await;
     let events = svc::list_events(&mut conn, user.id, id).await?;
     Ok((bot, events))
 }

@@ -9,7 +9,7 @@
 //! | [`health::HealthMonitor`] | fails bots that stopped heartbeating, never started or did not leave the call (a backstop: the reconciler runs the same sweep) | [`health::HEALTH_INTERVAL`] |
 //! | [`reconciler::Reconciler`] | fails bots whose resource vanished, stops finished bots' resources until confirmed, then orphans (leader only) | [`reconciler::RECONCILE_INTERVAL`] |
 //! | [`log_archiver::LogArchiver`] | moves finished bots' log lines to object storage | [`log_archiver::ARCHIVE_INTERVAL`] |
-//! | [`maintenance::Maintenance`] | deletes expired sessions and old sign-in attempts | [`maintenance::MAINTENANCE_INTERVAL`] |
+//! | [`maintenance::Maintenance`] | deletes expired sessions, old sign-in attempts and deploy attempts | [`maintenance::MAINTENANCE_INTERVAL`] |
 //! | [`coolify_pool::CoolifyPoolWorker`] | follows, recovers and syncs the Coolify pool (leader only; with Coolify) | [`coolify_pool::UPKEEP_INTERVAL`], sync [`coolify_pool::SYNC_INTERVAL`] |
 
 pub mod coolify_pool;

@@ -207,6 +207,7 @@ diesel::table! {
         reason -> Nullable<Text>,
         throttles -> Int4,
         throttled_until -> Nullable<Timestamptz>,
+        full_until -> Nullable<Timestamptz>,
         updated_at -> Timestamptz,
     }
 }

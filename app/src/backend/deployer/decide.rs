@@ -47,6 +47,20 @@ pub enum Health {
     Throttled {
         until: DateTime<Utc>,
     },
+    /// Answered that it is full (a quota): not tried again before `until`.
+    Quota {
+        until: DateTime<Utc>,
+    },
+}
+
+impl Health {
+    /// Until when a healthy platform holds off new bots (throttling or a quota).
+    fn held_until(self) -> Option<DateTime<Utc>> {
+        match self {
+            Health::Throttled { until } | Health::Quota { until } => Some(until),
+            Health::Healthy | Health::Unhealthy { .. } => None,
+        }
+    }
 }
 
 /// One platform of `PLATFORM_PRIORITY`, with its capacity now.
@@ -69,8 +83,9 @@ impl SlotView {
 /// Where a bot goes next.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decision {
-    /// Reserve capacity on `slots[slot]` and deploy there; the row keeps `platform_index`.
-    Reserve { slot: usize, platform_index: usize },
+    /// Reserve capacity on `slots[slot]` and deploy there; the row moves to `platform_index`,
+    /// reached at `platform_since`.
+    Reserve { slot: usize, platform_index: usize, platform_since: DateTime<Utc> },
     /// Nothing can take the bot now: back to the queue until `retry_at`.
     /// `platform_since` is when the bot reached `platform_index`; `wait_until` when its wait
     /// there ends (in the global queue: none).
@@ -96,9 +111,17 @@ pub fn decide(q: &QueueState, slots: &[SlotView], now: DateTime<Utc>, retry: Dur
             reason: format!("Every platform refused this bot ({}); see the events before this one.", names.join(", ")),
         };
     }
-    if now >= q.timeout_at {
+    let walked = walk(q, slots, now, retry);
+    if matches!(walked, Decision::Wait { .. }) && now >= q.timeout_at {
+        // A bot with room is placed even at its timeout (a queueTimeoutMs of 0 means "do not
+        // wait", not "never start"); one that would wait longer is over.
         return expire(q, slots);
     }
+    walked
+}
+
+/// Where the walk over the platforms leads, ignoring the queue timeout.
+fn walk(q: &QueueState, slots: &[SlotView], now: DateTime<Utc>, retry: Duration) -> Decision {
     let retry = chrono::Duration::from_std(retry).unwrap_or_else(|_| chrono::Duration::seconds(1));
     let soon = |until: Option<DateTime<Utc>>| {
         let mut at = (now + retry).min(q.timeout_at);
@@ -115,20 +138,21 @@ pub fn decide(q: &QueueState, slots: &[SlotView], now: DateTime<Utc>, retry: Dur
             index += 1;
             continue;
         }
-        if slot.has_room() && !matches!(slot.health, Health::Throttled { .. }) {
-            return Decision::Reserve { slot: index, platform_index: index };
+        if slot.has_room() && slot.health.held_until().is_none() {
+            return Decision::Reserve { slot: index, platform_index: index, platform_since: since };
         }
         let timeout = chrono::Duration::from_std(slot.queue_timeout).unwrap_or_else(|_| chrono::Duration::zero());
         let until = since + timeout;
         if now < until {
-            let (retry_at, why) = match slot.health {
-                Health::Throttled { until: t } => {
-                    (t.min(until).min(q.timeout_at).max(now), format!("{} asked to slow down", slot.platform.as_str()))
-                }
-                _ => (
-                    soon(Some(until)),
-                    format!("{} is at its limit ({}/{})", slot.platform.as_str(), slot.used, slot.limit),
-                ),
+            let name = slot.platform.as_str();
+            let retry_at = match slot.health.held_until() {
+                Some(t) => t.min(until).min(q.timeout_at).max(now),
+                None => soon(Some(until)),
+            };
+            let why = match slot.health {
+                Health::Throttled { .. } => format!("{name} asked to slow down"),
+                Health::Quota { .. } => format!("{name} is full (a quota)"),
+                _ => format!("{name} is at its limit ({}/{})", slot.used, slot.limit),
             };
             return Decision::Wait {
                 platform_index: index,
@@ -145,7 +169,7 @@ pub fn decide(q: &QueueState, slots: &[SlotView], now: DateTime<Utc>, retry: Dur
     // The global queue: the first usable platform with room, in priority order.
     let usable = |s: &SlotView| !q.rejected_by.contains(&s.platform) && s.health == Health::Healthy;
     if let Some(slot) = slots.iter().position(|s| usable(s) && s.has_room()) {
-        return Decision::Reserve { slot, platform_index: slots.len() };
+        return Decision::Reserve { slot, platform_index: slots.len(), platform_since: since.min(now) };
     }
     Decision::Wait {
         platform_index: slots.len(),
@@ -185,6 +209,7 @@ fn summary(q: &QueueState, slots: &[SlotView]) -> String {
                 match s.health {
                     Health::Unhealthy { .. } => format!("{name} is failing and skipped for now"),
                     Health::Throttled { .. } => format!("{name} asked to slow down"),
+                    Health::Quota { .. } => format!("{name} is full (a quota)"),
                     Health::Healthy => format!("{name} is at its limit ({}/{})", s.used, s.limit),
                 }
             }
@@ -275,7 +300,10 @@ mod tests {
     #[test]
     fn the_first_platform_with_room_takes_the_bot() {
         let slots = [slot(K8s, 3, 30, 60), slot(Aws, 0, 50, 30)];
-        assert_eq!(decide(&fresh(), &slots, t0(), RETRY), Decision::Reserve { slot: 0, platform_index: 0 });
+        assert_eq!(
+            decide(&fresh(), &slots, t0(), RETRY),
+            Decision::Reserve { slot: 0, platform_index: 0, platform_since: t0() }
+        );
     }
 
     #[test]
@@ -294,7 +322,10 @@ mod tests {
         assert!(matches!(d, Decision::Wait { platform_index: 0, wait_until: Some(u), .. } if u == until), "{d:?}");
 
         // The wait is over: the next platform takes it.
-        assert_eq!(decide(&fresh(), &slots, t0() + secs(60), RETRY), Decision::Reserve { slot: 1, platform_index: 1 });
+        assert_eq!(
+            decide(&fresh(), &slots, t0() + secs(60), RETRY),
+            Decision::Reserve { slot: 1, platform_index: 1, platform_since: t0() + secs(60) }
+        );
     }
 
     #[test]
@@ -318,7 +349,10 @@ mod tests {
     #[test]
     fn a_zero_queue_timeout_moves_on_at_once() {
         let slots = [slot(K8s, 30, 30, 0), slot(Aws, 0, 50, 30)];
-        assert_eq!(decide(&fresh(), &slots, t0(), RETRY), Decision::Reserve { slot: 1, platform_index: 1 });
+        assert_eq!(
+            decide(&fresh(), &slots, t0(), RETRY),
+            Decision::Reserve { slot: 1, platform_index: 1, platform_since: t0() }
+        );
     }
 
     #[test]
@@ -336,14 +370,20 @@ mod tests {
         let mut slots = [slot(K8s, 0, 30, 60), slot(Aws, 0, 50, 30), slot(Coolify, 0, 10, 300)];
         slots[0].health = Health::Unhealthy { retry_at: t0() + secs(5) };
         let q = QueueState { rejected_by: vec![Aws], ..fresh() };
-        assert_eq!(decide(&q, &slots, t0(), RETRY), Decision::Reserve { slot: 2, platform_index: 2 });
+        assert_eq!(
+            decide(&q, &slots, t0(), RETRY),
+            Decision::Reserve { slot: 2, platform_index: 2, platform_since: t0() }
+        );
     }
 
     #[test]
     fn past_the_last_platform_any_usable_platform_with_room_takes_the_bot() {
         let mut slots = [slot(K8s, 30, 30, 60), slot(Aws, 49, 50, 30)];
         let q = QueueState { platform_index: 2, ..fresh() };
-        assert_eq!(decide(&q, &slots, t0(), RETRY), Decision::Reserve { slot: 1, platform_index: 2 });
+        assert_eq!(
+            decide(&q, &slots, t0(), RETRY),
+            Decision::Reserve { slot: 1, platform_index: 2, platform_since: t0() }
+        );
         slots[1].used = 50;
         let d = decide(&q, &slots, t0(), RETRY);
         assert_eq!(
@@ -380,6 +420,26 @@ mod tests {
         // A wait never runs past the queue timeout.
         let d = decide(&own, &slots, t0() + chrono::Duration::milliseconds(4_500), RETRY);
         assert!(matches!(d, Decision::Wait { retry_at, .. } if retry_at == t0() + secs(5)), "{d:?}");
+    }
+
+    #[test]
+    fn a_bot_at_its_timeout_still_takes_room_that_is_there() {
+        let slots = [slot(K8s, 0, 30, 60)];
+        let q = QueueState { own_timeout: true, timeout_at: t0(), ..fresh() };
+        assert!(matches!(decide(&q, &slots, t0(), RETRY), Decision::Reserve { slot: 0, .. }));
+    }
+
+    #[test]
+    fn a_platform_at_its_quota_is_waited_on_and_skipped_from_the_global_queue() {
+        let mut slots = [slot(K8s, 0, 30, 60), slot(Aws, 0, 50, 30)];
+        slots[0].health = Health::Quota { until: t0() + secs(5) };
+        let d = decide(&fresh(), &slots, t0(), RETRY);
+        assert!(
+            matches!(&d, Decision::Wait { platform_index: 0, why, retry_at, .. } if why == "k8s is full (a quota)" && *retry_at == t0() + secs(5)),
+            "{d:?}"
+        );
+        let q = QueueState { platform_index: 2, ..fresh() };
+        assert!(matches!(decide(&q, &slots, t0(), RETRY), Decision::Reserve { slot: 1, .. }));
     }
 
     #[test]

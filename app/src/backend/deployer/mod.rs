@@ -98,8 +98,6 @@ pub(crate) struct Claimed {
     pub platform_since: DateTime<Utc>,
     #[diesel(sql_type = Array<Text>)]
     pub rejected_by: Vec<String>,
-    #[diesel(sql_type = Integer)]
-    pub attempts: i32,
     #[diesel(sql_type = Bool)]
     pub own_timeout: bool,
 }
@@ -121,6 +119,28 @@ pub struct Deployer {
     db_budget: Arc<Semaphore>,
     replica: String,
     wake: Notify,
+    /// The queue rows a task of this process works on now: only their leases are renewed, so a
+    /// row whose task failed runs out its lease and another pass takes it over.
+    inflight: std::sync::Mutex<std::collections::HashSet<i64>>,
+}
+
+/// Keeps a row in [`Deployer::inflight`] while its task runs.
+pub(crate) struct InFlight<'a> {
+    deployer: &'a Deployer,
+    id: i64,
+}
+
+impl<'a> InFlight<'a> {
+    pub(crate) fn new(deployer: &'a Deployer, id: i64) -> Self {
+        deployer.inflight.lock().unwrap_or_else(|e| e.into_inner()).insert(id);
+        InFlight { deployer, id }
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.deployer.inflight.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.id);
+    }
 }
 
 impl Deployer {
@@ -129,7 +149,16 @@ impl Deployer {
         let permits = Arc::new(Semaphore::new(config.deployment_queue_max_concurrent.max(1)));
         let db_budget = Arc::new(Semaphore::new(Self::db_budget(pool.status().max_size)));
         let replica = format!("{}-{}", std::process::id(), &random_token()[..8]);
-        Deployer { pool, config, platforms, permits, db_budget, replica, wake: Notify::new() }
+        Deployer {
+            pool,
+            config,
+            platforms,
+            permits,
+            db_budget,
+            replica,
+            wake: Notify::new(),
+            inflight: std::sync::Mutex::default(),
+        }
     }
 
     /// How many pooled connections placements may hold at once: a quarter of the pool, at
@@ -163,7 +192,7 @@ impl Deployer {
                             ORDER BY priority DESC, queued_at, id LIMIT $2 FOR UPDATE SKIP LOCKED) \
                 OR q.id IN (SELECT id FROM deployment_queue WHERE status = 'WAITING' AND timeout_at <= now() \
                             ORDER BY timeout_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) \
-             RETURNING q.id, q.bot_id, q.timeout_at, q.platform_index, q.platform_since, q.rejected_by, q.attempts, \
+             RETURNING q.id, q.bot_id, q.timeout_at, q.platform_index, q.platform_since, q.rejected_by, \
                        COALESCE((SELECT b.queue_timeout_ms IS NOT NULL FROM bots b WHERE b.id = q.bot_id), false) AS own_timeout",
         )
         .bind::<Text, _>(&self.replica)
@@ -174,7 +203,10 @@ impl Deployer {
         .map_err(db("claiming queued bots failed"))?;
         drop(conn);
         drop(permit);
-        let tasks = claimed.into_iter().map(|row| async move { (row.bot_id, self.place(row).await) });
+        let tasks = claimed.into_iter().map(|row| async move {
+            let _lease = InFlight::new(self, row.id);
+            (row.bot_id, self.place(row).await)
+        });
         let results = futures_util::future::join_all(tasks).await;
         out.reserve(results.len());
         for (bot, r) in results {
@@ -211,14 +243,20 @@ impl Deployer {
         Ok(if room > 0 { room + 8 } else { 0 })
     }
 
-    /// Renews the leases of the rows this replica works on (the dispatcher calls it every
-    /// [`LEASE_RENEWAL`]).
+    /// Renews the leases of the rows this replica's tasks work on now (the dispatcher calls it
+    /// every [`LEASE_RENEWAL`]).
     pub async fn renew_leases(&self) -> Result<usize, AppError> {
+        let ids: Vec<i64> = self.inflight.lock().unwrap_or_else(|e| e.into_inner()).iter().copied().collect();
+        if ids.is_empty() {
+            return Ok(0);
+        }
         let mut conn = self.pool.get().await.map_err(|e| internal("database unavailable", e))?;
         diesel::sql_query(
-            "UPDATE deployment_queue SET claimed_at = now() WHERE claimed_by = $1 AND status IN ('PROCESSING', 'PLACING')",
+            "UPDATE deployment_queue SET claimed_at = now() \
+             WHERE id = ANY($2) AND claimed_by = $1 AND status IN ('PROCESSING', 'PLACING')",
         )
         .bind::<Text, _>(&self.replica)
+        .bind::<Array<BigInt>, _>(&ids)
         .execute(&mut conn)
         .await
         .map_err(db("renewing queue leases failed"))
@@ -251,6 +289,7 @@ impl Deployer {
                         e.public_reason(),
                         self.config.platform_backoff,
                         self.config.platform_backoff_max,
+                        true,
                     )
                     .await
                     .map_err(db("recording platform health failed"))?;

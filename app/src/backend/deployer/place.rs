@@ -18,8 +18,19 @@ use crate::model::bot::{BotStatus, MeetingPlatform};
 use crate::model::error::AppError;
 use crate::model::platform::DeploymentPlatform;
 
-/// How many claims of a bot may meet a leftover resource on its platform before it moves on.
-const LEFTOVER_TRIES: i32 = 3;
+/// How long a platform that answered it is full is not tried again.
+const QUOTA_HOLD: Duration = Duration::from_secs(5);
+
+/// One platform call.
+struct Attempt<'a> {
+    platform: DeploymentPlatform,
+    /// Its position in `PLATFORM_PRIORITY`.
+    slot: usize,
+    /// The hash of the token this placement issued.
+    hash: &'a [u8],
+    started: DateTime<Utc>,
+    took: Duration,
+}
 
 /// What the reservation transaction decided.
 enum Step {
@@ -62,10 +73,15 @@ pub(super) struct Requeue<'a> {
 impl Deployer {
     /// Places one claimed bot, failing over from platform to platform within this call.
     pub(super) async fn place(&self, mut row: Claimed) -> Result<Outcome, AppError> {
+        let mut leftovers = 0u32;
         // Each round either ends or moves the bot past a platform for good (it is marked
-        // unhealthy or has refused the bot), so the number of platforms bounds the rounds.
+        // unhealthy, or refused the bot, or kept a leftover twice), so the number of platforms
+        // bounds the rounds.
         for _ in 0..=self.platforms.slots().len() + 1 {
-            let (platform, slot, launch, hash) = match self.reserve(&row).await? {
+            // The platform call's permit first: a bot is reserved (DEPLOYING, counted against
+            // the limit) only when its call can start now, and with the health as it is now.
+            let permit = self.permits.acquire().await.map_err(|e| internal("deploy permits closed", e))?;
+            let (platform, slot, launch, hash) = match self.reserve(&mut row).await? {
                 Step::Reserved { platform, slot, launch, hash } => (platform, slot, launch, hash),
                 Step::Waiting => return Ok(Outcome::Waiting),
                 Step::Expired => return Ok(Outcome::TimedOut),
@@ -76,38 +92,40 @@ impl Deployer {
                 self.platforms.get(platform).ok_or_else(|| internal("platform vanished", platform.as_str()))?;
             let started = Utc::now();
             let clock = Instant::now();
-            let result = {
-                let _permit = self.permits.acquire().await.map_err(|e| internal("deploy permits closed", e))?;
-                driver.deploy(&launch).await
-            };
+            let result = driver.deploy(&launch).await;
+            drop(permit);
             let took = clock.elapsed();
+            let attempt = Attempt { platform, slot, hash: &hash, started, took };
             match result {
-                Ok(launched) => return self.deployed(&row, platform, launched, &hash, started, took).await,
-                Err(e) => match self.after_failure(&mut row, platform, slot, e, started, took).await? {
+                Ok(launched) => return self.deployed(&row, &attempt, launched).await,
+                Err(e) => match self.after_failure(&mut row, &attempt, e, &mut leftovers).await? {
                     Next::Again => continue,
                     Next::Done(outcome) => return Ok(outcome),
                 },
             }
         }
+        // Still ours and still waiting for a platform: a later pass takes it.
         let (_permit, mut conn) = self.conn().await?;
-        self.requeue(
-            &mut conn,
-            &row,
-            Requeue {
-                event: "Waiting for a platform.".into(),
-                status: "WAITING",
-                next_attempt_at: Utc::now(),
-                last_error: "placement rounds exhausted",
-            },
+        diesel::sql_query(
+            "UPDATE deployment_queue SET status = 'WAITING', claimed_by = NULL, next_attempt_at = now() + interval '1 second' \
+             WHERE id = $1 AND claimed_by = $2 AND status = 'PROCESSING'",
         )
-        .await?;
+        .bind::<BigInt, _>(row.id)
+        .bind::<Text, _>(&self.replica)
+        .execute(&mut conn)
+        .await
+        .map_err(db("requeueing a bot failed"))?;
         Ok(Outcome::Waiting)
     }
 
     /// In one transaction: reads the platforms' health and capacity (under their locks),
     /// decides, and either reserves a platform (bot DEPLOYING, row PLACING) or writes the wait,
     /// the expiry or the refusal.
-    async fn reserve(&self, row: &Claimed) -> Result<Step, AppError> {
+    ///
+    /// Locks are taken in one order everywhere (the bot, then its queue row, then the platforms
+    /// in priority order), as cancelling does (the bot, then the row), so nothing deadlocks. A
+    /// row that is no longer this replica's (its lease ran out and another took it) is left alone.
+    async fn reserve(&self, row: &mut Claimed) -> Result<Step, AppError> {
         let (_permit, mut conn) = self.conn().await?;
         let (token, hash) = bot_tokens::new_token();
         let platforms = self.platforms.clone();
@@ -122,8 +140,25 @@ impl Deployer {
             rejected_by: rejected.clone(),
         };
         let milo_url = self.config.milo_url.as_str().trim_end_matches('/').to_owned();
+        let replica = self.replica.clone();
+        let (bot_id, row_id) = (row.bot_id, row.id);
+        let mut moved_to: Option<(i32, DateTime<Utc>)> = None;
         let step = conn
             .transaction::<_, diesel::result::Error, _>(async |conn| {
+                diesel::sql_query("SELECT id FROM bots WHERE id = $1 FOR UPDATE")
+                    .bind::<BigInt, _>(bot_id)
+                    .execute(conn)
+                    .await?;
+                let ours = diesel::sql_query(
+                    "SELECT id FROM deployment_queue WHERE id = $1 AND claimed_by = $2 AND status = 'PROCESSING' FOR UPDATE",
+                )
+                .bind::<BigInt, _>(row_id)
+                .bind::<Text, _>(&replica)
+                .execute(conn)
+                .await?;
+                if ours == 0 {
+                    return Ok(Step::Skipped);
+                }
                 let health = health::load(conn).await?;
                 let now = Utc::now();
                 let mut views = Vec::with_capacity(platforms.slots().len());
@@ -156,7 +191,7 @@ impl Deployer {
                     });
                 }
                 match decide(&state, &views, now, RETRY_AFTER) {
-                    Decision::Reserve { slot, platform_index } => {
+                    Decision::Reserve { slot, platform_index, platform_since } => {
                         let platform = views[slot].platform;
                         let name = platform.as_str();
                         let meeting: Option<MeetingRow> =
@@ -168,9 +203,9 @@ impl Deployer {
                         let Some(meeting_platform) = meeting.and_then(|m| MeetingPlatform::parse(&m.meeting_platform))
                         else {
                             let reason = "The bot's meeting platform is unknown; it cannot be deployed.";
-                            delete_row(conn, row.id).await?;
                             lifecycle::apply(conn, &[row.bot_id], &Change::fatal(reason, "UNKNOWN_MEETING_PLATFORM"))
                                 .await?;
+                            delete_row(conn, row.id).await?;
                             return Ok(Step::Refused(reason.into()));
                         };
                         let change =
@@ -188,16 +223,18 @@ impl Deployer {
                         .bind::<Bytea, _>(&hash)
                         .execute(conn)
                         .await?;
+                        let index = i32::try_from(platform_index).unwrap_or(i32::MAX);
                         diesel::sql_query(
                             "UPDATE deployment_queue SET status = 'PLACING', placing_on = $2, platform_index = $3, \
-                             platform_since = CASE WHEN platform_index = $3 THEN platform_since ELSE now() END, \
-                             platform_wait_until = NULL, claimed_at = now() WHERE id = $1",
+                             platform_since = $4, platform_wait_until = NULL, claimed_at = now() WHERE id = $1",
                         )
                         .bind::<BigInt, _>(row.id)
                         .bind::<Text, _>(name)
-                        .bind::<Integer, _>(i32::try_from(platform_index).unwrap_or(i32::MAX))
+                        .bind::<Integer, _>(index)
+                        .bind::<Timestamptz, _>(platform_since)
                         .execute(conn)
                         .await?;
+                        moved_to = Some((index, platform_since));
                         Ok(Step::Reserved {
                             platform,
                             slot,
@@ -227,58 +264,58 @@ impl Deployer {
                         Ok(Step::Waiting)
                     }
                     Decision::Expire { sub_code, reason } => {
-                        delete_row(conn, row.id).await?;
                         lifecycle::apply(conn, &[row.bot_id], &Change::fatal(&reason, sub_code)).await?;
+                        delete_row(conn, row.id).await?;
                         Ok(Step::Expired)
                     }
                     Decision::Refused { reason } => {
-                        delete_row(conn, row.id).await?;
                         lifecycle::apply(conn, &[row.bot_id], &Change::fatal(&reason, "NO_PLATFORM_ACCEPTED")).await?;
+                        delete_row(conn, row.id).await?;
                         Ok(Step::Refused(reason))
                     }
                 }
             })
             .await
             .map_err(|e| internal("reserving capacity failed", e))?;
+        if let Some((index, since)) = moved_to {
+            row.platform_index = index;
+            row.platform_since = since;
+        }
         Ok(step)
     }
 
     /// The platform started the bot: store its identifier and drop the queue row, in one
     /// transaction, unless the placement is no longer the bot's (it was cancelled, or another
     /// replica moved it on after this one's lease ran out): then the resource is stopped at once.
-    async fn deployed(
-        &self,
-        row: &Claimed,
-        platform: DeploymentPlatform,
-        launched: Launched,
-        hash: &[u8],
-        started: DateTime<Utc>,
-        took: Duration,
-    ) -> Result<Outcome, AppError> {
-        let (_permit, mut conn) = self.conn().await?;
+    /// A placement another replica adopted meanwhile (the same identifier stored) is kept.
+    async fn deployed(&self, row: &Claimed, a: &Attempt<'_>, launched: Launched) -> Result<Outcome, AppError> {
+        let (permit, mut conn) = self.conn().await?;
         let identifier = launched.identifier;
+        let replica = self.replica.clone();
+        let platform = a.platform;
         let kept = conn
             .transaction::<_, diesel::result::Error, _>(async |conn| {
-                record_attempt(conn, row.bot_id, platform, started, took, "deployed", None).await?;
+                record_attempt(conn, row.bot_id, platform, a.started, a.took, "deployed", None).await?;
                 health::mark_ok(conn, platform).await?;
                 // Still this placement: the token it issued, or the bot was cancelled (tokens end
                 // then) while still on this platform with no resource stored.
                 let n = diesel::sql_query(
                     "UPDATE bots SET platform_identifier = $2 WHERE id = $1 AND deployment_platform = $3 \
-                     AND platform_identifier IS NULL \
-                     AND (token_hash = $4 OR status IN ('DONE', 'FATAL'))",
+                     AND (platform_identifier = $2 \
+                          OR (platform_identifier IS NULL AND (token_hash = $4 OR status IN ('DONE', 'FATAL'))))",
                 )
                 .bind::<BigInt, _>(row.bot_id)
                 .bind::<Text, _>(&identifier)
                 .bind::<Text, _>(platform.as_str())
-                .bind::<Bytea, _>(hash)
+                .bind::<Bytea, _>(a.hash)
                 .execute(conn)
                 .await?;
                 if n == 1 {
                     diesel::sql_query(
-                        "DELETE FROM deployment_queue WHERE id = $1 AND status = 'PLACING' AND placing_on = $2",
+                        "DELETE FROM deployment_queue WHERE id = $1 AND claimed_by = $2 AND status = 'PLACING' AND placing_on = $3",
                     )
                     .bind::<BigInt, _>(row.id)
+                    .bind::<Text, _>(&replica)
                     .bind::<Text, _>(platform.as_str())
                     .execute(conn)
                     .await?;
@@ -288,6 +325,7 @@ impl Deployer {
             .await
             .map_err(|e| internal("storing a platform identifier failed", e))?;
         drop(conn);
+        drop(permit);
         if !kept {
             tracing::warn!(bot_id = row.bot_id, platform = platform.as_str(), %identifier, "placement no longer the bot's: stopping its resource");
             if let Some(driver) = self.platforms.get(platform) {
@@ -297,7 +335,7 @@ impl Deployer {
             }
             return Ok(Outcome::Skipped);
         }
-        tracing::info!(bot_id = row.bot_id, platform = platform.as_str(), %identifier, took_ms = took.as_millis() as u64, "bot deployed");
+        tracing::info!(bot_id = row.bot_id, platform = platform.as_str(), %identifier, took_ms = a.took.as_millis() as u64, "bot deployed");
         Ok(Outcome::Deployed { platform, identifier })
     }
 
@@ -305,38 +343,43 @@ impl Deployer {
     async fn after_failure(
         &self,
         row: &mut Claimed,
-        platform: DeploymentPlatform,
-        slot: usize,
+        a: &Attempt<'_>,
         e: PlatformError,
-        started: DateTime<Utc>,
-        took: Duration,
+        leftovers: &mut u32,
     ) -> Result<Next, AppError> {
+        let platform = a.platform;
         let name = platform.as_str();
-        let reaction = react(e.kind);
+        let mut reaction = react(e.kind);
+        if reaction == Reaction::Leftover && *leftovers >= 1 {
+            // A leftover that is still there after it was stopped once: this platform cannot take
+            // the bot now; the next one may.
+            reaction = Reaction::Rejected;
+        }
         // Operators read the platform's own words in the log; the bot's owner reads a reason
         // without internal names.
         tracing::warn!(bot_id = row.bot_id, platform = name, error = %e, ?reaction, "deploy failed");
-        let (_permit, mut conn) = self.conn().await?;
-        let outcome = match reaction {
+        let (permit, mut conn) = self.conn().await?;
+        let outcome = match react(e.kind) {
             Reaction::Failover => "failed",
             Reaction::Rejected => "rejected",
             Reaction::Throttled => "throttled",
             Reaction::Full => "capacity",
             Reaction::Leftover => "conflict",
         };
-        record_attempt(&mut conn, row.bot_id, platform, started, took, outcome, Some(e.kind.as_str()))
+        record_attempt(&mut conn, row.bot_id, platform, a.started, a.took, outcome, Some(e.kind.as_str()))
             .await
             .map_err(db("recording a deploy attempt failed"))?;
         let reason = e.public_reason();
         let now = Utc::now();
         let n = self.platforms.slots().len();
-        let next_index = |row: &Claimed| {
+        let past = |row: &Claimed| {
             if usize::try_from(row.platform_index).unwrap_or(0) < n {
-                i32::try_from(slot + 1).unwrap_or(i32::MAX)
+                i32::try_from(a.slot + 1).unwrap_or(i32::MAX)
             } else {
                 row.platform_index
             }
         };
+        let later = |d: Duration| now + chrono::Duration::from_std(d).unwrap_or_default();
         let (requeue, next) = match reaction {
             Reaction::Failover => {
                 let wait = health::mark_failed(
@@ -345,18 +388,19 @@ impl Deployer {
                     reason,
                     self.config.platform_backoff,
                     self.config.platform_backoff_max,
+                    false,
                 )
                 .await
                 .map_err(db("recording platform health failed"))?;
                 tracing::warn!(platform = name, skipped_for_ms = wait.as_millis() as u64, "platform marked unhealthy");
-                row.platform_index = next_index(row);
+                row.platform_index = past(row);
                 row.platform_since = now;
                 let event = format!("Deployment on {name} failed: {reason}; trying the next platform.");
                 (Requeue { event, status: "PROCESSING", next_attempt_at: now, last_error: reason }, Next::Again)
             }
             Reaction::Rejected => {
                 row.rejected_by.push(name.to_owned());
-                row.platform_index = next_index(row);
+                row.platform_index = past(row);
                 row.platform_since = now;
                 let event = format!("{name} refused this bot: {reason}; trying the next platform.");
                 (Requeue { event, status: "PROCESSING", next_attempt_at: now, last_error: reason }, Next::Again)
@@ -370,57 +414,83 @@ impl Deployer {
                 )
             }
             Reaction::Full => {
+                health::mark_full(&mut conn, platform, QUOTA_HOLD)
+                    .await
+                    .map_err(db("recording a full platform failed"))?;
                 let event = format!("{name} has no capacity left (a quota); waiting for room.");
-                let at = now + chrono::Duration::from_std(RETRY_AFTER).unwrap_or_default();
                 (
-                    Requeue { event, status: "WAITING", next_attempt_at: at, last_error: reason },
+                    Requeue { event, status: "WAITING", next_attempt_at: later(RETRY_AFTER), last_error: reason },
                     Next::Done(Outcome::Waiting),
                 )
             }
             Reaction::Leftover => {
-                self.stop_leftover(platform, row.bot_id).await;
-                if row.attempts >= LEFTOVER_TRIES {
-                    row.platform_index = next_index(row);
-                    row.platform_since = now;
-                    let event = format!(
-                        "{name} kept a resource from an earlier attempt of this bot; trying the next platform."
-                    );
-                    (Requeue { event, status: "PROCESSING", next_attempt_at: now, last_error: reason }, Next::Again)
-                } else {
-                    let event =
-                        format!("{name} still had a resource from an earlier attempt; it was stopped, trying again.");
-                    let at = now + chrono::Duration::from_std(RETRY_AFTER).unwrap_or_default();
-                    (
-                        Requeue { event, status: "WAITING", next_attempt_at: at, last_error: reason },
-                        Next::Done(Outcome::Waiting),
-                    )
-                }
+                let event =
+                    format!("{name} still had a resource from an earlier attempt; stopping it and trying again.");
+                (Requeue { event, status: "PROCESSING", next_attempt_at: now, last_error: reason }, Next::Again)
             }
         };
-        if !self.requeue(&mut conn, row, requeue).await? {
+        let requeued = self.requeue(&mut conn, row, Some(a.hash), platform, requeue).await?;
+        drop(conn);
+        drop(permit);
+        if !requeued {
             return Ok(Next::Done(Outcome::Skipped));
+        }
+        if reaction == Reaction::Leftover {
+            *leftovers += 1;
+            self.stop_leftover(platform, row.bot_id).await;
         }
         Ok(next)
     }
 
     /// Puts a DEPLOYING bot back in the queue (QUEUED, its token revoked, no platform) with an
-    /// event saying why, and rewrites its row. Answers false when the bot had meanwhile ended
-    /// (cancelled): then its row is dropped.
+    /// event saying why, and rewrites its row, if the placement on `platform` is still this
+    /// replica's (`hash`: the token it issued, when known). Answers false when it is not, or the
+    /// bot had meanwhile ended (cancelled; then its row is dropped).
     pub(super) async fn requeue(
         &self,
         conn: &mut AsyncPgConnection,
         row: &Claimed,
+        hash: Option<&[u8]>,
+        platform: DeploymentPlatform,
         r: Requeue<'_>,
     ) -> Result<bool, AppError> {
         let replica = self.replica.clone();
         conn.transaction::<_, diesel::result::Error, _>(async |conn| {
-            let change = Change::new(Actor::Server, BotStatus::Queued).described(r.event.clone());
-            if lifecycle::apply(conn, &[row.bot_id], &change).await?.is_empty() {
+            diesel::sql_query("SELECT id FROM bots WHERE id = $1 FOR UPDATE")
+                .bind::<BigInt, _>(row.bot_id)
+                .execute(conn)
+                .await?;
+            let ours = diesel::sql_query(
+                "SELECT id FROM deployment_queue WHERE id = $1 AND claimed_by = $2 AND status = 'PLACING' \
+                 AND placing_on = $3 FOR UPDATE",
+            )
+            .bind::<BigInt, _>(row.id)
+            .bind::<Text, _>(&replica)
+            .bind::<Text, _>(platform.as_str())
+            .execute(conn)
+            .await?;
+            if ours == 0 {
+                return Ok(false);
+            }
+            let placed = diesel::sql_query(
+                "SELECT id FROM bots WHERE id = $1 AND status = 'DEPLOYING' AND deployment_platform = $2 \
+                 AND ($3::bytea IS NULL OR token_hash = $3)",
+            )
+            .bind::<BigInt, _>(row.bot_id)
+            .bind::<Text, _>(platform.as_str())
+            .bind::<Nullable<Bytea>, _>(hash)
+            .execute(conn)
+            .await?;
+            if placed == 0 {
+                // Cancelled (or failed) meanwhile: nothing left to place.
                 delete_row(conn, row.id).await?;
                 return Ok(false);
             }
+            let change = Change::new(Actor::Server, BotStatus::Queued).described(r.event.clone());
+            lifecycle::apply(conn, &[row.bot_id], &change).await?;
             diesel::sql_query(
-                "UPDATE bots SET token_hash = NULL, deployment_platform = NULL, platform_identifier = NULL WHERE id = $1",
+                "UPDATE bots SET token_hash = NULL, deployment_platform = NULL, platform_identifier = NULL, \
+                 deploying_at = NULL WHERE id = $1",
             )
             .bind::<BigInt, _>(row.bot_id)
             .execute(conn)
@@ -446,19 +516,21 @@ impl Deployer {
         .map_err(|e| internal("putting a bot back in the queue failed", e))
     }
 
-    /// Stops whatever `platform` still runs for `bot_id` (best effort: the orphan sweep is the
-    /// safety net).
+    /// Stops whatever `platform` still has for `bot_id`, running or exited (a finished Kubernetes
+    /// Job keeps its name for minutes), best effort: the orphan sweep is the safety net.
     pub(super) async fn stop_leftover(&self, platform: DeploymentPlatform, bot_id: i64) {
         let Some(driver) = self.platforms.get(platform) else { return };
-        match driver.find(bot_id).await {
-            Ok(Some(r)) => {
-                if let Err(e) = driver.stop(&r.identifier).await {
-                    tracing::warn!(bot_id, identifier = %r.identifier, error = %e, "stopping a leftover resource failed");
-                } else if let Err(e) = driver.release(bot_id).await {
+        match driver.list().await {
+            Ok(list) => {
+                for r in list.into_iter().filter(|r| r.bot_id == Some(bot_id)) {
+                    if let Err(e) = driver.stop(&r.identifier).await {
+                        tracing::warn!(bot_id, identifier = %r.identifier, error = %e, "stopping a leftover resource failed");
+                    }
+                }
+                if let Err(e) = driver.release(bot_id).await {
                     tracing::warn!(bot_id, error = %e, "releasing a leftover resource failed");
                 }
             }
-            Ok(None) => {}
             Err(e) => {
                 tracing::warn!(bot_id, platform = platform.as_str(), error = %e, "looking for a leftover resource failed")
             }

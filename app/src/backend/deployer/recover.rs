@@ -47,12 +47,12 @@ impl Deployer {
         .execute(&mut conn)
         .await
         .map_err(db("releasing stale claims failed"))?;
-        // Taken over by this replica (PROCESSING, with a fresh lease) while it decides.
+        // Taken over by this replica (still PLACING, with a fresh lease) while it decides.
         let rows: Vec<ClaimedStale> = diesel::sql_query(
-            "UPDATE deployment_queue q SET status = 'PROCESSING', claimed_by = $1, claimed_at = now() \
+            "UPDATE deployment_queue q SET claimed_by = $1, claimed_at = now() \
              WHERE q.id IN (SELECT id FROM deployment_queue WHERE status = 'PLACING' \
                             AND claimed_at < now() - make_interval(secs => $2) LIMIT 64 FOR UPDATE SKIP LOCKED) \
-             RETURNING q.id, q.bot_id, q.timeout_at, q.platform_index, q.platform_since, q.rejected_by, q.attempts, \
+             RETURNING q.id, q.bot_id, q.timeout_at, q.platform_index, q.platform_since, q.rejected_by, \
                        false AS own_timeout, q.placing_on",
         )
         .bind::<Text, _>(&self.replica)
@@ -65,6 +65,7 @@ impl Deployer {
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             let bot = r.claim.bot_id;
+            let _lease = super::InFlight::new(self, r.claim.id);
             match self.resolve(r.claim, r.stale.placing_on.as_deref().and_then(DeploymentPlatform::parse)).await {
                 Ok(o) => out.push((bot, o)),
                 Err(e) => {
@@ -136,7 +137,7 @@ impl Deployer {
                     next_attempt_at: Utc::now(),
                     last_error: "placement interrupted",
                 };
-                if self.requeue(&mut conn, &row, requeue).await? {
+                if self.requeue(&mut conn, &row, None, platform, requeue).await? {
                     Ok(Outcome::Waiting)
                 } else {
                     Ok(Outcome::Skipped)

@@ -66,7 +66,7 @@ pub async fn list(
 ) -> ApiResult<Json<BotPage>> {
     let mut conn = conn(&state).await?;
     let mut page = svc::list_bots(&mut conn, c.user.id, &filter).await?;
-    svc::with_queue(&mut conn, &state.estimator, &state.config.platforms, &mut page.data).await?;
+    svc::with_queue(&mut conn, &state.estimator, &state.config.platforms, &mut page.data).await;
     Ok(Json(page))
 }
 
@@ -87,7 +87,7 @@ pub async fn create(
     let mut conn = conn(&state).await?;
     let mut created = svc::create_bot(&mut conn, &state.config, c.user.id, std::slice::from_ref(&body), key).await?;
     let (mut bot, fresh) = created.pop().ok_or(ApiError::from(app::model::error::AppError::Internal))?;
-    svc::with_queue(&mut conn, &state.estimator, &state.config.platforms, std::slice::from_mut(&mut bot)).await?;
+    svc::with_queue(&mut conn, &state.estimator, &state.config.platforms, std::slice::from_mut(&mut bot)).await;
     bot.deployment = Some(svc::deploy_result(&bot));
     Ok((if fresh { StatusCode::CREATED } else { StatusCode::OK }, Json(bot)))
 }
@@ -103,7 +103,7 @@ pub async fn get(
 ) -> ApiResult<Json<Bot>> {
     let mut conn = conn(&state).await?;
     let mut bot = svc::get_bot(&mut conn, c.user.id, id).await?;
-    svc::with_queue(&mut conn, &state.estimator, &state.config.platforms, std::slice::from_mut(&mut bot)).await?;
+    svc::with_queue(&mut conn, &state.estimator, &state.config.platforms, std::slice::from_mut(&mut bot)).await;
     Ok(Json(bot))
 }
 

@@ -5,27 +5,24 @@ use diesel_async::AsyncPgConnection;
 
 use crate::backend::config::PlatformSlot;
 use crate::backend::deployer::estimate::Estimator;
-use crate::backend::error::internal;
 use crate::model::bot::{Bot, BotStatus, HybridDeployResult};
-use crate::model::error::AppError;
 
-/// Fills `queue` of each QUEUED bot of `bots` (one query for all of them).
-pub async fn with_queue(
-    conn: &mut AsyncPgConnection,
-    estimator: &Estimator,
-    slots: &[PlatformSlot],
-    bots: &mut [Bot],
-) -> Result<(), AppError> {
+/// Fills `queue` of each QUEUED bot of `bots` (one query for all of them). An estimate that
+/// cannot be made leaves `queue` empty and is logged: the bots themselves are still answered (a
+/// create that committed must not look failed, or a retry would create a second bot).
+pub async fn with_queue(conn: &mut AsyncPgConnection, estimator: &Estimator, slots: &[PlatformSlot], bots: &mut [Bot]) {
     let queued: Vec<i64> = bots.iter().filter(|b| b.status == BotStatus::Queued).map(|b| b.id).collect();
     if queued.is_empty() {
-        return Ok(());
+        return;
     }
-    let mut info =
-        estimator.queue_info(conn, slots, &queued).await.map_err(|e| internal("estimating the queue failed", e))?;
-    for b in bots.iter_mut() {
-        b.queue = info.remove(&b.id);
+    match estimator.queue_info(conn, slots, &queued).await {
+        Ok(mut info) => {
+            for b in bots.iter_mut() {
+                b.queue = info.remove(&b.id);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "estimating the queue failed; answering without positions"),
     }
-    Ok(())
 }
 
 /// The create answer's summary of what the deployer did with `bot` (the upstream
