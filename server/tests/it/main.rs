@@ -31,5 +31,6 @@ mod recovery;
 mod screenshots;
 mod server_fns;
 mod simulated;
+mod soak;
 mod support;
 mod trpc;
