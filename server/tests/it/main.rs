@@ -13,6 +13,7 @@ mod coolify_upkeep;
 mod deployer;
 mod ecs;
 mod ecs_replay;
+mod estimate;
 mod fake_coolify;
 mod fake_k8s;
 mod fake_platform;

@@ -180,7 +180,7 @@ pub async fn measure(
     .get_result(conn)
     .await?;
     let active: Vec<Active> = diesel::sql_query(
-        "SELECT deployment_platform AS platform, extract(epoch FROM now() - deploying_at) * 1000 AS age_ms \
+        "SELECT deployment_platform AS platform, (extract(epoch FROM now() - deploying_at) * 1000)::float8 AS age_ms \
          FROM bots WHERE status = ANY($1) AND deployment_platform IS NOT NULL",
     )
     .bind::<Array<Text>, _>(BotStatus::active_names())
