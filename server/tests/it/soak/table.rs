@@ -8,10 +8,13 @@ use std::time::Duration;
 
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 
-use super::cluster::pairs;
+use server::bot_sim::fleet::{FleetHost, Run};
 
-/// Samples, every 100 ms from the database, the active bots (DEPLOYING .. CALL_ENDED) per
-/// deployment platform, and keeps the highest count each reached.
+use super::cluster::{pairs, PLATFORMS};
+
+/// Samples, every 100 ms, the active bots (DEPLOYING .. CALL_ENDED) per deployment platform
+/// from the database and the running resources per platform on the fleet host, and keeps the
+/// highest count each reached.
 pub struct Sampler {
     stop: Arc<AtomicBool>,
     seen: Arc<Mutex<Seen>>,
@@ -22,10 +25,11 @@ pub struct Sampler {
 pub struct Seen {
     pub samples: u64,
     pub max: BTreeMap<String, i64>,
+    pub fleet_max: BTreeMap<String, i64>,
 }
 
 impl Sampler {
-    pub async fn start(database_url: &str) -> Sampler {
+    pub async fn start(database_url: &str, fleet: FleetHost) -> Sampler {
         let mut conn = AsyncPgConnection::establish(database_url).await.unwrap();
         let stop = Arc::new(AtomicBool::new(false));
         let seen = Arc::new(Mutex::new(Seen::default()));
@@ -42,8 +46,19 @@ impl Sampler {
                      GROUP BY deployment_platform",
                 )
                 .await;
+                let running: Vec<(String, i64)> = PLATFORMS
+                    .iter()
+                    .map(|(p, _)| {
+                        let n = fleet.resources(*p).iter().filter(|r| r.2 == Run::Running).count();
+                        (p.as_str().to_owned(), i64::try_from(n).unwrap_or(i64::MAX))
+                    })
+                    .collect();
                 let mut w = w.lock().unwrap();
                 w.samples += 1;
+                for (k, n) in running {
+                    let m = w.fleet_max.entry(k).or_insert(0);
+                    *m = (*m).max(n);
+                }
                 for (k, n) in rows {
                     let m = w.max.entry(k).or_insert(0);
                     *m = (*m).max(n);
