@@ -96,7 +96,8 @@ async fn orphans(c: &Cluster) -> Vec<String> {
 }
 
 /// Per platform, against its limit: the most active bots the 100 ms samples of the database
-/// saw, and the most running resources the 100 ms samples of the fleet host saw. The fleet's
+/// saw (the gate: the "active bots per platform"), and, for information, the most
+/// running resources the 100 ms samples of the fleet host saw. The fleet's
 /// exact maximum (counted at each launch) is shown too: it can exceed the limit by a bot that
 /// reported DONE (freeing its place in the database) and whose process had not exited yet when
 /// the next bot was launched, a window of milliseconds (see docs/PERFORMANCE.md).
@@ -108,12 +109,9 @@ fn limit_checks(t: &mut Table, seen: &table::Seen, stats: &server::bot_sim::flee
         let exact = stats.max_running.get(name).copied().unwrap_or(0);
         let limit = i64::from(limit);
         t.check(format!("{name}: most active bots (DB, 100 ms samples)"), db, format!("<= {limit}"), db <= limit);
-        t.check(
-            format!("{name}: most running resources (fleet, 100 ms samples)"),
-            fleet,
-            format!("<= {limit}"),
-            fleet <= limit,
-        );
+        // Information, not a gate: a resource whose bot reported DONE keeps running until its
+        // process exits, so under load a sample can see the next bot's resource beside it.
+        t.info(format!("{name}: most running resources (fleet, 100 ms samples)"), fleet);
         t.info(format!("{name}: most running at any instant (fleet maxRunning)"), exact);
         if i64::try_from(exact).unwrap_or(i64::MAX) > limit {
             t.note(format!(
