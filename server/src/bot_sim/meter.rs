@@ -76,6 +76,16 @@ impl Histogram {
     pub fn count(&self) -> u64 {
         self.count.load(Ordering::Relaxed)
     }
+
+    /// Forgets every sample (a benchmark's measuring window starts after its ramp-up). Samples
+    /// recorded while it runs may land on either side.
+    pub fn reset(&self) {
+        for b in &self.buckets {
+            b.store(0, Ordering::Relaxed);
+        }
+        self.count.store(0, Ordering::Relaxed);
+        self.max_us.store(0, Ordering::Relaxed);
+    }
 }
 
 /// The counters every bot of a fleet adds to.
@@ -153,6 +163,11 @@ mod tests {
         assert!((99.0..=101.0).contains(&p99), "{p99}");
         assert_eq!(h.max_ms(), Some(30_000.0));
         assert_eq!(h.count(), 101);
+
+        h.reset();
+        assert_eq!((h.count(), h.quantile_ms(0.99), h.max_ms()), (0, None, None));
+        h.record(Duration::from_millis(3));
+        assert_eq!(h.max_ms(), Some(3.0), "a reset forgets the old maximum");
 
         let fine = Histogram::default();
         fine.record(Duration::from_micros(1_234));

@@ -2,10 +2,12 @@
 //! visitors away from signed-in pages (before any rendering, so the answer is a real 303).
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 use app::app::RequestUser;
 use app::backend::auth::{sessions, ClientIp};
-use app::backend::state::AppState;
+use app::backend::config::Config;
+use app::backend::db::DbPool;
 use app::model::error::AppError;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
@@ -22,14 +24,10 @@ pub fn is_protected(path: &str) -> bool {
 }
 
 /// Records the client address as a `ClientIp` request extension.
-pub async fn client_ip(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+pub async fn client_ip(State(config): State<Arc<Config>>, mut req: Request, next: Next) -> Response {
     let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
     let forwarded = req.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok());
-    let ip = client_address(
-        state.config.trust_proxy_headers.then_some(forwarded).flatten(),
-        peer,
-        state.config.trusted_proxy_hops,
-    );
+    let ip = client_address(config.trust_proxy_headers.then_some(forwarded).flatten(), peer, config.trusted_proxy_hops);
     req.extensions_mut().insert(ClientIp(ip));
     next.run(req).await
 }
@@ -58,14 +56,14 @@ fn is_page(path: &str) -> bool {
 /// Resolves the session of every page request once, before rendering: the page gets the user as
 /// a [`RequestUser`] extension, and a signed-out GET of a signed-in page is redirected to
 /// `/auth/sign-in?next=<page>`.
-pub async fn session_for_pages(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+pub async fn session_for_pages(State(pool): State<DbPool>, mut req: Request, next: Next) -> Response {
     if req.method() != Method::GET || !is_page(req.uri().path()) {
         return next.run(req).await;
     }
     let token = sessions::token_from_headers(req.headers());
     let user = match token {
         None => Ok(None),
-        Some(token) => match state.pool.get().await {
+        Some(token) => match pool.get().await {
             Ok(mut conn) => sessions::find_user(&mut conn, &token).await.map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),
         },

@@ -20,7 +20,9 @@
 use std::time::Duration;
 
 use app::backend::auth::sessions;
-use app::backend::state::AppState;
+use std::sync::Arc;
+
+use app::backend::config::Config;
 use app::model::error::AppError;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -61,12 +63,12 @@ fn needs_origin_check(method: &Method, path: &str) -> bool {
 }
 
 /// Refuses cross-origin state changes with 403 (server functions get an `AppError` body).
-pub async fn same_origin(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn same_origin(State(config): State<Arc<Config>>, req: Request, next: Next) -> Response {
     if !needs_origin_check(req.method(), req.uri().path()) {
         return next.run(req).await;
     }
     // `scheme://host[:port]`, as browsers write it in `Origin`.
-    let app_origin = state.config.app_origin_url.origin().ascii_serialization();
+    let app_origin = config.app_origin_url.origin().ascii_serialization();
     let authority = req.uri().authority().map(|a| a.as_str().to_owned());
     match check_origin(req.headers(), authority.as_deref(), &app_origin) {
         Ok(()) => next.run(req).await,
@@ -112,15 +114,17 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
 
 /// Answers 503 with a message when a request takes longer than `REQUEST_TIMEOUT_SECS` (its
 /// work is dropped, which gives back any pooled connection it held).
-pub async fn request_timeout(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let limit: Duration = state.config.request_timeout;
-    let path = req.uri().path().to_owned();
+pub async fn request_timeout(State(limit): State<Duration>, req: Request, next: Next) -> Response {
+    // The URI is reference-counted: keeping it costs no copy of the path unless the request
+    // times out.
+    let uri = req.uri().clone();
     match tokio::time::timeout(limit, next.run(req)).await {
         Ok(res) => res,
         Err(_) => {
+            let path = uri.path();
             tracing::warn!(path, timeout_secs = limit.as_secs(), "request timed out");
             let mut res = refusal(
-                &path,
+                path,
                 StatusCode::SERVICE_UNAVAILABLE,
                 "The server took too long to answer this request. Try again in a moment.",
             );

@@ -32,6 +32,7 @@ pub fn router(host: FleetHost) -> Router {
         .route("/platforms/{kind}/faults", put(set_faults).delete(clear_faults).get(get_faults))
         .route("/bots/{bot_id}/silence", post(silence))
         .route("/stats", get(stats))
+        .route("/stats/heartbeats/reset", post(reset_heartbeats))
         .with_state(host)
 }
 
@@ -232,4 +233,10 @@ async fn get_faults(State(host): State<FleetHost>, Path(kind): Path<String>) -> 
 
 async fn stats(State(host): State<FleetHost>) -> Response {
     Json(host.stats()).into_response()
+}
+
+/// Forgets the heartbeat latencies measured so far (the other counters keep counting).
+async fn reset_heartbeats(State(host): State<FleetHost>) -> StatusCode {
+    host.reset_heartbeats();
+    StatusCode::NO_CONTENT
 }

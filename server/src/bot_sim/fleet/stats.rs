@@ -52,6 +52,11 @@ pub struct FleetStats {
 }
 
 impl FleetHost {
+    /// Forgets the heartbeat latencies measured so far (`POST /stats/heartbeats/reset`).
+    pub fn reset_heartbeats(&self) {
+        self.0.meter.heartbeat_latency.reset();
+    }
+
     pub fn stats(&self) -> FleetStats {
         let meter = self.0.meter.snapshot();
         let state = self.lock();

@@ -13,7 +13,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 
 use super::error::{ApiError, ErrorBody};
-use super::extract::{conn, ApiJson, Id};
+use super::extract::{conn, ApiJson, BotToken, Id};
 
 type ApiResult<T> = Result<T, ApiError>;
 
@@ -106,11 +106,11 @@ pub async fn slot_config(
     security(("bot_token" = []), ("bearer" = [])))]
 pub async fn heartbeat(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    BotToken(token): BotToken,
     Id(id): Id,
 ) -> ApiResult<Json<HeartbeatReply>> {
     // The hot path: answered from the heartbeat cache, no connection taken.
-    Ok(Json(state.heartbeats.beat(id, svc::token_from_headers(&headers)).await?))
+    Ok(Json(state.heartbeats.beat(id, token.as_deref()).await?))
 }
 
 /// A status change. From LEAVING only DONE or FATAL (409 otherwise); DONE with recording

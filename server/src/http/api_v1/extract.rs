@@ -86,6 +86,18 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
     }
 }
 
+/// The bot token a request carries (`X-Milo-Token` or `Authorization: Bearer`), copied out of
+/// the headers rather than cloning them all (the heartbeat's hot path); `None` without one.
+pub struct BotToken(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for BotToken {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(BotToken(app::backend::services::bot_api::token_from_headers(&parts.headers).map(str::to_owned)))
+    }
+}
+
 /// Query parameters: 400 with the parameter's problem.
 pub struct ApiQuery<T>(pub T);
 
