@@ -36,6 +36,7 @@
 
 pub mod decide;
 pub mod estimate;
+mod failure;
 pub mod health;
 mod place;
 mod recover;

@@ -131,7 +131,7 @@ impl Deployer {
                     "Placement on {} was interrupted (the Meeboter replica placing it stopped); trying the next platform.",
                     platform.as_str()
                 );
-                let requeue = super::place::Requeue {
+                let requeue = super::failure::Requeue {
                     event,
                     status: "WAITING",
                     next_attempt_at: Utc::now(),
