@@ -2,30 +2,30 @@
 
 use super::*;
 
+/// A release server whose k8s, aws and coolify are simulated on `fleet`, each with `limit`; a full
+/// platform hands its bots to the next at once (its default wait is 30 s to 5 minutes, which
+/// would be measured instead of the dispatch).
+async fn simulated_server(bench: &Bench, name: &str, database: &str, fleet: &str, limit: &str) -> (Proc, String) {
+    let env = [
+        ("SIMULATED_PLATFORM_URL", fleet),
+        ("PLATFORM_PRIORITY", "k8s,aws,coolify"),
+        ("K8S_BOT_LIMIT", limit),
+        ("AWS_BOT_LIMIT", limit),
+        ("COOLIFY_BOT_LIMIT", limit),
+        ("DEPLOYMENT_QUEUE_MAX_CONCURRENT", DISPATCH_CONCURRENCY),
+        ("K8S_QUEUE_TIMEOUT_MS", "0"),
+        ("AWS_QUEUE_TIMEOUT_MS", "0"),
+        ("COOLIFY_QUEUE_TIMEOUT_MS", "0"),
+    ];
+    bench.server(name, database, &env.map(|(k, v)| (k, v.to_owned()))).await
+}
+
 /// Part 1: `bots` live bots for `secs` seconds.
 pub(super) async fn fleet_part(bench: &Bench, bots: usize, secs: u64) -> bool {
     let database = bench.fresh_database().await;
     let (fleet_proc, fleet) = bench.fleet_host("fleet-host", bots + 10);
     let limit = (bots / 3 + 10).to_string();
-    let (server, base) = bench
-        .server(
-            "fleet-server",
-            &database,
-            &[
-                ("SIMULATED_PLATFORM_URL", fleet.clone()),
-                ("PLATFORM_PRIORITY", "k8s,aws,coolify".into()),
-                ("K8S_BOT_LIMIT", limit.clone()),
-                ("AWS_BOT_LIMIT", limit.clone()),
-                ("COOLIFY_BOT_LIMIT", limit),
-                ("DEPLOYMENT_QUEUE_MAX_CONCURRENT", DISPATCH_CONCURRENCY.into()),
-                // A full platform hands its bots to the next at once (its default wait is 30 s
-                // to 5 minutes, which would be measured instead of the dispatch).
-                ("K8S_QUEUE_TIMEOUT_MS", "0".into()),
-                ("AWS_QUEUE_TIMEOUT_MS", "0".into()),
-                ("COOLIFY_QUEUE_TIMEOUT_MS", "0".into()),
-            ],
-        )
-        .await;
+    let (server, base) = simulated_server(bench, "fleet-server", &database, &fleet, &limit).await;
     let key = api_key(&database).await;
     let http = reqwest::Client::new();
     let ramp = Instant::now();
@@ -114,25 +114,7 @@ pub(super) async fn dispatch_part(bench: &Bench, bots: usize) -> bool {
     }
     // 40 % of the bots per platform: the first two fill up, the third takes the rest.
     let limit = (bots * 2).div_ceil(5);
-    let (server, base) = bench
-        .server(
-            "dispatch-server",
-            &database,
-            &[
-                ("SIMULATED_PLATFORM_URL", fleet.clone()),
-                ("PLATFORM_PRIORITY", "k8s,aws,coolify".into()),
-                ("K8S_BOT_LIMIT", limit.to_string()),
-                ("AWS_BOT_LIMIT", limit.to_string()),
-                ("COOLIFY_BOT_LIMIT", limit.to_string()),
-                ("DEPLOYMENT_QUEUE_MAX_CONCURRENT", DISPATCH_CONCURRENCY.into()),
-                // A full platform hands its bots to the next at once (its default wait is 30 s
-                // to 5 minutes, which would be measured instead of the dispatch).
-                ("K8S_QUEUE_TIMEOUT_MS", "0".into()),
-                ("AWS_QUEUE_TIMEOUT_MS", "0".into()),
-                ("COOLIFY_QUEUE_TIMEOUT_MS", "0".into()),
-            ],
-        )
-        .await;
+    let (server, base) = simulated_server(bench, "dispatch-server", &database, &fleet, &limit.to_string()).await;
     let key = api_key(&database).await;
     let mut conn = AsyncPgConnection::establish(&database).await.expect("connect");
     let started = Instant::now();

@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Latency buckets: 10 µs wide below 10 ms, then 1 ms wide up to 10 s (the rest in the last).
 const FINE_BUCKETS: u64 = 1_000;
@@ -98,7 +98,7 @@ pub struct Meter {
 }
 
 /// A snapshot of a [`Meter`], as `/stats` shows it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct MeterSnapshot {
     /// Heartbeats the server answered.

@@ -121,12 +121,12 @@ async fn a_queued_bot_lives_its_whole_life_on_a_simulated_platform() {
     assert_eq!(s.launches["k8s"], 1);
     assert_eq!(s.running["k8s"], 0);
     assert_eq!(s.max_running["k8s"], 1);
-    assert!(s.heartbeats >= 2, "{s:?}");
-    assert!(s.heartbeat_p99_ms.is_some_and(|p| p > 0.0), "{s:?}");
-    assert!(s.log_lines_sent >= 5, "{s:?}");
-    assert_eq!(s.failed_requests, 0, "{s:?}");
+    assert!(s.meter.heartbeats >= 2, "{s:?}");
+    assert!(s.meter.heartbeat_p99_ms.is_some_and(|p| p > 0.0), "{s:?}");
+    assert!(s.meter.log_lines_sent >= 5, "{s:?}");
+    assert_eq!(s.meter.failed_requests, 0, "{s:?}");
     let stored = app.count(&format!("SELECT count(*) AS n FROM bot_logs WHERE bot_id = {id}")).await;
-    assert_eq!(stored as u64, s.log_lines_sent, "every line the bot sent is stored");
+    assert_eq!(stored as u64, s.meter.log_lines_sent, "every line the bot sent is stored");
 
     k8s.stop(identifier).await.unwrap();
     k8s.stop(identifier).await.unwrap();
@@ -306,20 +306,20 @@ async fn a_silenced_bot_stops_heartbeating_and_keeps_running() {
     let identifier = k8s.deploy(&bot).await.unwrap().identifier;
     wait_for_status(&app, id, "IN_CALL").await;
     for _ in 0..100 {
-        if stats(&fleet).await.heartbeats >= 2 {
+        if stats(&fleet).await.meter.heartbeats >= 2 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(stats(&fleet).await.heartbeats >= 2);
+    assert!(stats(&fleet).await.meter.heartbeats >= 2);
 
     let (status, _) = send(reqwest::Method::POST, &format!("{fleet}/bots/{id}/silence"), None).await;
     assert_eq!(status, StatusCode::OK);
     // A heartbeat already under way may still land.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let before = stats(&fleet).await.heartbeats;
+    let before = stats(&fleet).await.meter.heartbeats;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(stats(&fleet).await.heartbeats, before, "five heartbeat periods without one");
+    assert_eq!(stats(&fleet).await.meter.heartbeats, before, "five heartbeat periods without one");
     assert_eq!(k8s.status(&identifier).await.unwrap(), ResourceStatus::Running);
     assert_eq!(crate::support::bot_status(&app, id).await, "IN_CALL");
 }
@@ -388,17 +388,17 @@ async fn fleet_host_holds_five_hundred_bots() {
     println!(
         "{BOTS} bots launched in {launched:?}; rss {before} -> {} MiB; heartbeats {} p50 {:?} p99 {:?} max {:?}; log lines {} dropped {}; failed {}",
         rss_mib(),
-        s.heartbeats,
-        s.heartbeat_p50_ms,
-        s.heartbeat_p99_ms,
-        s.heartbeat_max_ms,
-        s.log_lines_sent,
-        s.log_lines_dropped,
-        s.failed_requests
+        s.meter.heartbeats,
+        s.meter.heartbeat_p50_ms,
+        s.meter.heartbeat_p99_ms,
+        s.meter.heartbeat_max_ms,
+        s.meter.log_lines_sent,
+        s.meter.log_lines_dropped,
+        s.meter.failed_requests
     );
     assert_eq!(s.running["aws"], BOTS as u64);
-    assert_eq!(s.failed_requests, 0, "{s:?}");
-    assert!(s.heartbeats >= BOTS as u64 * 3, "{s:?}");
+    assert_eq!(s.meter.failed_requests, 0, "{s:?}");
+    assert!(s.meter.heartbeats >= BOTS as u64 * 3, "{s:?}");
 }
 
 /// Waits (up to 10 s) until a resource is no longer running; answers what it became.
@@ -426,6 +426,6 @@ async fn fleet_bots_retry_a_server_that_is_briefly_away_but_not_one_that_refuses
         let k8s = SimulatedPlatform::new(DeploymentPlatform::K8s, &fleet).unwrap();
         let identifier = k8s.deploy(&launch(1, &milo)).await.unwrap().identifier;
         assert_eq!(ended(&k8s, &identifier).await, ResourceStatus::Exited { code }, "{status} x{failures}");
-        assert_eq!(stats(&fleet).await.failed_requests, failed, "{status} x{failures}");
+        assert_eq!(stats(&fleet).await.meter.failed_requests, failed, "{status} x{failures}");
     }
 }

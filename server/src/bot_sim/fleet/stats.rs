@@ -6,6 +6,7 @@ use app::backend::platforms::faults::FaultCounts;
 use serde::{Deserialize, Serialize};
 
 use super::{FleetHost, KINDS};
+use crate::bot_sim::meter::MeterSnapshot;
 
 /// The host's statistics (camelCase JSON; per-kind maps are keyed `k8s`, `aws`, `coolify`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -38,17 +39,9 @@ pub struct FleetStats {
     pub vanished: u64,
     /// Calls to each kind's API and the faults injected into them.
     pub faults: BTreeMap<String, FaultCounts>,
-    /// Heartbeats the server answered, as the bots measured them.
-    pub heartbeats: u64,
-    pub heartbeat_p50_ms: Option<f64>,
-    pub heartbeat_p99_ms: Option<f64>,
-    pub heartbeat_max_ms: Option<f64>,
-    /// Log lines the server accepted.
-    pub log_lines_sent: u64,
-    /// Log lines bots dropped because the server did not take them.
-    pub log_lines_dropped: u64,
-    /// Bot requests to the server that failed.
-    pub failed_requests: u64,
+    /// What the bots measured: heartbeats and their latency, log lines, failed requests.
+    #[serde(flatten)]
+    pub meter: MeterSnapshot,
 }
 
 impl FleetHost {
@@ -82,13 +75,7 @@ impl FleetHost {
             phantoms: state.phantoms,
             vanished: state.vanished,
             faults: self.0.faults.iter().map(|(k, f)| (k.as_str().to_owned(), f.counts())).collect(),
-            heartbeats: meter.heartbeats,
-            heartbeat_p50_ms: meter.heartbeat_p50_ms,
-            heartbeat_p99_ms: meter.heartbeat_p99_ms,
-            heartbeat_max_ms: meter.heartbeat_max_ms,
-            log_lines_sent: meter.log_lines_sent,
-            log_lines_dropped: meter.log_lines_dropped,
-            failed_requests: meter.failed_requests,
+            meter,
         }
     }
 }

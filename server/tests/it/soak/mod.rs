@@ -255,8 +255,8 @@ async fn soak_limits_hold_over_three_platforms_and_three_replicas() {
     t.info("statuses", format!("{statuses:?}"));
     t.info("time to create all bots", ms(created));
     t.info("wall time", ms(started.elapsed()));
-    t.info("heartbeat p99 (fleet)", format!("{:.1} ms", stats.heartbeat_p99_ms.unwrap_or(0.0)));
-    t.info("log lines sent / dropped", format!("{} / {}", stats.log_lines_sent, stats.log_lines_dropped));
+    t.info("heartbeat p99 (fleet)", format!("{:.1} ms", stats.meter.heartbeat_p99_ms.unwrap_or(0.0)));
+    t.info("log lines sent / dropped", format!("{} / {}", stats.meter.log_lines_sent, stats.meter.log_lines_dropped));
     t.note(format!("duplicate bots: {:?}; relaunched bots: {:?}", stats.duplicate_bots, stats.relaunched_bots));
     t.note(format!("replica logs: {}", c.logs()));
     t.finish();
@@ -349,7 +349,7 @@ async fn soak_crashes_lose_no_bot_and_leave_no_duplicate_or_orphan() {
     );
     t.check("planted orphans not deleted", planted_left(), "0", planted_left() == 0);
     t.info("all orphans gone after", ms(cleared));
-    t.info("bot requests that failed (retried or ended a bot)", stats.failed_requests);
+    t.info("bot requests that failed (retried or ended a bot)", stats.meter.failed_requests);
     limit_checks(&mut t, &seen, &stats, limits);
     t.info("wall time", ms(started.elapsed()));
     for k in kills {
