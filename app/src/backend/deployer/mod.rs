@@ -10,7 +10,7 @@
 //!  WAITING ──claim──▶ PROCESSING ──reserve──▶ PLACING ──deployed──▶ (row deleted, bot has its identifier)
 //!     ▲                   │  │                   │
 //!     │    wait (full)    │  │ expire/refuse     │ failover, rejected: back to PROCESSING, next platform at once
-//!     └───────────────────┘  ▼                   │ throttled, quota, leftover: back to WAITING
+//!     └───────────────────┘  ▼                   │ throttled, quota: back to WAITING
 //!                       (row deleted,            │ replica crashed: lease runs out, another replica
 //!                        bot FATAL)              ▼   adopts the resource or moves the bot on
 //! ```
