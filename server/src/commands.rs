@@ -48,15 +48,21 @@ pub async fn build_state(config: Config, leptos_options: LeptosOptions) -> Resul
         config.database_pool_size,
         config.statement_timeout,
     )?;
+    let bot_pool = db::build_pool_with_timeout(
+        config.database_url.expose_secret(),
+        config.database_bot_pool_size,
+        config.statement_timeout,
+    )?;
     let api_doc = crate::http::api_v1::openapi::document_json();
     let storage = app::backend::storage::Storage::from_config(&config).map_err(CommandError::Other)?;
     let config = Arc::new(config);
-    let heartbeats = app::backend::services::heartbeats::Heartbeats::new(pool.clone(), config.clone());
+    let heartbeats = app::backend::services::heartbeats::Heartbeats::new(bot_pool.clone(), config.clone());
     let drivers =
         drivers(&config, &pool).await.map_err(|failures| CommandError::Other(platform_failures(&failures)))?;
     let platforms = Arc::new(PlatformRegistry::new(&config, drivers));
     Ok(AppState {
         pool,
+        bot_pool,
         config,
         leptos_options,
         api_doc: Arc::new(api_doc),

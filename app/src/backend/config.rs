@@ -73,6 +73,9 @@ pub struct Config {
     pub log_format: LogFormat,
     pub database_url: SecretString,
     pub database_pool_size: usize,
+    /// Connections per process kept for the bot API (`DATABASE_BOT_POOL_SIZE`), apart from the
+    /// main pool, so people's and workers' requests can never starve bots' heartbeats and reports.
+    pub database_bot_pool_size: usize,
     /// The URL people use in a browser; decides whether cookies are `Secure`.
     pub app_origin_url: Url,
     /// The URL bot containers use to reach this server (`MILO_URL` in their environment).
@@ -136,6 +139,8 @@ impl Config {
         let log_format = read_log_format(vars, &mut errs, mode);
         let database_url = read_database_url(vars, &mut errs);
         let database_pool_size = vars.number(&mut errs, "DATABASE_POOL_SIZE", 16, 1..=1000);
+        let database_bot_pool_size =
+            vars.number(&mut errs, "DATABASE_BOT_POOL_SIZE", (database_pool_size / 4).max(2), 1..=1000);
         let app_origin_url = vars.url(&mut errs, "APP_ORIGIN_URL", "http://127.0.0.1:3000");
         let milo_url = vars.url(&mut errs, "MILO_URL", app_origin_url.as_str());
         let legacy_enabled = vars.boolean(&mut errs, "LEGACY_BOT_TOKEN_ENABLED", false);
@@ -191,6 +196,7 @@ impl Config {
             log_format,
             database_url,
             database_pool_size,
+            database_bot_pool_size,
             app_origin_url,
             milo_url,
             legacy_bot_token,
@@ -250,6 +256,7 @@ impl Config {
         row("LOG_FORMAT", format!("{:?}", self.log_format).to_lowercase());
         row("DATABASE_URL", redact_url(self.database_url.expose_secret()));
         row("DATABASE_POOL_SIZE", self.database_pool_size.to_string());
+        row("DATABASE_BOT_POOL_SIZE", self.database_bot_pool_size.to_string());
         row("APP_ORIGIN_URL", self.app_origin_url.to_string());
         row("MILO_URL", self.milo_url.to_string());
         row("LEGACY_BOT_TOKEN_ENABLED", format!("{}", self.legacy_bot_token.is_some()));

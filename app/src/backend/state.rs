@@ -13,6 +13,9 @@ use super::services::heartbeats::Heartbeats;
 #[derive(Clone)]
 pub struct AppState {
     pub pool: DbPool,
+    /// The bot API's own connections (`DATABASE_BOT_POOL_SIZE`): a bulkhead, so people's
+    /// requests and the workers never starve bots' heartbeats and reports, nor bots them.
+    pub bot_pool: DbPool,
     pub config: Arc<Config>,
     pub leptos_options: LeptosOptions,
     /// The OpenAPI document of the JSON API (built once by the server).

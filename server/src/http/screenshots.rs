@@ -79,7 +79,7 @@ pub async fn store(
     state.bot_limits.take(id, svc::limits::Kind::Screenshots, 1)?;
     let form = read_upload(multipart).await?;
     let data = svc::prepare_screenshot(&state.storage, id, form).await?;
-    let mut conn = super::api_v1::extract::conn(state).await?;
+    let mut conn = super::api_v1::bot::bot_conn(state).await?;
     let evicted = svc::record_screenshot(&mut conn, id, &data).await?;
     drop(conn);
     svc::screenshots::forget_objects(&state.storage, &evicted).await;

@@ -368,8 +368,9 @@ async fn call(state: &AppState, path: &str, input: Value, token: Option<&str>) -
     }
 }
 
+/// A connection of the bot API's own pool (every procedure here is a bot's).
 async fn connection(state: &AppState) -> Result<app::backend::db::DbConn, TrpcError> {
-    state.pool.get().await.map_err(|e| TrpcError::from(app::backend::error::internal("database unavailable", e)))
+    state.bot_pool.get().await.map_err(|e| TrpcError::from(app::backend::error::internal("database unavailable", e)))
 }
 
 fn config_output(c: svc::BotConfig) -> Result<Output, TrpcError> {

@@ -297,7 +297,7 @@ async fn one_replica_at_a_time_leads() {
 #[tokio::test]
 async fn bot_calls_hold_at_most_one_connection() {
     // With a pool of one, a call that needed a second connection would wait for itself.
-    let mut app = TestApp::builder().var("DATABASE_POOL_SIZE", "1").build().await;
+    let mut app = TestApp::builder().var("DATABASE_POOL_SIZE", "1").var("DATABASE_BOT_POOL_SIZE", "1").build().await;
     let key = app.user_with_key("Ada").await;
     let (id, token) = app.bot_with_token(&key, json!({ "meetingUrl": MEET })).await;
     app.state.heartbeats.forget(id);
@@ -325,7 +325,7 @@ fn urlencode(s: &str) -> String {
 #[tokio::test]
 async fn a_slow_screenshot_upload_holds_no_connection_while_its_body_arrives() {
     use tower::ServiceExt;
-    let mut app = TestApp::builder().var("DATABASE_POOL_SIZE", "1").build().await;
+    let mut app = TestApp::builder().var("DATABASE_POOL_SIZE", "1").var("DATABASE_BOT_POOL_SIZE", "1").build().await;
     let key = app.user_with_key("Ada").await;
     let (id, token) = app.bot_with_token(&key, json!({ "meetingUrl": MEET })).await;
     let (ct, body) = crate::screenshots::multipart(
@@ -343,10 +343,11 @@ async fn a_slow_screenshot_upload_holds_no_connection_while_its_body_arrives() {
     let pending = tokio::spawn(async move { router.oneshot(req).await.unwrap().status() });
     tx.send(Ok(body[..10].to_vec().into())).await.unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
-    // The upload is half-sent; the one connection is free for everyone else.
-    let r = tokio::time::timeout(Duration::from_secs(5), app.api("GET", "/api/v1/bots", &key, None))
+    // The upload is half-sent; the bot API's one connection is free for every other bot call.
+    let path = format!("/api/v1/bot/{id}/config");
+    let r = tokio::time::timeout(Duration::from_secs(5), app.raw("GET", &path, &[("x-milo-token", &token)], None))
         .await
-        .expect("the upload held the only connection");
+        .expect("the upload held the bot API's only connection");
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     tx.send(Ok(body[10..].to_vec().into())).await.unwrap();
     drop(tx);
@@ -357,4 +358,42 @@ fn tokio_stream_from<T: Send + 'static>(
     mut rx: tokio::sync::mpsc::Receiver<T>,
 ) -> impl futures_util::Stream<Item = T> + Send + 'static {
     futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+#[tokio::test]
+async fn bots_keep_their_own_connections_when_people_and_workers_hold_every_other_one() {
+    // The main pool is exhausted (a flood of people's requests, a placement storm): a bot that
+    // is not cached yet still heartbeats, reports its status and streams logs, on the bot
+    // API's own pool. Before the bulkhead, such a bot went silent and was failed.
+    let mut app = TestApp::builder().var("DATABASE_POOL_SIZE", "2").var("DATABASE_BOT_POOL_SIZE", "1").build().await;
+    let key = app.user_with_key("Ada").await;
+    let (id, token) = app.bot_with_token(&key, json!({ "meetingUrl": MEET })).await;
+    app.state.heartbeats.forget(id);
+    let held = [app.state.pool.get().await.unwrap(), app.state.pool.get().await.unwrap()];
+    let auth = [("x-milo-token", token.as_str())];
+    let calls = [
+        ("POST", format!("/api/v1/bot/{id}/heartbeat"), None),
+        ("POST", format!("/api/v1/bot/{id}/status"), Some(json!({ "status": "JOINING_CALL" }).to_string())),
+        (
+            "POST",
+            format!("/api/v1/bot/{id}/logs"),
+            Some(json!({ "entries": [{ "id": "7d9f0c1e-2b1a-4c3d-9e8f-0a1b2c3d4e5f", "level": "INFO", "message": "joined", "timestamp": "2026-11-30T12:00:00Z" }] }).to_string()),
+        ),
+    ];
+    for (method, path, body) in calls {
+        let r = tokio::time::timeout(Duration::from_secs(5), app.raw(method, &path, &auth, body))
+            .await
+            .unwrap_or_else(|_| panic!("{method} {path} waited for the people's pool"));
+        assert!(r.status.is_success(), "{method} {path}: {} {}", r.status, r.body);
+    }
+    // The buffered heartbeat is written on the bot pool too (here or by the flusher).
+    tokio::time::timeout(Duration::from_secs(5), app.state.heartbeats.flush())
+        .await
+        .expect("writing heartbeats waited for the people's pool")
+        .unwrap();
+    drop(held);
+    assert_eq!(crate::support::bot_status(&app, id).await, "JOINING_CALL");
+    let beat =
+        app.count(&format!("SELECT count(*) AS n FROM bots WHERE id = {id} AND last_heartbeat IS NOT NULL")).await;
+    assert_eq!(beat, 1, "the heartbeat was stored");
 }

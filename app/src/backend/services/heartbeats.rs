@@ -3,12 +3,16 @@
 //!
 //! - each bot's token hash, status and log level are cached per process; a trigger on `bots`
 //!   sends `NOTIFY bot_state, '<id>'` whenever one of them changes, and every process LISTENs and
-//!   drops that entry, so a cache is current within milliseconds across replicas (entries also
-//!   expire after [`TTL`], in case a notification is lost while reconnecting);
+//!   drops that entry, so a cache is current within milliseconds across replicas; the cache is
+//!   cleared whenever the listener (re)connects, a load that races a notification is not cached
+//!   (an invalidation epoch), and entries also expire after [`TTL`] as a last safety net. The TTL
+//!   is longer than the bots' heartbeat period (10 s), so a steady bot costs no database read;
+//!   with a TTL shorter than the period every heartbeat would miss the cache;
 //! - `last_heartbeat` is written in batches, one `UPDATE ... WHERE id = ANY(...)` every
 //!   [`FLUSH_EVERY`] for all bots that beat since the last one.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -25,8 +29,9 @@ use crate::backend::error::internal;
 use crate::model::bot::BotStatus;
 use crate::model::error::AppError;
 
-/// How long a cached entry is trusted without a notification.
-pub const TTL: Duration = Duration::from_secs(5);
+/// How long a cached entry is trusted without a notification (a safety net: notifications and
+/// the listener's reconnect keep entries current).
+pub const TTL: Duration = Duration::from_secs(60);
 /// How often buffered heartbeats are written.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(500);
 
@@ -43,6 +48,8 @@ pub struct Heartbeats {
     pool: DbPool,
     config: Arc<Config>,
     cache: Mutex<HashMap<i64, Entry>>,
+    /// Bumped by every invalidation: a load that started before one is not cached.
+    epoch: AtomicU64,
     pending: Mutex<HashSet<i64>>,
     started: OnceLock<()>,
 }
@@ -53,6 +60,7 @@ impl Heartbeats {
             pool,
             config,
             cache: Mutex::default(),
+            epoch: AtomicU64::new(0),
             pending: Mutex::default(),
             started: OnceLock::new(),
         })
@@ -84,7 +92,7 @@ impl Heartbeats {
                         if diesel::sql_query("LISTEN bot_state").execute(&mut conn).await.is_ok() {
                             // Anything cached before listening may be stale.
                             match me.upgrade() {
-                                Some(m) => m.cache.lock().unwrap_or_else(|p| p.into_inner()).clear(),
+                                Some(m) => m.forget_all(),
                                 None => return,
                             }
                             let mut stream = std::pin::pin!(conn.notifications_stream());
@@ -112,7 +120,15 @@ impl Heartbeats {
 
     /// Drops a bot's cached state (its status, log level or token changed).
     pub fn forget(&self, bot_id: i64) {
-        self.cache.lock().unwrap_or_else(|p| p.into_inner()).remove(&bot_id);
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        cache.remove(&bot_id);
+    }
+
+    fn forget_all(&self) {
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        cache.clear();
     }
 
     async fn entry(&self, bot_id: i64) -> Result<Entry, AppError> {
@@ -121,6 +137,7 @@ impl Heartbeats {
                 return Ok(e.clone());
             }
         }
+        let epoch = AtomicU64::load(&self.epoch, Ordering::SeqCst);
         let mut conn = self.pool.get().await.map_err(|e| internal("database unavailable", e))?;
         let row: Option<(Option<Vec<u8>>, String, String)> = bots::table
             .find(bot_id)
@@ -132,7 +149,12 @@ impl Heartbeats {
         let (token_hash, status, log_level) =
             row.ok_or_else(|| AppError::NotFound(format!("Bot {bot_id} was not found.")))?;
         let entry = Entry { token_hash, status, log_level, loaded: Instant::now() };
-        self.cache.lock().unwrap_or_else(|p| p.into_inner()).insert(bot_id, entry.clone());
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        // A notification that arrived while this row was read may describe a newer state than
+        // the row: answer with the row, but do not keep it.
+        if AtomicU64::load(&self.epoch, Ordering::SeqCst) == epoch {
+            cache.insert(bot_id, entry.clone());
+        }
         Ok(entry)
     }
 

@@ -13,7 +13,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 
 use super::error::{ApiError, ErrorBody};
-use super::extract::{conn, ApiJson, BotToken, Id};
+use super::extract::{ApiJson, BotToken, Id};
 
 type ApiResult<T> = Result<T, ApiError>;
 
@@ -33,10 +33,15 @@ pub async fn screenshot(
     crate::http::screenshots::store(&state, &headers, id, multipart).await
 }
 
-/// A connection, once the request's token is known to open bot `id`.
+/// A connection of the bot API's own pool, once the request's token is known to open bot `id`.
 pub async fn open(state: &AppState, headers: &HeaderMap, id: i64) -> ApiResult<DbConn> {
     state.heartbeats.authorize(id, svc::token_from_headers(headers)).await?;
-    conn(state).await
+    bot_conn(state).await
+}
+
+/// A connection of the bot API's own pool (`DATABASE_BOT_POOL_SIZE`).
+pub async fn bot_conn(state: &AppState) -> ApiResult<DbConn> {
+    state.bot_pool.get().await.map_err(|e| app::backend::error::internal("database unavailable", e).into())
 }
 
 /// Events a bot reports.
@@ -94,7 +99,7 @@ pub async fn slot_config(
     headers: HeaderMap,
     Path(uuid): Path<String>,
 ) -> ApiResult<Json<BotConfig>> {
-    let mut c = conn(&state).await?;
+    let mut c = bot_conn(&state).await?;
     let id = svc::slot_bot(&mut c, &uuid).await?;
     svc::authorize(&mut c, &state.config, id, svc::token_from_headers(&headers)).await?;
     Ok(Json(svc::get_config(&mut c, id).await?))
@@ -174,7 +179,7 @@ pub async fn logs(
 ) -> ApiResult<Json<Received>> {
     state.heartbeats.authorize(id, svc::token_from_headers(&headers)).await?;
     state.bot_limits.take(id, svc::limits::Kind::LogLines, body.entries.len())?;
-    let mut c = conn(&state).await?;
+    let mut c = bot_conn(&state).await?;
     Ok(Json(Received { received: svc::stream_logs(&mut c, id, &body.entries).await? }))
 }
 
