@@ -2,16 +2,23 @@
 
 use super::*;
 
-/// A release server whose k8s, aws and coolify are simulated on `fleet`, each with `limit`; a full
-/// platform hands its bots to the next at once (its default wait is 30 s to 5 minutes, which
-/// would be measured instead of the dispatch).
-async fn simulated_server(bench: &Bench, name: &str, database: &str, fleet: &str, limit: &str) -> (Proc, String) {
+/// A release server whose k8s, aws and coolify are simulated on `fleet` with `limits` (in that
+/// order); a full platform hands its bots to the next at once (its default wait is 30 s to 5
+/// minutes, which would be measured instead of the dispatch).
+async fn simulated_server(
+    bench: &Bench,
+    name: &str,
+    database: &str,
+    fleet: &str,
+    limits: [usize; 3],
+) -> (Proc, String) {
+    let [k8s, aws, coolify] = limits.map(|l| l.to_string());
     let env = [
         ("SIMULATED_PLATFORM_URL", fleet),
         ("PLATFORM_PRIORITY", "k8s,aws,coolify"),
-        ("K8S_BOT_LIMIT", limit),
-        ("AWS_BOT_LIMIT", limit),
-        ("COOLIFY_BOT_LIMIT", limit),
+        ("K8S_BOT_LIMIT", &k8s),
+        ("AWS_BOT_LIMIT", &aws),
+        ("COOLIFY_BOT_LIMIT", &coolify),
         ("DEPLOYMENT_QUEUE_MAX_CONCURRENT", DISPATCH_CONCURRENCY),
         ("K8S_QUEUE_TIMEOUT_MS", "0"),
         ("AWS_QUEUE_TIMEOUT_MS", "0"),
@@ -24,8 +31,10 @@ async fn simulated_server(bench: &Bench, name: &str, database: &str, fleet: &str
 pub(super) async fn fleet_part(bench: &Bench, bots: usize, secs: u64) -> bool {
     let database = bench.fresh_database().await;
     let (fleet_proc, fleet) = bench.fleet_host("fleet-host", bots + 10);
-    let limit = (bots / 3 + 10).to_string();
-    let (server, base) = simulated_server(bench, "fleet-server", &database, &fleet, &limit).await;
+    // Room for every bot; a Coolify pool has at most 999 slots (COOLIFY_BOT_LIMIT).
+    let coolify = (bots / 3 + 10).min(999);
+    let other = (bots + 10 - coolify).div_ceil(2);
+    let (server, base) = simulated_server(bench, "fleet-server", &database, &fleet, [other, other, coolify]).await;
     let key = api_key(&database).await;
     let http = reqwest::Client::new();
     let ramp = Instant::now();
@@ -114,7 +123,7 @@ pub(super) async fn dispatch_part(bench: &Bench, bots: usize) -> bool {
     }
     // 40 % of the bots per platform: the first two fill up, the third takes the rest.
     let limit = (bots * 2).div_ceil(5);
-    let (server, base) = simulated_server(bench, "dispatch-server", &database, &fleet, &limit.to_string()).await;
+    let (server, base) = simulated_server(bench, "dispatch-server", &database, &fleet, [limit; 3]).await;
     let key = api_key(&database).await;
     let mut conn = AsyncPgConnection::establish(&database).await.expect("connect");
     let started = Instant::now();

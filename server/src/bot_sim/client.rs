@@ -15,6 +15,7 @@ use super::{Protocol, SimError};
 const ATTEMPTS: u32 = 3;
 
 /// One bot's connection to the server: the shared HTTP client, its token and wire format.
+#[derive(Clone)]
 pub(super) struct Client {
     pub(super) http: reqwest::Client,
     pub(super) base: String,

@@ -1,11 +1,16 @@
 //! One simulated bot's life, the same for the single `bot-sim` process and each task of the
 //! fleet host: config → JOINING_CALL → IN_WAITING_ROOM → IN_CALL (screenshot, participants) →
-//! heartbeats, log lines and chat → leave when told (or after its call time) → CALL_ENDED →
-//! flush → DONE.
+//! log lines and chat → leave when told (or after its call time) → CALL_ENDED → flush → DONE.
+//! Like the real bot images, it heartbeats from the moment it has its configuration until it
+//! exits, on a task of its own, so a slow server answering its status reports never makes it
+//! look silent.
 
 use std::future::Future;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::sync::Notify;
 
 use serde_json::json;
 
@@ -46,6 +51,8 @@ pub async fn run_bot(
         "INFO",
         format!("Simulated bot {id} starting ({:?}), meeting {}", behaviour.protocol, config["meeting"]["meetingUrl"]),
     );
+    let told_to_leave = Arc::new(Notify::new());
+    let heartbeats = HeartbeatTask::start(&client, id, behaviour, &context, told_to_leave.clone());
 
     client.status(id, "JOINING_CALL", None).await?;
     logs.push("INFO", "Joining the call");
@@ -75,14 +82,16 @@ pub async fn run_bot(
             client.status(id, "FATAL", None).await?;
             return Ok(1);
         }
-        Some(Failure::Stuck) => loop {
-            tokio::time::sleep(Duration::from_secs(3600)).await;
-        },
+        Some(Failure::Stuck) => {
+            drop(heartbeats);
+            loop {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+            }
+        }
         _ => {}
     }
 
     let started = tokio::time::Instant::now();
-    let mut heartbeat = tokio::time::interval(secs(behaviour.heartbeat_secs));
     let mut chat = tokio::time::interval(secs(behaviour.heartbeat_secs.min(5.0)));
     let mut ship = tokio::time::interval(SHIP_EVERY.min(secs(behaviour.heartbeat_secs)));
     // With a log rate, lines come at that rate; without, one line per streaming tick.
@@ -94,20 +103,8 @@ pub async fn run_bot(
         if behaviour.call_secs.is_some_and(|c| started.elapsed() >= secs(c)) {
             break false;
         }
-        let beating = behaviour.fail != Some(Failure::NoHeartbeat) && !context.silenced.load(Ordering::Relaxed);
         tokio::select! {
-            _ = heartbeat.tick(), if beating => {
-                let sent = tokio::time::Instant::now();
-                match client.heartbeat(id).await {
-                    Ok(reply) => {
-                        context.meter.heartbeat(sent.elapsed());
-                        if reply["shouldLeave"] == json!(true) {
-                            break true;
-                        }
-                    }
-                    Err(e) => logs.push("WARN", format!("heartbeat failed: {e}")),
-                }
-            }
+            () = told_to_leave.notified() => break true,
             _ = chat.tick() => {
                 match client.dequeue(id).await {
                     Ok(Some(text)) => logs.push("INFO", format!("Sending chat message: {text}")),
@@ -127,6 +124,9 @@ pub async fn run_bot(
                     tick += 1;
                     logs.push("TRACE", format!("still in the call ({tick})"));
                 }
+                for warning in heartbeats.failures() {
+                    logs.push("WARN", warning);
+                }
                 logs.ship(&client, id).await;
             }
             _ = &mut leave => break true,
@@ -140,8 +140,59 @@ pub async fn run_bot(
         logs.push("INFO", "The call ended");
     }
     logs.push("INFO", "Done");
+    for warning in heartbeats.failures() {
+        logs.push("WARN", warning);
+    }
     logs.ship(&client, id).await;
     client.flush(id).await?;
     client.status(id, "DONE", recording).await?;
+    drop(heartbeats);
     Ok(0)
+}
+
+/// The bot's heartbeats, on a task of their own for as long as the bot runs (dropping it stops
+/// them): every `heartbeat_secs` unless the bot is made silent; `shouldLeave` wakes the bot.
+struct HeartbeatTask {
+    task: tokio::task::JoinHandle<()>,
+    failures: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl HeartbeatTask {
+    fn start(client: &Client, id: i64, behaviour: &Behaviour, context: &BotContext, leave: Arc<Notify>) -> Self {
+        let failures = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (client, period, silent_by_design) =
+            (client.clone(), secs(behaviour.heartbeat_secs), behaviour.fail == Some(Failure::NoHeartbeat));
+        let (meter, silenced, seen) = (context.meter.clone(), context.silenced.clone(), failures.clone());
+        let task = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(period);
+            loop {
+                tick.tick().await;
+                if silent_by_design || silenced.load(Ordering::Relaxed) {
+                    continue;
+                }
+                let sent = tokio::time::Instant::now();
+                match client.heartbeat(id).await {
+                    Ok(reply) => {
+                        meter.heartbeat(sent.elapsed());
+                        if reply["shouldLeave"] == json!(true) {
+                            leave.notify_one();
+                        }
+                    }
+                    Err(e) => seen.lock().unwrap_or_else(|p| p.into_inner()).push(format!("heartbeat failed: {e}")),
+                }
+            }
+        });
+        HeartbeatTask { task, failures }
+    }
+
+    /// The heartbeats that failed so far (the bot logs them).
+    fn failures(&self) -> Vec<String> {
+        std::mem::take(&mut *self.failures.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+impl Drop for HeartbeatTask {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }

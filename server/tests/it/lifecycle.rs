@@ -392,7 +392,7 @@ async fn bots_keep_their_own_connections_when_people_and_workers_hold_every_othe
         .expect("writing heartbeats waited for the people's pool")
         .unwrap();
     drop(held);
-    assert_eq!(crate::support::bot_status(&app, id).await, "JOINING_CALL");
+    assert_eq!(bot_status(&app, id).await, "JOINING_CALL");
     let beat =
         app.count(&format!("SELECT count(*) AS n FROM bots WHERE id = {id} AND last_heartbeat IS NOT NULL")).await;
     assert_eq!(beat, 1, "the heartbeat was stored");
