@@ -1,7 +1,7 @@
 //! The HTML shell, the root component and the route table.
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 
@@ -14,6 +14,7 @@ use crate::pages::{account, api_keys, auth, bots, docs, home, infrastructure, no
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
     crate::backend::headers::set_page_policy();
+    let stylesheet = stylesheet_href(&options);
     view! {
         <!DOCTYPE html>
         <html lang="en" class="h-full">
@@ -22,6 +23,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <meta name="color-scheme" content="light" />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <link rel="stylesheet" id="leptos" href=stylesheet />
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
                 <MetaTags />
@@ -31,6 +33,21 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             </body>
         </html>
     }
+}
+
+/// The stylesheet's address: `/pkg/meeboter.<hash>.css` when cargo-leptos hashed the file
+/// names (`hash-files`; the hash comes from the same list `HydrationScripts` reads for the JS and
+/// the wasm), else `/pkg/meeboter.css`.
+fn stylesheet_href(options: &LeptosOptions) -> String {
+    let name = &options.output_name;
+    let pkg = &options.site_pkg_dir;
+    #[cfg(feature = "ssr")]
+    if options.hash_files {
+        if let Some(hash) = crate::backend::headers::css_hash(&options.hash_file) {
+            return format!("/{pkg}/{name}.{hash}.css");
+        }
+    }
+    format!("/{pkg}/{name}.css")
 }
 
 /// Who is signed in, shared by every page.
@@ -78,7 +95,6 @@ pub fn App() -> impl IntoView {
     provide_context(Session { user, sign_in, sign_up, sign_out });
 
     view! {
-        <Stylesheet id="leptos" href="/pkg/meeboter.css" />
         <Title formatter=|t: String| if t.is_empty() { "Meeboter".to_owned() } else { format!("{t} · Meeboter") } />
         <Router>
             <Layout>
