@@ -52,7 +52,7 @@ enum Command {
         /// The site to compress (default: LEPTOS_SITE_ROOT, else target/site).
         #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
         site_root: std::path::PathBuf,
-        /// Quicker, larger copies (brotli 5, gzip 6) for the big debug bundle; default brotli 11,
+        /// Quicker, larger copies (brotli 4, gzip 1) for the big debug bundle; default brotli 11,
         /// gzip 9.
         #[arg(long)]
         fast: bool,
