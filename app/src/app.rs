@@ -1,9 +1,9 @@
 //! The HTML shell, the root component and the route table.
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{lazy_route, path, Lazy, LazyRoute};
 
 use crate::api::auth::{SignIn, SignOut, SignUp};
 use crate::components::layout::Layout;
@@ -14,6 +14,7 @@ use crate::pages::{account, api_keys, auth, bots, docs, home, infrastructure, no
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
     crate::backend::headers::set_page_policy();
+    let stylesheet = stylesheet_href(&options);
     view! {
         <!DOCTYPE html>
         <html lang="en" class="h-full">
@@ -22,6 +23,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <meta name="color-scheme" content="light" />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <link rel="stylesheet" id="leptos" href=stylesheet />
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
                 <MetaTags />
@@ -31,6 +33,21 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             </body>
         </html>
     }
+}
+
+/// The stylesheet's address: `/pkg/meeboter.<hash>.css` when cargo-leptos hashed the file
+/// names (`hash-files`; the hash comes from the same list `HydrationScripts` reads for the JS and
+/// the wasm), else `/pkg/meeboter.css`.
+fn stylesheet_href(options: &LeptosOptions) -> String {
+    let name = &options.output_name;
+    let pkg = &options.site_pkg_dir;
+    #[cfg(feature = "ssr")]
+    if options.hash_files {
+        if let Some(hash) = crate::backend::headers::css_hash(&options.hash_file) {
+            return format!("/{pkg}/{name}.{hash}.css");
+        }
+    }
+    format!("/{pkg}/{name}.css")
 }
 
 /// Who is signed in, shared by every page.
@@ -78,7 +95,6 @@ pub fn App() -> impl IntoView {
     provide_context(Session { user, sign_in, sign_up, sign_out });
 
     view! {
-        <Stylesheet id="leptos" href="/pkg/meeboter.css" />
         <Title formatter=|t: String| if t.is_empty() { "Meeboter".to_owned() } else { format!("{t} · Meeboter") } />
         <Router>
             <Layout>
@@ -86,15 +102,52 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("") view=home::HomePage />
                     <Route path=path!("/auth/sign-in") view=auth::SignInPage />
                     <Route path=path!("/auth/sign-up") view=auth::SignUpPage />
-                    <Route path=path!("/docs") view=docs::DocsPage />
+                    <Route path=path!("/docs") view=DocsRoute::route() />
                     <Route path=path!("/bots") view=bots::BotsPage />
-                    <Route path=path!("/templates") view=templates::TemplatesPage />
-                    <Route path=path!("/api-keys") view=api_keys::ApiKeysPage />
-                    <Route path=path!("/usage") view=usage::UsagePage />
-                    <Route path=path!("/infrastructure") view=infrastructure::InfrastructurePage />
-                    <Route path=path!("/account") view=account::AccountPage />
+                    <Route path=path!("/templates") view=TemplatesRoute::route() />
+                    <Route path=path!("/api-keys") view=ApiKeysRoute::route() />
+                    <Route path=path!("/usage") view=UsageRoute::route() />
+                    <Route path=path!("/infrastructure") view=InfrastructureRoute::route() />
+                    <Route path=path!("/account") view=AccountRoute::route() />
                 </Routes>
             </Layout>
         </Router>
     }
 }
+
+/// Declares a route whose page most visits never open: in a split release build
+/// (`cargo leptos build --release --split`) its code is a separate wasm chunk, fetched when the
+/// page is first shown (or preloaded with the page when the server renders it); in other builds
+/// it is an ordinary route. The page itself is unchanged.
+macro_rules! lazy_page {
+    ($route:ident, $page:path) => {
+        #[doc = concat!("The lazily loaded route of `", stringify!($page), "`.")]
+        struct $route;
+
+        impl $route {
+            /// The route's view, for `<Route view=...>`.
+            fn route() -> Lazy<$route> {
+                Lazy::new()
+            }
+        }
+
+        #[lazy_route]
+        impl LazyRoute for $route {
+            fn data() -> Self {
+                $route
+            }
+
+            fn view(this: Self) -> AnyView {
+                let _ = this;
+                $page().into_any()
+            }
+        }
+    };
+}
+
+lazy_page!(DocsRoute, docs::DocsPage);
+lazy_page!(TemplatesRoute, templates::TemplatesPage);
+lazy_page!(ApiKeysRoute, api_keys::ApiKeysPage);
+lazy_page!(UsageRoute, usage::UsagePage);
+lazy_page!(InfrastructureRoute, infrastructure::InfrastructurePage);
+lazy_page!(AccountRoute, account::AccountPage);

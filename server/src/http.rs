@@ -1,6 +1,6 @@
-//! The router: web app (SSR + server functions), health endpoints, static files, and the
-//! edge middleware (client address, sign-in guard, same-origin check, request tracing, body
-//! limit, request timeout, security headers).
+//! The router: web app (SSR + server functions), health endpoints, static files (compressed and
+//! cached, `http/static_files.rs`), and the edge middleware (client address, sign-in guard,
+//! same-origin check, request tracing, body limit, request timeout, security headers).
 
 pub mod api_v1;
 pub mod guard;
@@ -8,6 +8,7 @@ pub mod health;
 pub mod routes;
 pub mod screenshots;
 pub mod security;
+pub mod static_files;
 pub mod trpc;
 
 use app::backend::state::AppState;
@@ -31,6 +32,7 @@ pub fn router_with(state: AppState, logs: api_v1::RequestLogSink) -> Router {
     let routes = generate_route_list(App);
     let leptos_options = state.leptos_options.clone();
     let context_state = state.clone();
+    let files = static_files::StaticFiles::new(&state.leptos_options);
     Router::new()
         .merge(routes::router(&state, logs))
         .leptos_routes_with_context(
@@ -39,7 +41,9 @@ pub fn router_with(state: AppState, logs: api_v1::RequestLogSink) -> Router {
             move || provide_context(context_state.clone()),
             move || shell(leptos_options.clone()),
         )
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .fallback(move |axum::extract::State(state): axum::extract::State<AppState>, req| {
+            files.clone().serve(state, req)
+        })
         .layer(axum::middleware::from_fn(guard::server_fn_error_status))
         // Each middleware gets only what it reads: `from_fn_with_state` clones its state for
         // every request, and a whole `AppState` is a dozen reference counts (the fleet benchmark).

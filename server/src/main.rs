@@ -46,6 +46,17 @@ enum Command {
     /// `--fleet N --listen ADDR`: be the fleet host that runs up to N of them for simulated
     /// platforms (docs/SIMULATION.md).
     BotSim(server::bot_sim::SimArgs),
+    /// Write brotli and gzip copies (`<file>.br`, `<file>.gz`) of the site's static files, served
+    /// to browsers that accept them; run after `cargo leptos build` (`./dev` does).
+    Precompress {
+        /// The site to compress (default: LEPTOS_SITE_ROOT, else target/site).
+        #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
+        site_root: std::path::PathBuf,
+        /// Quicker, larger copies (brotli 4, gzip 1) for the big debug bundle; default brotli 11,
+        /// gzip 9.
+        #[arg(long)]
+        fast: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -62,6 +73,7 @@ fn main() -> ExitCode {
     let command = match cli.command {
         Command::BotSim(args) => return bot_sim(args),
         Command::Migrate { status, redo_all } => return migrate(status, redo_all),
+        Command::Precompress { site_root, fast } => return precompress(&site_root, fast),
         other => other,
     };
     let config = match commands::load_config() {
@@ -125,6 +137,43 @@ fn migrate(status: bool, redo_all: bool) -> ExitCode {
     })
 }
 
+/// `meeboter precompress`: needs none of the server's configuration.
+fn precompress(site_root: &std::path::Path, fast: bool) -> ExitCode {
+    let effort = if fast { server::assets::Effort::Fast } else { server::assets::Effort::Best };
+    let started = std::time::Instant::now();
+    match server::assets::precompress(site_root, effort) {
+        Ok(done) => {
+            let kb = |n: Option<u64>| n.map_or_else(|| "-".to_owned(), |n| format!("{:.1}", n as f64 / 1024.0));
+            for f in &done {
+                println!(
+                    "{:>10} KB raw {:>10} KB br {:>10} KB gzip  {}",
+                    kb(Some(f.raw)),
+                    kb(f.br),
+                    kb(f.gzip),
+                    f.path.display()
+                );
+            }
+            println!("precompressed {} file(s) in {} ms", done.len(), started.elapsed().as_millis());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("meeboter precompress: {}: {e}", site_root.display());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Leptos' options from the environment (cargo-leptos sets it when it runs the server), with
+/// the hashed asset names of the build beside this binary.
+fn leptos_options() -> Result<leptos::prelude::LeptosOptions, CommandError> {
+    let mut options =
+        get_configuration(None).map_err(|e| CommandError::Other(format!("leptos configuration: {e}")))?.leptos_options;
+    if let Some(dir) = std::env::current_exe().ok().and_then(|p| p.parent().map(std::path::Path::to_path_buf)) {
+        server::assets::use_hash_file(&mut options, &dir);
+    }
+    Ok(options)
+}
+
 /// `meeboter bot-sim`: needs none of the server's configuration.
 fn bot_sim(args: server::bot_sim::SimArgs) -> ExitCode {
     server::telemetry::init(app::backend::config::LogFormat::Pretty);
@@ -160,18 +209,15 @@ fn bot_sim(args: server::bot_sim::SimArgs) -> ExitCode {
 async fn run(command: Command, config: app::backend::config::Config) -> Result<ExitCode, CommandError> {
     match command {
         Command::Serve { addr, migrate } => {
-            let leptos =
-                get_configuration(None).map_err(|e| CommandError::Other(format!("leptos configuration: {e}")))?;
-            let addr = addr.unwrap_or(leptos.leptos_options.site_addr);
-            commands::serve(config, leptos.leptos_options, addr, migrate).await?;
+            let options = leptos_options()?;
+            let addr = addr.unwrap_or(options.site_addr);
+            commands::serve(config, options, addr, migrate).await?;
         }
-        Command::Worker => {
-            let leptos =
-                get_configuration(None).map_err(|e| CommandError::Other(format!("leptos configuration: {e}")))?;
-            commands::worker(config, leptos.leptos_options).await?;
-        }
-        Command::BotSim(_) | Command::Migrate { .. } => {
-            return Err(CommandError::Other("bot-sim and migrate run before the full configuration is read".into()))
+        Command::Worker => commands::worker(config, leptos_options()?).await?,
+        Command::BotSim(_) | Command::Migrate { .. } | Command::Precompress { .. } => {
+            return Err(CommandError::Other(
+                "bot-sim, migrate and precompress run before the full configuration is read".into(),
+            ))
         }
         Command::Config { command: ConfigCommand::Check } => {
             print!("{}", commands::describe_config(&config));

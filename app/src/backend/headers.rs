@@ -1,4 +1,4 @@
-//! The Content-Security-Policy of rendered pages.
+//! The Content-Security-Policy of rendered pages, and the stylesheet's hashed name they link.
 //!
 //! Leptos (with `leptos_axum`) gives every page render a fresh nonce and puts it on the
 //! hydration script, the module preload and the inline scripts that carry resolved resources.
@@ -33,6 +33,24 @@ pub fn set_page_policy() {
     }
 }
 
+/// The stylesheet's content hash from cargo-leptos' hash list (`css: <hash>`), read once. The
+/// list's path is taken as Leptos takes it: relative to the running executable's directory
+/// (an absolute path stays as it is).
+pub fn css_hash(hash_file: &str) -> Option<&'static str> {
+    static HASH: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| {
+        let dir = std::env::current_exe().ok()?.parent()?.to_path_buf();
+        let list = std::fs::read_to_string(dir.join(hash_file)).ok()?;
+        css_hash_in(&list).map(str::to_owned)
+    })
+    .as_deref()
+}
+
+/// The `css:` line of a hash list.
+fn css_hash_in(list: &str) -> Option<&str> {
+    list.lines().find_map(|l| l.trim().strip_prefix("css:")).map(str::trim).filter(|h| !h.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -44,5 +62,13 @@ mod tests {
         assert!(!p.contains("script-src 'self' 'unsafe-inline'"), "{p}");
         assert!(p.contains("frame-ancestors 'none'") && p.contains("object-src 'none'"), "{p}");
         assert!(HeaderValue::from_str(&p).is_ok());
+    }
+
+    #[test]
+    fn the_stylesheet_hash_is_read_from_the_css_line() {
+        let list = "js: AAAAAAAAAAAAAAAAAAAAAA\nwasm: BBBBBBBBBBBBBBBBBBBBBB\ncss: CCCCCCCCCCCCCCCCCCCCCC\n";
+        assert_eq!(css_hash_in(list), Some("CCCCCCCCCCCCCCCCCCCCCC"));
+        assert_eq!(css_hash_in("js: A\n"), None);
+        assert_eq!(css_hash_in("css: \n"), None);
     }
 }

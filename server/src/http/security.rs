@@ -96,7 +96,8 @@ fn refusal(path: &str, status: StatusCode, message: &str) -> Response {
 
 /// Adds `X-Frame-Options: DENY`, `Referrer-Policy` and `X-Content-Type-Options: nosniff` to
 /// every response (pages set their own Content-Security-Policy while rendering; any other
-/// response gets a strict one that allows nothing to run or frame it).
+/// response gets a strict one that allows nothing to run or frame it), and
+/// `Cache-Control: no-cache, private` to HTML that says nothing else.
 pub async fn security_headers(req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
     let h = res.headers_mut();
@@ -108,6 +109,12 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"),
         );
+    }
+    // A page names the hashed assets of the running build and may show who is signed in: a
+    // browser asks again each time, and no shared cache keeps it.
+    let html = h.get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+    if html && !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, private"));
     }
     res
 }

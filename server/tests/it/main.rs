@@ -33,5 +33,6 @@ mod screenshots;
 mod server_fns;
 mod simulated;
 mod soak;
+mod static_files;
 mod support;
 mod trpc;

@@ -86,11 +86,13 @@ pub struct TestApp {
 pub struct TestAppBuilder {
     vars: Vec<(String, String)>,
     migrated: bool,
+    site_root: Option<String>,
+    hash_list: Option<String>,
 }
 
 impl TestApp {
     pub fn builder() -> TestAppBuilder {
-        TestAppBuilder { vars: Vec::new(), migrated: true }
+        TestAppBuilder { vars: Vec::new(), migrated: true, site_root: None, hash_list: None }
     }
 
     /// A migrated app with the default development configuration.
@@ -320,6 +322,18 @@ impl TestAppBuilder {
         self
     }
 
+    /// Serves the static files of this directory instead of `target/site`.
+    pub fn site_root(mut self, dir: &str) -> Self {
+        self.site_root = Some(dir.into());
+        self
+    }
+
+    /// Links the hashed asset names of this cargo-leptos hash list (an absolute path).
+    pub fn hash_list(mut self, path: &str) -> Self {
+        self.hash_list = Some(path.into());
+        self
+    }
+
     /// Skips migrations (for readiness tests).
     pub fn unmigrated(mut self) -> Self {
         self.migrated = false;
@@ -347,7 +361,12 @@ impl TestAppBuilder {
         ];
         vars.extend(self.vars);
         let config = Config::from_vars(&vars.into_iter().collect::<Vars>()).expect("valid test config");
-        let leptos_options = LeptosOptions::builder().output_name("meeboter").site_root("target/site").build();
+        let site_root = self.site_root.unwrap_or_else(|| "target/site".into());
+        let mut leptos_options = LeptosOptions::builder().output_name("meeboter").site_root(site_root).build();
+        if let Some(list) = self.hash_list {
+            leptos_options.hash_files = true;
+            leptos_options.hash_file = list.into();
+        }
         let state = server::commands::build_state(config, leptos_options).await.unwrap();
         TestApp { router: server::http::router(state.clone()), state, cookie: None }
     }
