@@ -76,6 +76,7 @@ pub fn App() -> impl IntoView {
     let sign_out = ServerAction::<SignOut>::new();
     let user = Signal::stored(initial_user());
     provide_context(Session { user, sign_in, sign_up, sign_out });
+    crate::components::live::provide_live(user.with_untracked(Option::is_some));
 
     view! {
         <Stylesheet id="leptos" href="/pkg/meeboter.css" />
