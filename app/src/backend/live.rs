@@ -13,6 +13,8 @@
 //! - A stream that falls more than `LIVE_EVENT_BUFFER` changes behind, and every stream when the
 //!   listener (re)connects, gets [`LiveEvent::Resync`]: it may have missed something.
 //! - `LIVE_STREAMS_PER_USER` caps one user's open streams on this replica.
+//! - [`LiveHub::close`] (on shutdown) ends every stream, so open pages do not hold the drain up
+//!   and reconnect to a replica that stays.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
@@ -87,6 +89,7 @@ pub struct LiveHub {
     open: Mutex<HashMap<i64, usize>>,
     queue_moved: Arc<Notify>,
     started: OnceLock<()>,
+    closing: tokio::sync::watch::Sender<bool>,
 }
 
 impl LiveHub {
@@ -101,6 +104,7 @@ impl LiveHub {
             open: Mutex::default(),
             queue_moved: Arc::default(),
             started: OnceLock::new(),
+            closing: tokio::sync::watch::Sender::new(false),
         })
     }
 
@@ -108,6 +112,11 @@ impl LiveHub {
     /// the listener on first use (the server's processes start it with their first page; a
     /// `meeboter worker` process serves no pages and never does).
     pub fn subscribe(self: &Arc<Self>, viewer: Viewer) -> Result<Subscription, AppError> {
+        if *self.closing.borrow() {
+            return Err(AppError::Unavailable(
+                "This server is shutting down; the page reconnects to another one.".into(),
+            ));
+        }
         {
             let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
             let n = open.entry(viewer.user_id).or_default();
@@ -122,7 +131,12 @@ impl LiveHub {
         // Subscribed before the listener starts: the first stream hears its first `resync`.
         let rx = self.tx.subscribe();
         self.start();
-        Ok(Subscription { rx, viewer, hub: Arc::downgrade(self) })
+        Ok(Subscription { rx, viewer, hub: Arc::downgrade(self), closing: self.closing.subscribe() })
+    }
+
+    /// Ends every stream and refuses new ones (the process is shutting down).
+    pub fn close(&self) {
+        self.closing.send_replace(true);
     }
 
     /// Streams open now for a user (for tests and diagnostics).
@@ -245,14 +259,19 @@ pub struct Subscription {
     rx: broadcast::Receiver<Notice>,
     viewer: Viewer,
     hub: Weak<LiveHub>,
+    closing: tokio::sync::watch::Receiver<bool>,
 }
 
 impl Subscription {
     /// The next event for this viewer; `Resync` when the stream fell behind. `None` when the hub
-    /// is gone.
+    /// is closed or gone.
     pub async fn next(&mut self) -> Option<LiveEvent> {
         loop {
-            match self.rx.recv().await {
+            let received = tokio::select! {
+                r = self.rx.recv() => r,
+                _ = self.closing.wait_for(|c| *c) => return None,
+            };
+            match received {
                 Ok(notice) => {
                     if let Some(event) = visible(self.viewer, &notice) {
                         return Some(event);

@@ -322,3 +322,32 @@ async fn a_stream_ends_when_its_session_does() {
     assert!(events.ends_within(Duration::from_secs(3)).await, "the signed-out session's stream must end");
     assert_eq!(open(&app.router, Some(&alice.cookie)).await.0, StatusCode::UNAUTHORIZED);
 }
+
+/// A graceful shutdown ends open streams at once (they would hold the drain up to its 20 s
+/// deadline), and the hub refuses new ones meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_streams_do_not_hold_a_shutdown_up() {
+    let mut app = TestApp::new().await;
+    let alice = person(&mut app, "Alice").await;
+    let (listener, url) = crate::support::bind().await;
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(server::runner::serve_until(app.state.clone(), listener, async {
+        let _ = stop_rx.await;
+    }));
+    let mut res = reqwest::Client::new()
+        .get(format!("{url}/api/live"))
+        .header(header::COOKIE, &alice.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let first = res.chunk().await.unwrap().unwrap();
+    assert!(String::from_utf8_lossy(&first).contains("event: ready"), "{first:?}");
+    let started = std::time::Instant::now();
+    stop_tx.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), server).await.expect("the server must stop").unwrap().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5), "shutdown took {:?}", started.elapsed());
+    let (status, body) = open(&app.router, Some(&alice.cookie)).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(body.err().unwrap().contains("shutting down"));
+}
