@@ -2,15 +2,56 @@
 // over the page's server-sent event stream, without a reload; a dropped stream reconnects and
 // the page catches up on what it missed. The page mirrors its stream's state on
 // <html data-live="open|closed|connecting">.
+//
+// The file runs two Meeboter replicas of its own on one fresh database: the page's ("A", which
+// the second journey restarts to drop the stream) and another ("B") whose API makes a change
+// while A is down. Needs DATABASE_URL (./dev test sets it) and target/debug/meeboter built with
+// the site.
 import { test, expect, Page, APIRequestContext } from "@playwright/test";
-import { createApiKey, failOnPageErrors, hydrated, signUp, uniqueEmail } from "./helpers";
+import { ChildProcess } from "node:child_process";
+import path from "node:path";
+import { failOnPageErrors, hydrated } from "./helpers";
+import {
+  createDatabase, dropDatabase, E2E_DIR, freePort, requireDatabaseUrl, signUpWithApiKey, startServer, stopServer,
+} from "./platform-server";
+
+const DATABASE = "meeboter_e2e_live";
+const LOG_A = path.join(E2E_DIR, "live-a-server.log");
+const LOG_B = path.join(E2E_DIR, "live-b-server.log");
+
+let database = "";
+let portA = 0;
+let serverA: ChildProcess | undefined;
+let serverB: ChildProcess | undefined;
+let urlA = "";
+let urlB = "";
 
 failOnPageErrors();
+test.use({ baseURL: async ({}, use) => use(urlA) });
+test.describe.configure({ timeout: 60_000 });
+
+async function startA() {
+  ({ url: urlA, proc: serverA } = await startServer({ name: "live A", database, env: {}, log: LOG_A, port: portA }));
+}
+
+test.beforeAll(async () => {
+  requireDatabaseUrl();
+  database = createDatabase(DATABASE);
+  portA = await freePort();
+  await startA();
+  ({ url: urlB, proc: serverB } = await startServer({ name: "live B", database, env: {}, log: LOG_B }));
+});
+
+test.afterAll(async () => {
+  await stopServer(serverA);
+  await stopServer(serverB);
+  dropDatabase(DATABASE);
+});
 
 /** A bot that waits for tomorrow (SCHEDULED): nothing changes it but the test. */
 async function scheduledBot(request: APIRequestContext, key: string, name: string): Promise<number> {
   const tomorrow = new Date(Date.now() + 24 * 3600 * 1000).toISOString();
-  const res = await request.post("/api/v1/bots", {
+  const res = await request.post(`${urlA}/api/v1/bots`, {
     headers: { "x-api-key": key },
     data: { meetingUrl: "https://zoom.us/j/123456", displayName: name, startTime: tomorrow },
   });
@@ -18,8 +59,8 @@ async function scheduledBot(request: APIRequestContext, key: string, name: strin
   return (await res.json()).id;
 }
 
-async function cancel(request: APIRequestContext, key: string, id: number) {
-  const res = await request.post(`/api/v1/bots/${id}/cancel`, { headers: { "x-api-key": key } });
+async function cancel(request: APIRequestContext, base: string, key: string, id: number) {
+  const res = await request.post(`${base}/api/v1/bots/${id}/cancel`, { headers: { "x-api-key": key } });
   expect(res.status()).toBe(200);
 }
 
@@ -29,46 +70,50 @@ async function openBots(page: Page) {
   await expect(page.locator("html")).toHaveAttribute("data-live", "open");
 }
 
+/** Time left of `budget` ms since `since` (at least 1 ms). */
+function left(since: number, budget: number): number {
+  return Math.max(1, budget - (Date.now() - since));
+}
+
 test("a status change made through the API appears in an open bots table within 1 s", async ({ page, request }) => {
-  await signUp(page, "Live Watcher", uniqueEmail("live"));
-  const key = await createApiKey(page, "live");
+  const key = await signUpWithApiKey(page, "Live Watcher", "live");
   const id = await scheduledBot(request, key, "Watched live");
   await openBots(page);
   const row = page.getByTestId("bot-row").filter({ hasText: "Watched live" });
   await expect(row.getByTestId("status")).toHaveText("Scheduled");
 
-  // The stream is open, so the fallback refetch runs once a minute: only the stream can be this quick.
-  const started = Date.now();
-  await cancel(request, key, id);
-  await expect(row.locator('[data-status="DONE"]')).toHaveCount(1, { timeout: Math.max(1, 1000 - (Date.now() - started)) });
+  // The stream is open, so the fallback refetch runs once a minute: only the stream is this quick.
+  const cancelled = Date.now();
+  await cancel(request, urlA, key, id);
+  await expect(row.locator('[data-status="DONE"]')).toHaveCount(1, { timeout: left(cancelled, 1000) });
 
-  // A bot created meanwhile appears too.
+  // A change made through the other replica reaches this page through PostgreSQL just as fast.
   const created = Date.now();
-  await scheduledBot(request, key, "Arrived live");
-  await expect(page.getByTestId("bot-row").filter({ hasText: "Arrived live" })).toBeVisible({
-    timeout: Math.max(1, 1000 - (Date.now() - created)),
-  });
+  const other = await scheduledBot(request, key, "Arrived live");
+  const arrived = page.getByTestId("bot-row").filter({ hasText: "Arrived live" });
+  await expect(arrived).toBeVisible({ timeout: left(created, 1000) });
+  const viaB = Date.now();
+  await cancel(request, urlB, key, other);
+  await expect(arrived.locator('[data-status="DONE"]')).toHaveCount(1, { timeout: left(viaB, 1000) });
 });
 
-test("a dropped stream reconnects and the page catches up on what it missed", async ({ page, request, context }) => {
-  await signUp(page, "Live Reconnect", uniqueEmail("live-reconnect"));
-  const key = await createApiKey(page, "live");
+test("a dropped stream reconnects and the page catches up on what it missed", async ({ page, request }) => {
+  const key = await signUpWithApiKey(page, "Live Reconnect", "live-reconnect");
   const id = await scheduledBot(request, key, "Missed while away");
   await openBots(page);
   const row = page.getByTestId("bot-row").filter({ hasText: "Missed while away" });
   await expect(row.getByTestId("status")).toHaveText("Scheduled");
 
-  // Drop the stream and keep it down: the network goes away, and every reconnect is refused.
-  await page.route("**/api/live", (route) => route.abort());
-  await context.setOffline(true);
+  // The page's server goes away: its stream ends and the page falls back to polling (which fails).
+  await stopServer(serverA);
   await expect(page.locator("html")).toHaveAttribute("data-live", /closed|connecting/);
-  await context.setOffline(false);
 
-  // The change happens while the page has no stream.
-  await cancel(request, key, id);
+  // The change happens meanwhile, through the other replica.
+  await cancel(request, urlB, key, id);
 
-  // The stream comes back by itself, and the page refetches what it shows at once.
-  await page.unroute("**/api/live");
-  await expect(page.locator("html")).toHaveAttribute("data-live", "open", { timeout: 15_000 });
-  await expect(row.locator('[data-status="DONE"]')).toHaveCount(1, { timeout: 1000 });
+  // The server comes back: the page reconnects by itself and refetches what it shows at once.
+  await startA();
+  await expect(page.locator("html")).toHaveAttribute("data-live", "open", { timeout: 20_000 });
+  const reopened = Date.now();
+  await expect(row.locator('[data-status="DONE"]')).toHaveCount(1, { timeout: left(reopened, 1000) });
 });
