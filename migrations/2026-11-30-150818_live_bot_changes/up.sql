@@ -54,12 +54,17 @@ CREATE TRIGGER bots_live_updated
           OR OLD.screenshots IS DISTINCT FROM NEW.screenshots)
     EXECUTE FUNCTION notify_bot_change();
 
--- A bot's events (the details dialog lists them): one notification per bot and statement.
+-- A bot's events (the details dialog lists them): one notification per bot and statement. The
+-- status events the lifecycle writes with each status change are left out: the change of
+-- `bots.status` in the same transaction already announces them.
 CREATE FUNCTION notify_bot_events() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM pg_notify('bot_changes', json_build_object(
         'bot', b.id, 'user', b.user_id, 'status', b.status, 'kind', 'event', 'queue', false)::text)
-    FROM bots b WHERE b.id IN (SELECT DISTINCT bot_id FROM new_events);
+    FROM bots b WHERE b.id IN (
+        SELECT DISTINCT bot_id FROM new_events
+        WHERE event_type NOT IN ('SCHEDULED', 'QUEUED', 'DEPLOYING', 'JOINING_CALL', 'IN_WAITING_ROOM',
+                                 'IN_CALL', 'LEAVING', 'CALL_ENDED', 'DONE', 'FATAL'));
     RETURN NULL;
 END;
 $$;

@@ -273,8 +273,8 @@ async fn a_stream_that_falls_behind_is_told_to_resync() {
     let alice = person(&mut app, "Alice").await;
     let (_, events) = open(&app.router, Some(&alice.cookie)).await;
     let mut events = events.unwrap().ready(true).await;
-    // Three bots (six notifications with their first events) while the stream is not read.
-    for _ in 0..3 {
+    // Four bots (four notifications, and the queue moves) while the stream is not read.
+    for _ in 0..4 {
         create_bot(&mut app, &alice.key).await;
     }
     tokio::time::sleep(Duration::from_millis(1000)).await;
@@ -350,4 +350,39 @@ async fn open_streams_do_not_hold_a_shutdown_up() {
     let (status, body) = open(&app.router, Some(&alice.cookie)).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(body.err().unwrap().contains("shutting down"));
+}
+
+/// What a bot reports as an event reaches the details dialog's owner; the status events the
+/// lifecycle writes along with a status change are announced once, by the change.
+#[tokio::test]
+async fn a_bots_own_events_reach_its_owner_and_status_events_are_not_repeated() {
+    let mut app = TestApp::new().await;
+    let alice = person(&mut app, "Alice").await;
+    let (bot, token) =
+        app.bot_with_token(&alice.key, json!({ "meetingUrl": "https://meet.google.com/abc-defg-hij" })).await;
+    let (_, events) = open(&app.router, Some(&alice.cookie)).await;
+    let mut events = events.unwrap().ready(true).await;
+
+    let joined = json!({ "events": [{ "eventType": "PARTICIPANT_JOIN", "eventTime": "2026-11-30T10:00:00Z",
+                                      "data": { "participantId": "p1" } }] });
+    let r = app
+        .raw("POST", &format!("/api/v1/bot/{bot}/events"), &[("x-milo-token", &token)], Some(joined.to_string()))
+        .await;
+    assert!(r.status.is_success(), "{} {}", r.status, r.body);
+    let event = events.until("the bot's event", |n, d| n == "change" && d["kind"] == "event", |_, _| false).await;
+    assert_eq!(event, json!({ "bot": bot, "status": "DEPLOYING", "kind": "event", "mine": true }));
+
+    let r = app
+        .raw(
+            "POST",
+            &format!("/api/v1/bot/{bot}/status"),
+            &[("x-milo-token", &token)],
+            Some(json!({ "status": "JOINING_CALL" }).to_string()),
+        )
+        .await;
+    assert!(r.status.is_success(), "{} {}", r.status, r.body);
+    events.until("the status change", is_change_of(bot, "JOINING_CALL"), |_, d| d["kind"] == "event").await;
+    while let Some((name, data)) = events.next(Duration::from_millis(500)).await {
+        assert!(data["kind"] != "event", "a status event was announced again: {name} {data}");
+    }
 }
