@@ -93,6 +93,7 @@ pub fn App() -> impl IntoView {
     let sign_out = ServerAction::<SignOut>::new();
     let user = Signal::stored(initial_user());
     provide_context(Session { user, sign_in, sign_up, sign_out });
+    crate::components::live::provide_live(user.with_untracked(Option::is_some));
 
     view! {
         <Title formatter=|t: String| if t.is_empty() { "Meeboter".to_owned() } else { format!("{t} · Meeboter") } />

@@ -8,6 +8,7 @@ pub mod deployer;
 pub mod error;
 pub mod headers;
 pub mod lifecycle;
+pub mod live;
 pub mod platforms;
 pub mod services;
 pub mod state;

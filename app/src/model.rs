@@ -5,6 +5,7 @@ pub mod bot;
 pub mod error;
 pub mod invitation;
 pub mod keys;
+pub mod live;
 pub mod paging;
 pub mod platform;
 pub mod platform_details;

@@ -111,6 +111,9 @@ export interface ServerOptions {
   env: NodeJS.ProcessEnv;
   /** The file the server's output goes to. */
   log: string;
+  /** The port to listen on (default: a free one); a server restarted on the same port keeps its
+   *  pages' origin. */
+  port?: number;
 }
 
 export interface Server {
@@ -121,8 +124,8 @@ export interface Server {
 
 /** Runs `target/debug/meeboter serve --migrate` on a free port and waits until /readyz answers 200;
  *  stops it again if it does not. */
-export async function startServer({ name, database, env, log }: ServerOptions): Promise<Server> {
-  const port = await freePort();
+export async function startServer({ name, database, env, log, port: fixed }: ServerOptions): Promise<Server> {
+  const port = fixed ?? (await freePort());
   const url = `http://127.0.0.1:${port}`;
   const merged: NodeJS.ProcessEnv = {
     ...process.env,

@@ -57,6 +57,7 @@ pub async fn build_state(config: Config, leptos_options: LeptosOptions) -> Resul
     let storage = app::backend::storage::Storage::from_config(&config).map_err(CommandError::Other)?;
     let config = Arc::new(config);
     let heartbeats = app::backend::services::heartbeats::Heartbeats::new(bot_pool.clone(), config.clone());
+    let live = app::backend::live::LiveHub::new(pool.clone(), &config);
     let drivers =
         drivers(&config, &pool).await.map_err(|failures| CommandError::Other(platform_failures(&failures)))?;
     let platforms = Arc::new(PlatformRegistry::new(&config, drivers));
@@ -67,6 +68,7 @@ pub async fn build_state(config: Config, leptos_options: LeptosOptions) -> Resul
         leptos_options,
         api_doc: Arc::new(api_doc),
         heartbeats,
+        live,
         storage: Arc::new(storage),
         bot_limits: Arc::default(),
         estimator: Arc::default(),

@@ -5,6 +5,7 @@
 pub mod api_v1;
 pub mod guard;
 pub mod health;
+pub mod live;
 pub mod routes;
 pub mod screenshots;
 pub mod security;

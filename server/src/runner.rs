@@ -120,9 +120,12 @@ pub async fn serve_until(
     let app = crate::http::router_with(state.clone(), logs).into_make_service_with_connect_info::<SocketAddr>();
     let signalled = {
         let stop_tx = stop_tx.clone();
+        let live = state.live.clone();
         async move {
             shutdown.await;
             let _ = stop_tx.send(true);
+            // Open live streams would hold the drain up to its deadline: end them now.
+            live.close();
         }
     };
     let mut drained = stop_rx.clone();

@@ -55,6 +55,18 @@ impl SignupMode {
     }
 }
 
+/// The live stream of pages (`GET /api/live`, docs/ARCHITECTURE.md "Live updates").
+#[derive(Debug, Clone)]
+pub struct LiveConfig {
+    /// Open streams one user may hold on one replica (`LIVE_STREAMS_PER_USER`); more get 429.
+    pub streams_per_user: usize,
+    /// Changes buffered per stream (`LIVE_EVENT_BUFFER`); a stream that falls further behind
+    /// is told to resynchronise.
+    pub event_buffer: usize,
+    /// How often an open stream checks that its session still exists (`LIVE_SESSION_RECHECK_SECS`).
+    pub session_recheck: Duration,
+}
+
 /// S3 (or MinIO) object storage; absent means a local directory.
 #[derive(Debug, Clone)]
 pub struct S3Config {
@@ -121,6 +133,8 @@ pub struct Config {
     pub statement_timeout: Duration,
     /// How long an HTTP request may take before it is answered 503.
     pub request_timeout: Duration,
+    /// The live stream of pages (`GET /api/live`).
+    pub live: LiveConfig,
     /// `SIMULATED_PLATFORM_URL`: the `bot-sim --fleet` host that drives every platform but
     /// `local` instead of its real driver (development and soak tests only).
     pub simulated_platform_url: Option<Url>,
@@ -231,6 +245,11 @@ impl Config {
             ),
             statement_timeout: vars.millis(&mut errs, "DATABASE_STATEMENT_TIMEOUT_MS", 30_000),
             request_timeout: Duration::from_secs(vars.number(&mut errs, "REQUEST_TIMEOUT_SECS", 30, 1..=3600)),
+            live: LiveConfig {
+                streams_per_user: vars.number(&mut errs, "LIVE_STREAMS_PER_USER", 10, 1..=1000),
+                event_buffer: vars.number(&mut errs, "LIVE_EVENT_BUFFER", 1024, 1..=65_536),
+                session_recheck: Duration::from_secs(vars.number(&mut errs, "LIVE_SESSION_RECHECK_SECS", 60, 1..=3600)),
+            },
             simulated_platform_url,
         };
         errs.into_result(config)
@@ -315,6 +334,9 @@ impl Config {
         row("SESSION_MAX_DAYS", (self.session_max_lifetime.as_secs() / 86_400).to_string());
         row("DATABASE_STATEMENT_TIMEOUT_MS", self.statement_timeout.as_millis().to_string());
         row("REQUEST_TIMEOUT_SECS", self.request_timeout.as_secs().to_string());
+        row("LIVE_STREAMS_PER_USER", self.live.streams_per_user.to_string());
+        row("LIVE_EVENT_BUFFER", self.live.event_buffer.to_string());
+        row("LIVE_SESSION_RECHECK_SECS", self.live.session_recheck.as_secs().to_string());
         rows
     }
 }

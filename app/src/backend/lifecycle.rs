@@ -11,7 +11,8 @@
 //! inside the caller's transaction and writes everything that follows from it: status,
 //! `status_changed_at`, the end time and the end of the bot's token at DONE/FATAL, and the
 //! event. The `bots` trigger of migration 000006 notifies every process (`bot_state`) so caches
-//! and live pages see the change. No other code writes `bots.status`.
+//! see the change, and the triggers of migration `live_bot_changes` announce it on `bot_changes`
+//! in the same transaction for live pages (`backend::live`). No other code writes `bots.status`.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;

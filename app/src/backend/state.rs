@@ -28,6 +28,8 @@ pub struct AppState {
     pub bot_limits: Arc<super::services::bot_api::limits::BotLimits>,
     /// The platforms this process drives, in `PLATFORM_PRIORITY` order.
     pub platforms: Arc<super::platforms::PlatformRegistry>,
+    /// The live hub: bot changes for the pages' live streams.
+    pub live: Arc<super::live::LiveHub>,
     /// Queue positions and estimated starts (a measured snapshot, reused for a few seconds).
     pub estimator: Arc<super::deployer::estimate::Estimator>,
 }

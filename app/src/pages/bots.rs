@@ -14,7 +14,7 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 
 use crate::api::bots::{cancel_deployments, list_bots, remove_bots_from_call};
 use crate::components::dialog::Confirm;
-use crate::components::live::{use_live, use_tick, Loaded};
+use crate::components::live::{use_live, use_refresh, Loaded};
 use crate::components::protected::RequireUser;
 use crate::components::ui::{PageHeader, BUTTON, BUTTON_DANGER, BUTTON_SECONDARY, INPUT};
 use crate::model::bot::{BotStatus, BulkResult, MeetingPlatform};
@@ -30,7 +30,7 @@ pub fn BotsPage() -> impl IntoView {
         let params = params.read();
         BotsQuery::from_params(|name| params.get(name))
     });
-    let tick = use_tick(5);
+    let tick = use_refresh(5);
     let refresh = RwSignal::new(0u32);
     let bots = use_live(move || (query.get(), tick.get(), refresh.get()), |(query, _, _)| list_bots(query.filter()));
     view! { <RequireUser children=move |_| view! { <BotsView query refresh bots /> } /> }

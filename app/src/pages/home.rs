@@ -6,7 +6,7 @@ use leptos_meta::Title;
 use crate::api::bots::{get_dashboard_stats, list_bots};
 use crate::app::Session;
 use crate::components::badges::{PlatformLabel, StatusBadge};
-use crate::components::live::{use_live, use_tick, use_time_zone, Loaded};
+use crate::components::live::{use_live, use_refresh, use_time_zone, Loaded};
 use crate::components::ui::CARD;
 use crate::model::bot::{Bot, BotFilter};
 use crate::model::user::CurrentUser;
@@ -100,7 +100,7 @@ fn greeting(user: &CurrentUser) -> String {
 
 #[component]
 fn Dashboard(user: CurrentUser) -> impl IntoView {
-    let tick = use_tick(5);
+    let tick = use_refresh(5);
     let tz = use_time_zone();
     let refresh = RwSignal::new(0u32);
     let stats = use_live(move || (tz.get(), tick.get(), refresh.get()), |(tz, _, _)| get_dashboard_stats(Some(tz)));

@@ -10,7 +10,7 @@ use axum::routing::{any, delete, get, patch, post, MethodRouter};
 use axum::Router;
 
 use super::api_v1::{self, bot, RequestLogSink};
-use super::{health, screenshots, trpc};
+use super::{health, live, screenshots, trpc};
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,6 +125,7 @@ pub fn table() -> Vec<Route> {
         Route::new(Any, "/api/trpc/{*paths}", BotToken, trpc::handle),
         // The owner's browser.
         Route::new(Get, "/api/bots/{id}/screenshots/{file}", Session, screenshots::view),
+        Route::new(Get, "/api/live", Session, live::stream),
     ]
 }
 

@@ -22,6 +22,7 @@ mod hybrid;
 mod input;
 mod lifecycle;
 mod limits;
+mod live;
 mod migrations;
 mod moto;
 mod pages;

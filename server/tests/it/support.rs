@@ -240,6 +240,14 @@ impl TestApp {
         TestApp { router: self.router.clone(), state: self.state.clone(), cookie: None }
     }
 
+    /// Another replica over the same database: its own state (pool, caches, live hub) and router.
+    pub async fn replica(&self) -> TestApp {
+        let state = server::commands::build_state((*self.state.config).clone(), self.state.leptos_options.clone())
+            .await
+            .unwrap();
+        TestApp { router: server::http::router(state.clone()), state, cookie: None }
+    }
+
     /// Uses a session cookie (`name=value`) from now on.
     pub fn set_cookie(&mut self, pair: &str) {
         self.cookie = Some(pair.to_owned());
@@ -381,11 +389,30 @@ pub struct TestResponse {
 }
 
 impl TestResponse {
+    /// Reads the whole body; of an event stream (which never ends), its first event only.
     pub async fn read(res: Response<Body>) -> TestResponse {
         let status = res.status();
         let headers = res.headers().clone();
         let set_cookies = headers.get_all(header::SET_COOKIE).iter().map(|v| v.to_str().unwrap().to_owned()).collect();
-        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        let is_stream = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.starts_with("text/event-stream"));
+        let bytes = if is_stream {
+            let mut body = res.into_body();
+            let mut read = Vec::new();
+            while !String::from_utf8_lossy(&read).contains("\n\n") {
+                match tokio::time::timeout(std::time::Duration::from_secs(5), body.frame()).await {
+                    Ok(Some(Ok(frame))) => {
+                        read.extend_from_slice(frame.data_ref().map(|d| d.as_ref()).unwrap_or_default())
+                    }
+                    _ => break,
+                }
+            }
+            read.into()
+        } else {
+            res.into_body().collect().await.unwrap().to_bytes()
+        };
         TestResponse { status, headers, body: String::from_utf8_lossy(&bytes).into_owned(), set_cookies }
     }
 

@@ -302,3 +302,15 @@ fn simulated_platforms_need_only_their_limits_and_say_so_loudly() {
     let plain = Config::from_vars(&vars(&[("MEEBOTER_ENV", "development")])).unwrap();
     assert!(plain.simulated_platforms().is_empty());
 }
+
+#[test]
+fn live_stream_settings_have_defaults_and_are_validated_by_name() {
+    let c = Config::from_vars(&vars(&[("MEEBOTER_ENV", "development")])).unwrap();
+    assert_eq!(c.live.streams_per_user, 10);
+    assert_eq!(c.live.event_buffer, 1024);
+    assert_eq!(c.live.session_recheck, Duration::from_secs(60));
+    for (k, v) in [("LIVE_STREAMS_PER_USER", "0"), ("LIVE_EVENT_BUFFER", "lots"), ("LIVE_SESSION_RECHECK_SECS", "0")] {
+        let e = errors(&[("MEEBOTER_ENV", "development"), (k, v)]);
+        assert!(e.mentions(k), "{k}: {e}");
+    }
+}

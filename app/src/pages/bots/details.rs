@@ -11,7 +11,7 @@ use platform::PlatformTab;
 use crate::api::bots::{get_bot, get_bot_logs, get_bot_screenshots};
 use crate::components::badges::{approx_wait, InfraBadge, PlatformLabel, StatusBadge};
 use crate::components::dialog::Dialog;
-use crate::components::live::{use_live, use_tick, Loaded};
+use crate::components::live::{use_bot_refresh, use_live, Loaded};
 use crate::components::time::{now, relative, short};
 use crate::components::ui::{EmptyState, TD, TH};
 use crate::model::bot::{Bot, BotEvent, BotLogLine, QueueInfo, Screenshot};
@@ -28,10 +28,10 @@ enum Tab {
     Screenshots,
 }
 
-/// Details of one bot, refreshed every 5 seconds.
+/// Details of one bot, refreshed when it changes (every 5 s while the live stream is down).
 #[component]
 pub fn BotDetails(id: i64, on_close: Callback<()>) -> impl IntoView {
-    let tick = use_tick(5);
+    let tick = use_bot_refresh(id, 5);
     let data = use_live(move || tick.get(), move |_| get_bot(id));
     let tab = RwSignal::new(Tab::Overview);
     let title = Signal::derive(move || {
@@ -204,11 +204,11 @@ fn Overview(bot: Bot, events: Vec<BotEvent>) -> impl IntoView {
     }
 }
 
-/// The bot's screenshots (newest first, refreshed every 5 s): thumbnails with type, state,
+/// The bot's screenshots (newest first, refreshed when the bot changes): thumbnails with type, state,
 /// trigger and time; a click shows one large.
 #[component]
 fn ScreenshotsTab(id: i64) -> impl IntoView {
-    let tick = use_tick(5);
+    let tick = use_bot_refresh(id, 5);
     let shots = use_live(move || tick.get(), move |_| get_bot_screenshots(id));
     let open = RwSignal::new(None::<Screenshot>);
     view! {

@@ -55,6 +55,8 @@ pub(super) const ROWS: &[Row] = &[
     row(Trpc("bots.logs.flush"), Some(r#"{"botId":"{bot}"}"#),                        [U, U, U, U, U, U]),
     // ---- the owner's browser ----
     row(Route("GET", "/api/bots/{id}/screenshots/{file}"), None,                      [U, 404, U, U, U, U]),
+    // B's own live stream (its first event; A's bots never appear in B's stream: tests/it/live.rs).
+    row(Route("GET", "/api/live"), None,                                              [U, 200, U, U, U, U]),
     // ---- server functions (a session only; API keys and bot tokens open none) ----
     row(ServerFn("list_bots"), Some(r#"{"filter":{"page":1,"pageSize":20}}"#),       [U, 200, U, U, U, U]),
     row(ServerFn("get_bot"), Some(r#"{"id":{bot}}"#),                                 [U, 404, U, U, U, U]),

@@ -1,6 +1,7 @@
 //! The Logs tab: the live tail of a bot's log.
 
 use super::*;
+use crate::components::live::use_tick;
 
 /// Most lines the tab keeps (older ones scroll away; the download has what is kept).
 const MAX_LINES: usize = 5_000;
