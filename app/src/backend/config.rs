@@ -6,6 +6,7 @@
 
 mod parse;
 mod platforms;
+mod prices;
 
 use std::time::Duration;
 
@@ -13,6 +14,7 @@ use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
 pub use parse::{ConfigError, ConfigErrors, Vars};
+pub use prices::Prices;
 pub use platforms::{
     AwsConfig, AwsStaticCredentials, CapacityProvider, CoolifyConfig, K8sConfig, LocalConfig, PlatformSlot,
 };
@@ -121,6 +123,8 @@ pub struct Config {
     /// `SIMULATED_PLATFORM_URL`: the `bot-sim --fleet` host that drives every platform but
     /// `local` instead of its real driver (development and soak tests only).
     pub simulated_platform_url: Option<Url>,
+    /// Unit prices for the infrastructure page's cost estimates (`COST_*`).
+    pub prices: Prices,
 }
 
 impl Config {
@@ -168,6 +172,7 @@ impl Config {
             simulated_platform_url.is_some(),
         );
         let s3 = read_s3(vars, &mut errs);
+        let prices = Prices::read(vars, &mut errs, &k8s);
         let platform_backoff =
             Duration::from_millis(vars.number(&mut errs, "PLATFORM_BACKOFF_MS", 5_000, 100..=3_600_000));
         let platform_backoff_max =
@@ -226,6 +231,7 @@ impl Config {
             statement_timeout: vars.millis(&mut errs, "DATABASE_STATEMENT_TIMEOUT_MS", 30_000),
             request_timeout: Duration::from_secs(vars.number(&mut errs, "REQUEST_TIMEOUT_SECS", 30, 1..=3600)),
             simulated_platform_url,
+            prices,
         };
         errs.into_result(config)
     }
@@ -288,6 +294,7 @@ impl Config {
         self.aws.describe(&mut row);
         self.coolify.describe(&mut row);
         self.local.describe(&mut row);
+        self.prices.describe(&mut row);
         match &self.s3 {
             Some(s3) => {
                 row("S3_ENDPOINT", s3.endpoint.to_string());

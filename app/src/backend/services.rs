@@ -6,6 +6,7 @@ pub mod api_keys;
 pub mod bot_api;
 pub mod bots;
 pub mod events;
+pub mod infrastructure;
 pub mod heartbeats;
 pub mod invitations;
 pub mod log_archive;
