@@ -11,7 +11,7 @@ use super::platform::DeploymentPlatform;
 
 /// A platform's health as the deployers of every replica found it (`platform_health`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", tag = "state")]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase", tag = "state")]
 pub enum HealthState {
     Healthy,
     /// Deploys failed on the platform's side: it is skipped until a probe succeeds.
