@@ -86,16 +86,10 @@ pub async fn list_queued_bots(page: i64) -> Result<QueuePage, AppError> {
     use crate::model::paging::PageRequest;
     let request = PageRequest::new(page, PAGE_SIZE)?;
     let (_, scope, mut conn, state) = scoped().await?;
-    let (bots, total) = queue::queued_bots(
-        &mut conn,
-        &state.estimator,
-        &state.config.platforms,
-        scope,
-        request,
-        scope == Scope::Fleet,
-    )
-    .await
-    .map_err(|e| internal("reading the queue failed", e))?;
+    let (bots, total) =
+        queue::queued_bots(&mut conn, &state.estimator, &state.config.platforms, scope, request, scope == Scope::Fleet)
+            .await
+            .map_err(|e| internal("reading the queue failed", e))?;
     Ok(QueuePage { bots, total, page: request.page, page_size: request.page_size })
 }
 
@@ -116,8 +110,7 @@ pub async fn stop_platform_resource(platform: DeploymentPlatform, identifier: St
     use crate::backend::services::infrastructure::resources;
     let (admin, mut conn) = super::admin::admin().await?;
     let state = super::ctx::state()?;
-    let stopped =
-        resources::stop_by_identifier(&mut conn, &state.platforms, &admin, platform, &identifier).await?;
+    let stopped = resources::stop_by_identifier(&mut conn, &state.platforms, &admin, platform, &identifier).await?;
     Ok(stopped)
 }
 

@@ -14,10 +14,10 @@ use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
 pub use parse::{ConfigError, ConfigErrors, Vars};
-pub use prices::Prices;
 pub use platforms::{
     AwsConfig, AwsStaticCredentials, CapacityProvider, CoolifyConfig, K8sConfig, LocalConfig, PlatformSlot,
 };
+pub use prices::Prices;
 
 use crate::model::platform::DeploymentPlatform;
 

@@ -23,9 +23,13 @@ pub enum HealthState {
         retry_at: Option<DateTime<Utc>>,
     },
     /// The platform asked Meeboter to slow down: not called before `until`.
-    Throttled { until: DateTime<Utc> },
+    Throttled {
+        until: DateTime<Utc>,
+    },
     /// The platform answered it is full (a quota): not tried before `until`.
-    Full { until: DateTime<Utc> },
+    Full {
+        until: DateTime<Utc>,
+    },
 }
 
 impl HealthState {

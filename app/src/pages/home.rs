@@ -270,7 +270,9 @@ pub fn queue_badge(total: i64) -> String {
 
 /// Every active platform with used/limit and health; expands to what each state means.
 #[component]
-fn PlatformCard(platforms: Signal<Option<Result<Vec<PlatformStatus>, crate::model::error::AppError>>>) -> impl IntoView {
+fn PlatformCard(
+    platforms: Signal<Option<Result<Vec<PlatformStatus>, crate::model::error::AppError>>>,
+) -> impl IntoView {
     let expanded = RwSignal::new(false);
     view! {
         <section class=format!("{CARD} mt-6") data-testid="platform-card">

@@ -41,7 +41,11 @@ fn InfrastructureView(user: CurrentUser) -> impl IntoView {
     let platforms = use_live(move || tick.get(), |_| get_active_platforms());
     let stats = use_live(move || (tick.get(), tz.get()), |(_, tz)| get_platform_stats(None, Some(tz)));
     let order = Memo::new(move |_| {
-        platforms.get().and_then(Result::ok).map(|l| l.iter().map(|p| p.platform).collect::<Vec<_>>()).unwrap_or_default()
+        platforms
+            .get()
+            .and_then(Result::ok)
+            .map(|l| l.iter().map(|p| p.platform).collect::<Vec<_>>())
+            .unwrap_or_default()
     });
     let status_of = move |p: DeploymentPlatform| {
         platforms.get().and_then(Result::ok).and_then(|l| l.into_iter().find(|s| s.platform == p))
@@ -56,7 +60,14 @@ fn InfrastructureView(user: CurrentUser) -> impl IntoView {
         <Overview tick />
         {move || match platforms.get() {
             None => view! { <p class="mt-6 text-sm text-slate-500">"Loading platforms…"</p> }.into_any(),
-            Some(Err(e)) => view! { <div class="mt-6"><ErrorText message=e.to_string() /></div> }.into_any(),
+            Some(Err(e)) => {
+                view! {
+                    <div class="mt-6">
+                        <ErrorText message=e.to_string() />
+                    </div>
+                }
+                    .into_any()
+            }
             Some(Ok(list)) if list.is_empty() => {
                 view! {
                     <div class="mt-6">

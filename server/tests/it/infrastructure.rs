@@ -118,7 +118,11 @@ impl Rig {
 
     async fn platforms(&mut self, who: &str) -> Vec<(String, i64)> {
         let v = self.ok(who, "get_active_platforms", json!({})).await;
-        v.as_array().unwrap().iter().map(|p| (p["platform"].as_str().unwrap().to_owned(), p["used"].as_i64().unwrap())).collect()
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p["platform"].as_str().unwrap().to_owned(), p["used"].as_i64().unwrap()))
+            .collect()
     }
 
     async fn resources(&mut self, who: &str, platform: &str, page: i64) -> Value {
@@ -183,12 +187,14 @@ async fn the_platform_filter_answers_one_platform_and_refuses_one_not_configured
     let v = rig.ok("alice", "get_platform_stats", json!({ "platform": "aws", "time_zone": "Europe/Lisbon" })).await;
     assert_eq!(v.as_array().unwrap().len(), 1);
     assert_eq!((v[0]["platform"].as_str(), v[0]["active"].as_i64()), (Some("aws"), Some(1)));
-    let (status, v) = rig.call("alice", "get_platform_stats", json!({ "platform": "coolify", "time_zone": null })).await;
+    let (status, v) =
+        rig.call("alice", "get_platform_stats", json!({ "platform": "coolify", "time_zone": null })).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{v}");
     assert!(v.to_string().contains("Coolify is not configured"), "{v}");
     let (status, _) = rig.call("alice", "list_platform_resources", json!({ "platform": "local", "page": 1 })).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, v) = rig.call("alice", "get_platform_stats", json!({ "platform": null, "time_zone": "Mars/Base" })).await;
+    let (status, v) =
+        rig.call("alice", "get_platform_stats", json!({ "platform": null, "time_zone": "Mars/Base" })).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     let (status, _) = rig.call("alice", "get_platform_stats", json!({ "platform": "gcp", "time_zone": null })).await;
     assert!(status.is_client_error(), "{status}");
@@ -207,7 +213,8 @@ async fn resources_are_paginated_and_out_of_range_pages_are_refused() {
     assert_eq!(p2["rows"][0]["identifier"], "job-20");
     assert_eq!(rig.resources("admin", "k8s", 3).await["rows"].as_array().unwrap().len(), 0);
     for page in [0, -1, 1_000_000] {
-        let (status, v) = rig.call("admin", "list_platform_resources", json!({ "platform": "k8s", "page": page })).await;
+        let (status, v) =
+            rig.call("admin", "list_platform_resources", json!({ "platform": "k8s", "page": page })).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "page {page}: {v}");
     }
 }
@@ -237,10 +244,12 @@ async fn an_administrator_stops_a_bots_resource_or_an_orphan_and_a_user_may_not(
         rig.call("admin", "stop_platform_resource", json!({ "platform": "k8s", "identifier": "not-there" })).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{v}");
     assert_eq!(k8s.stops_of("not-there"), 0);
-    let (status, _) = rig.call("admin", "stop_platform_resource", json!({ "platform": "k8s", "identifier": " " })).await;
+    let (status, _) =
+        rig.call("admin", "stop_platform_resource", json!({ "platform": "k8s", "identifier": " " })).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let long = "x".repeat(600);
-    let (status, _) = rig.call("admin", "stop_platform_resource", json!({ "platform": "k8s", "identifier": long })).await;
+    let (status, _) =
+        rig.call("admin", "stop_platform_resource", json!({ "platform": "k8s", "identifier": long })).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
 
@@ -250,7 +259,8 @@ async fn the_queue_lists_bots_in_order_with_their_position_and_each_user_sees_on
     let mut ids = Vec::new();
     for (who, name) in [("alice", "alice-q1"), ("bob", "bob-q1"), ("alice", "alice-q2")] {
         let key = rig.key(who).to_owned();
-        let r = rig.app.api("POST", "/api/v1/bots", &key, Some(json!({ "meetingUrl": MEET, "displayName": name }))).await;
+        let r =
+            rig.app.api("POST", "/api/v1/bots", &key, Some(json!({ "meetingUrl": MEET, "displayName": name }))).await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
         ids.push(r.json()["id"].as_i64().unwrap());
         // Distinct queue times, so the order is the creation order.
@@ -358,13 +368,21 @@ async fn activity_counts_deployments_failures_and_failovers_in_their_buckets() {
     ] {
         rig.app.exec(&sql).await;
     }
-    rig.app.exec(&format!("UPDATE bots SET status_changed_at = date_trunc('hour', now()) - interval '2 hours' WHERE id = {bobs}")).await;
+    rig.app
+        .exec(&format!(
+            "UPDATE bots SET status_changed_at = date_trunc('hour', now()) - interval '2 hours' WHERE id = {bobs}"
+        ))
+        .await;
 
     let day = rig.ok("admin", "get_infrastructure_activity", json!({ "range": "day" })).await;
     let day = day.as_array().unwrap();
     assert_eq!(day.len(), 24);
     let b = &day[21];
-    assert_eq!((b["deployments"].as_i64(), b["failovers"].as_i64(), b["failures"].as_i64()), (Some(3), Some(2), Some(1)), "{b}");
+    assert_eq!(
+        (b["deployments"].as_i64(), b["failovers"].as_i64(), b["failures"].as_i64()),
+        (Some(3), Some(2), Some(1)),
+        "{b}"
+    );
     let sum = |v: &[Value], k: &str| v.iter().map(|b| b[k].as_i64().unwrap()).sum::<i64>();
     assert_eq!(sum(day, "deployments"), 3);
 
@@ -407,13 +425,18 @@ async fn platforms_show_their_health_and_deploy_latency_percentiles() {
              VALUES ('aws', 2, now() - interval '3 minutes', now() + interval '1 minute', 'the platform could not be reached or failed')",
         )
         .await;
-    rig.app.exec("INSERT INTO platform_health (platform, throttled_until) VALUES ('k8s', now() + interval '30 seconds')").await;
+    rig.app
+        .exec("INSERT INTO platform_health (platform, throttled_until) VALUES ('k8s', now() + interval '30 seconds')")
+        .await;
 
     let v = rig.ok("alice", "get_active_platforms", json!({})).await;
     let (k, a) = (&v[0], &v[1]);
     assert_eq!((k["limit"].as_i64(), k["queueTimeoutMs"].as_i64()), (Some(5), Some(60_000)));
     // percentile_cont over 100, 200, 300, 400, 1000: p50 300, p95 400 + 0.8 × 600.
-    assert_eq!((k["deploysLastHour"].as_i64(), k["deployP50Ms"].as_i64(), k["deployP95Ms"].as_i64()), (Some(5), Some(300), Some(880)));
+    assert_eq!(
+        (k["deploysLastHour"].as_i64(), k["deployP50Ms"].as_i64(), k["deployP95Ms"].as_i64()),
+        (Some(5), Some(300), Some(880))
+    );
     assert_eq!(k["health"]["state"], "throttled");
     assert_eq!(a["health"]["state"], "unhealthy", "{a}");
     assert_eq!(a["health"]["reason"], "the platform could not be reached or failed");

@@ -110,7 +110,7 @@ mod tests {
         let k8s = |vars: &[(&str, &str)]| {
             let vars: Vars = vars.iter().copied().collect();
             let mut errs = ConfigErrors::default();
-            let config = crate::backend::config::platforms::K8sConfig::read(&vars, &mut errs, "org");
+            let config = K8sConfig::read(&vars, &mut errs, "org");
             let prices = Prices::read(&vars, &mut errs, &config);
             (prices, errs)
         };

@@ -22,7 +22,10 @@ pub fn health_sentence(h: &HealthState, now: DateTime<Utc>) -> String {
         HealthState::Healthy => "Taking bots.".to_owned(),
         HealthState::Unhealthy { reason, since, retry_at } => {
             let probe = retry_at.map_or_else(String::new, |t| format!(" Next probe {}.", relative(t, now)));
-            format!("Unhealthy since {}: {reason}. Bots skip it and go to the next platform.{probe}", relative(*since, now))
+            format!(
+                "Unhealthy since {}: {reason}. Bots skip it and go to the next platform.{probe}",
+                relative(*since, now)
+            )
         }
         HealthState::Throttled { until } => {
             format!("Asked Meeboter to slow down; called again {}.", relative(*until, now))
@@ -39,7 +42,10 @@ pub fn HealthBadge(health: HealthState) -> impl IntoView {
     let title = health_sentence(&health, Utc::now());
     view! {
         <span
-            class=format!("rounded-full px-2 py-0.5 text-xs font-semibold ring-1 ring-inset {}", health_classes(&health))
+            class=format!(
+                "rounded-full px-2 py-0.5 text-xs font-semibold ring-1 ring-inset {}",
+                health_classes(&health),
+            )
             title=title
             data-testid="health"
         >

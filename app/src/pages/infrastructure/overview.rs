@@ -50,7 +50,11 @@ pub fn Overview(tick: ReadSignal<u64>) -> impl IntoView {
         <div class="mt-6 grid gap-4 lg:grid-cols-2">
             <section class=CARD data-testid="cost">
                 <h2 class="font-semibold">"Estimated cost"</h2>
-                <Loaded data=cost fallback=|| view! { <p class="mt-2 text-sm text-slate-500">"Loading cost…"</p> } let:loaded>
+                <Loaded
+                    data=cost
+                    fallback=|| view! { <p class="mt-2 text-sm text-slate-500">"Loading cost…"</p> }
+                    let:loaded
+                >
                     {match loaded {
                         Ok(report) => view! { <CostView report /> }.into_any(),
                         Err(e) => view! { <ErrorText message=e.to_string() /> }.into_any(),
@@ -161,8 +165,7 @@ fn CostView(report: CostReport) -> impl IntoView {
                 .iter()
                 .map(|p| format!("{} ${:.4}/h", p.platform.label(), p.hourly_usd))
                 .collect::<Vec<_>>()
-                .join(" · ")}
-            ". Estimates from bots' run time and the COST_* unit prices, not a bill."
+                .join(" · ")} ". Estimates from bots' run time and the COST_* unit prices, not a bill."
         </p>
     }
 }

@@ -120,8 +120,7 @@ pub fn PlatformSection(
             </button>
             <Show when=move || open.get()>
                 <div class="border-t border-slate-100 px-5 pb-5">
-                    {notes}
-                    <div class="mt-4 grid grid-cols-2 gap-3 sm:grid-cols-4">{cards}</div>
+                    {notes} <div class="mt-4 grid grid-cols-2 gap-3 sm:grid-cols-4">{cards}</div>
                     <ResourceTable platform admin tick />
                 </div>
             </Show>

@@ -111,7 +111,11 @@ fn QueueTable(page: QueuePage, current: RwSignal<i64>) -> impl IntoView {
                         .map(|b| {
                             let t = now();
                             view! {
-                                <tr class="border-t border-slate-100" data-testid="queued-bot" title=b.waiting_on.clone()>
+                                <tr
+                                    class="border-t border-slate-100"
+                                    data-testid="queued-bot"
+                                    title=b.waiting_on.clone()
+                                >
                                     <td class=TD>{b.position.map_or_else(|| "–".to_owned(), |p| p.to_string())}</td>
                                     <td class=TD>
                                         <a href=format!("/bots/{}", b.bot_id) class="text-indigo-600 hover:underline">
@@ -145,12 +149,10 @@ fn QueueTable(page: QueuePage, current: RwSignal<i64>) -> impl IntoView {
             >
                 "Previous"
             </button>
-            <button
-                type="button"
-                class=BUTTON_SECONDARY
-                disabled=at >= pages
+            <button type="button" class=BUTTON_SECONDARY disabled=at>
+                = pages
                 on:click=move |_| current.set(at + 1)
-            >
+                >
                 "Next"
             </button>
         </div>

@@ -65,17 +65,14 @@ pub fn ResourceTable(platform: DeploymentPlatform, admin: bool, tick: ReadSignal
                     Err(e) => view! { <ErrorText message=e.to_string() /> }.into_any(),
                 })
         }}
-        <Loaded
-            data
-            fallback=|| view! { <p class="mt-2 text-sm text-slate-500">"Loading resources…"</p> }
-            let:loaded
-        >
+        <Loaded data fallback=|| view! { <p class="mt-2 text-sm text-slate-500">"Loading resources…"</p> } let:loaded>
             {match loaded {
                 Ok(p) if p.rows.is_empty() => {
                     view! {
                         <p class="mt-2 text-sm text-slate-500" data-testid="resources-empty">
                             {format!("No {} right now.", resource_title(platform).to_lowercase())}
-                            {(!p.sees_every_replica).then_some(" This list shows the processes this server replica started.")}
+                            {(!p.sees_every_replica)
+                                .then_some(" This list shows the processes this server replica started.")}
                         </p>
                     }
                         .into_any()
@@ -131,9 +128,7 @@ fn Rows(
                         {admin.then(|| view! { <th class=TH></th> })}
                     </tr>
                 </thead>
-                <tbody>
-                    {page.rows.into_iter().map(|r| view! { <Row row=r admin confirming /> }).collect_view()}
-                </tbody>
+                <tbody>{page.rows.into_iter().map(|r| view! { <Row row=r admin confirming /> }).collect_view()}</tbody>
             </table>
         </div>
         <div class="mt-2 flex items-center justify-end gap-2 text-xs text-slate-600">
@@ -146,12 +141,10 @@ fn Rows(
             >
                 "Previous"
             </button>
-            <button
-                type="button"
-                class=BUTTON_SECONDARY
-                disabled=at >= pages
+            <button type="button" class=BUTTON_SECONDARY disabled=at>
+                = pages
                 on:click=move |_| current.set(at + 1)
-            >
+                >
                 "Next"
             </button>
         </div>

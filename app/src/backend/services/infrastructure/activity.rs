@@ -62,7 +62,7 @@ pub async fn activity(
     now: DateTime<Utc>,
 ) -> diesel::QueryResult<Vec<ActivityBucket>> {
     let starts = bucket_starts(range, now);
-    let Some(from) = starts.iter().next().copied() else { return Ok(Vec::new()) };
+    let Some(from) = <[_]>::first(&starts).copied() else { return Ok(Vec::new()) };
     let unit = match range {
         ActivityRange::Day => "hour",
         ActivityRange::Month => "day",

@@ -105,7 +105,13 @@ pub async fn cost_report(
 }
 
 /// One platform's row from the seconds its bots ran in each window.
-pub fn platform_cost(platform: DeploymentPlatform, hourly: f64, today_s: f64, week_s: f64, month_s: f64) -> PlatformCost {
+pub fn platform_cost(
+    platform: DeploymentPlatform,
+    hourly: f64,
+    today_s: f64,
+    week_s: f64,
+    month_s: f64,
+) -> PlatformCost {
     PlatformCost {
         platform,
         hourly_usd: hourly,

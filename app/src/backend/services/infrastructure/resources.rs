@@ -101,8 +101,10 @@ pub fn join_rows(
     let mut rows: Vec<ResourceRow> = listed
         .iter()
         .filter_map(|r| {
-            let bot =
-                by_identifier.get(r.identifier.as_str()).copied().or_else(|| r.bot_id.and_then(|id| by_id.get(&id)).copied());
+            let bot = by_identifier
+                .get(r.identifier.as_str())
+                .copied()
+                .or_else(|| r.bot_id.and_then(|id| by_id.get(&id)).copied());
             let visible = match (scope, bot) {
                 (Scope::Fleet, _) => true,
                 (Scope::Owner(user), Some(b)) => b.user_id == user,
@@ -224,7 +226,12 @@ mod tests {
         assert_eq!(rows[1].state, ResourceState::Exited { code: Some(1) });
         // Another user's bot's identifier on another platform does not match.
         let elsewhere = [OwnerBot { deployment_platform: Some("aws".into()), ..bot(8, 20, Some("new-7"), 1) }];
-        let rows = join_rows(DeploymentPlatform::K8s, &[summary("new-7", None, ResourceStatus::Running)], &elsewhere, Scope::Owner(20));
+        let rows = join_rows(
+            DeploymentPlatform::K8s,
+            &[summary("new-7", None, ResourceStatus::Running)],
+            &elsewhere,
+            Scope::Owner(20),
+        );
         assert!(rows.is_empty());
     }
 }
