@@ -64,13 +64,15 @@ test.afterAll(async () => {
   dropDatabase(DATABASE);
 });
 
-async function shoot(page: Page, url: string, name: string, ready: () => Promise<void>) {
+/** Screenshots of `url` at desktop and phone widths, once `ready` holds; the whole page when
+ *  `fullPage` (the infrastructure page's sections are the point), else the first screen. */
+async function shoot(page: Page, url: string, name: string, ready: () => Promise<void>, fullPage = false) {
   for (const [size, viewport] of [["desktop", DESKTOP], ["phone", PHONE]] as const) {
     await page.setViewportSize(viewport);
     await page.goto(url);
     await hydrated(page);
     await ready();
-    await page.screenshot({ path: path.join(SHOTS, `${name}-${size}.png`) });
+    await page.screenshot({ path: path.join(SHOTS, `${name}-${size}.png`), fullPage });
   }
   await page.setViewportSize(DESKTOP);
 }
@@ -101,9 +103,17 @@ test("an administrator sees each platform, stops resources and watches the queue
   await k8s.getByRole("button", { name: /K8s/ }).click();
   await expect(k8s.getByTestId("resource-row")).toHaveCount(2);
 
-  await shoot(page, "/infrastructure", "infrastructure", async () => {
-    await expect(page.getByTestId("queue-total")).toHaveText("2");
-  });
+  await shoot(
+    page,
+    "/infrastructure",
+    "infrastructure",
+    async () => {
+      await expect(page.getByTestId("queue-total")).toHaveText("2");
+      await expect(page.getByTestId("platform-k8s").getByTestId("resource-row")).toHaveCount(2);
+      await expect(page.getByTestId("activity-chart")).toBeVisible();
+    },
+    true,
+  );
   await shoot(page, "/", "dashboard", async () => {
     await expect(page.getByTestId("queue-badge")).toHaveText("Queue: 2 bots waiting");
     await expect(page.getByTestId("platform-row")).toHaveCount(2);

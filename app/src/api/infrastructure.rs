@@ -17,7 +17,8 @@ use crate::model::platform::DeploymentPlatform;
 /// The infrastructure tables' page size.
 pub const PAGE_SIZE: i64 = 20;
 
-/// The signed-in caller, the scope of their answers, a connection and the state.
+/// The signed-in caller (401 first, before any input is judged), the scope of their answers, a
+/// connection and the state.
 #[cfg(feature = "ssr")]
 async fn scoped() -> Result<
     (
@@ -55,8 +56,8 @@ pub async fn get_platform_stats(
     use crate::backend::services::bots::validate;
     use crate::backend::services::infrastructure::{not_configured, stats};
     use crate::backend::services::plans::day_bounds;
-    let tz = validate::time_zone(time_zone.as_deref())?;
     let (_, scope, mut conn, state) = scoped().await?;
+    let tz = validate::time_zone(time_zone.as_deref())?;
     let configured: Vec<DeploymentPlatform> = state.config.platforms.iter().map(|s| s.platform).collect();
     let platforms = match platform {
         Some(p) if !configured.contains(&p) => return Err(not_configured(p)),
@@ -84,8 +85,8 @@ pub async fn list_queued_bots(page: i64) -> Result<QueuePage, AppError> {
     use crate::backend::error::internal;
     use crate::backend::services::infrastructure::{queue, Scope};
     use crate::model::paging::PageRequest;
-    let request = PageRequest::new(page, PAGE_SIZE)?;
     let (_, scope, mut conn, state) = scoped().await?;
+    let request = PageRequest::new(page, PAGE_SIZE)?;
     let (bots, total) =
         queue::queued_bots(&mut conn, &state.estimator, &state.config.platforms, scope, request, scope == Scope::Fleet)
             .await
@@ -98,8 +99,8 @@ pub async fn list_queued_bots(page: i64) -> Result<QueuePage, AppError> {
 pub async fn list_platform_resources(platform: DeploymentPlatform, page: i64) -> Result<ResourcePage, AppError> {
     use crate::backend::services::infrastructure::resources;
     use crate::model::paging::PageRequest;
-    let request = PageRequest::new(page, PAGE_SIZE)?;
     let (_, scope, mut conn, state) = scoped().await?;
+    let request = PageRequest::new(page, PAGE_SIZE)?;
     resources::list_resources(&mut conn, &state.platforms, platform, scope, request).await
 }
 
@@ -120,8 +121,8 @@ pub async fn get_infrastructure_cost(time_zone: Option<String>) -> Result<CostRe
     use crate::backend::error::internal;
     use crate::backend::services::bots::validate;
     use crate::backend::services::infrastructure::cost::{self, Windows};
-    let tz = validate::time_zone(time_zone.as_deref())?;
     let (_, scope, mut conn, state) = scoped().await?;
+    let tz = validate::time_zone(time_zone.as_deref())?;
     let now = chrono::Utc::now();
     let platforms: Vec<DeploymentPlatform> = state.config.platforms.iter().map(|s| s.platform).collect();
     cost::cost_report(&mut conn, &platforms, &state.config.prices, scope, now, Windows::at(now, tz))

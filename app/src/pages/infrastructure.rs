@@ -1,6 +1,6 @@
-//! `/infrastructure`, for every signed-in user: the cost and deploy activity, then one
-//! collapsible section per configured platform in priority order (capacity, health, four stat
-//! cards, its resources), then the deployment queue. An administrator sees the whole fleet (and
+//! `/infrastructure`, for every signed-in user: one collapsible section per configured platform
+//! in priority order (capacity, health, four stat cards, its resources), the deployment queue,
+//! then the cost and deploy activity. An administrator sees the whole fleet (and
 //! may stop resources), and below it users' plans and invitations; anyone else sees their own
 //! bots' share only.
 
@@ -57,7 +57,6 @@ fn InfrastructureView(user: CurrentUser) -> impl IntoView {
     };
     view! {
         <PageHeader title="Infrastructure" subtitle=subtitle />
-        <Overview tick />
         {move || match platforms.get() {
             None => view! { <p class="mt-6 text-sm text-slate-500">"Loading platforms…"</p> }.into_any(),
             Some(Err(e)) => {
@@ -104,6 +103,7 @@ fn InfrastructureView(user: CurrentUser) -> impl IntoView {
             />
         </For>
         <QueueSection tick />
+        <Overview tick />
         {admin
             .then(|| {
                 view! {

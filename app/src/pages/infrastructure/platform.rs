@@ -35,7 +35,7 @@ pub fn when_full(status: &PlatformStatus, last: bool) -> String {
 
 /// "p50 1.2 s · p95 3.4 s over 12 deploys in the last hour", or that there were none.
 pub fn latency_line(status: &PlatformStatus) -> String {
-    let secs = |ms: u64| format!("{:.1} s", ms as f64 / 1000.0);
+    let secs = |ms: u64| if ms < 1000 { format!("{ms} ms") } else { format!("{:.1} s", ms as f64 / 1000.0) };
     match (status.deploy_p50_ms, status.deploy_p95_ms) {
         (Some(p50), Some(p95)) => format!(
             "Deploy latency p50 {} · p95 {} over {} deploy(s) in the last hour.",
@@ -163,6 +163,8 @@ mod tests {
     #[test]
     fn latency_reads_in_seconds_or_says_there_was_none() {
         assert_eq!(latency_line(&status()), "Deploy latency p50 1.2 s · p95 3.5 s over 3 deploy(s) in the last hour.");
+        let fast = PlatformStatus { deploy_p50_ms: Some(12), ..status() };
+        assert!(latency_line(&fast).starts_with("Deploy latency p50 12 ms · p95 3.5 s"));
         let none = PlatformStatus { deploy_p50_ms: None, deploy_p95_ms: None, ..status() };
         assert_eq!(latency_line(&none), "No deploys in the last hour.");
     }

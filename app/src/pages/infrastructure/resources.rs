@@ -115,6 +115,8 @@ fn Rows(
 ) -> impl IntoView {
     let pages = page_count(page.total, page.page_size);
     let at = page.page;
+    // Comparisons are bound first: `a >= b` inside `view!` would close the tag.
+    let (on_first, on_last) = (at <= 1, at >= pages);
     view! {
         <div class="mt-2 overflow-x-auto rounded-lg ring-1 ring-slate-200">
             <table class="min-w-full" data-testid=format!("resources-{}", page.platform.as_str())>
@@ -136,15 +138,12 @@ fn Rows(
             <button
                 type="button"
                 class=BUTTON_SECONDARY
-                disabled=at <= 1
+                disabled=on_first
                 on:click=move |_| current.set((at - 1).max(1))
             >
                 "Previous"
             </button>
-            <button type="button" class=BUTTON_SECONDARY disabled=at>
-                = pages
-                on:click=move |_| current.set(at + 1)
-                >
+            <button type="button" class=BUTTON_SECONDARY disabled=on_last on:click=move |_| current.set(at + 1)>
                 "Next"
             </button>
         </div>
