@@ -6,6 +6,7 @@ pub mod admin;
 pub mod auth;
 pub mod bots;
 pub mod docs;
+pub mod infrastructure;
 pub mod invitations;
 pub mod keys;
 pub mod templates;

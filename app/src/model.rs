@@ -3,6 +3,7 @@
 pub mod account;
 pub mod bot;
 pub mod error;
+pub mod infrastructure;
 pub mod invitation;
 pub mod keys;
 pub mod live;

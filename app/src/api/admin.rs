@@ -1,4 +1,4 @@
-//! Administrator views: platform capacity and the queue, users and their plans.
+//! Administrator views: users and their plans (the platform views are in `api::infrastructure`).
 
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
@@ -6,25 +6,7 @@ use leptos::server_fn::codec::Json;
 use serde::{Deserialize, Serialize};
 
 use crate::model::error::AppError;
-use crate::model::platform::DeploymentPlatform;
 use crate::model::usage::Plan;
-
-/// A configured platform and how full it is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PlatformCapacity {
-    pub platform: DeploymentPlatform,
-    pub limit: u32,
-    pub used: i64,
-    pub queue_timeout_ms: u64,
-}
-
-/// The infrastructure overview.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Infrastructure {
-    pub platforms: Vec<PlatformCapacity>,
-    pub queued: i64,
-    pub scheduled: i64,
-}
 
 /// A user as administrators see them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,40 +27,6 @@ pub(crate) async fn admin() -> Result<(crate::model::user::CurrentUser, crate::b
         return Err(AppError::Forbidden);
     }
     Ok((user, conn))
-}
-
-/// Capacity per configured platform and the queue.
-#[server(prefix = "/fn", endpoint = "get_infrastructure", input = Json)]
-pub async fn get_infrastructure() -> Result<Infrastructure, AppError> {
-    use crate::backend::db::schema::bots;
-    use crate::backend::error::internal;
-    use diesel::prelude::*;
-    use diesel_async::RunQueryDsl;
-    let (_, mut conn) = admin().await?;
-    let state = super::ctx::state()?;
-    let counts: Vec<(Option<String>, i64)> = bots::table
-        .filter(bots::status.eq_any(crate::model::bot::BotStatus::active_names()))
-        .group_by(bots::deployment_platform)
-        .select((bots::deployment_platform, diesel::dsl::count_star()))
-        .load(&mut conn)
-        .await
-        .map_err(|e| internal("reading capacity failed", e))?;
-    let by_status = |s: &'static str| bots::table.filter(bots::status.eq(s)).count();
-    let queued: i64 = by_status("QUEUED").get_result(&mut conn).await.map_err(|e| internal("counting failed", e))?;
-    let scheduled: i64 =
-        by_status("SCHEDULED").get_result(&mut conn).await.map_err(|e| internal("counting failed", e))?;
-    let platforms = state
-        .config
-        .platforms
-        .iter()
-        .map(|p| PlatformCapacity {
-            platform: p.platform,
-            limit: p.limit,
-            used: counts.iter().find(|(n, _)| n.as_deref() == Some(p.platform.as_str())).map_or(0, |(_, c)| *c),
-            queue_timeout_ms: p.queue_timeout.as_millis() as u64,
-        })
-        .collect();
-    Ok(Infrastructure { platforms, queued, scheduled })
 }
 
 /// Every user with their plan.

@@ -6,6 +6,7 @@
 
 mod parse;
 mod platforms;
+mod prices;
 
 use std::time::Duration;
 
@@ -16,6 +17,7 @@ pub use parse::{ConfigError, ConfigErrors, Vars};
 pub use platforms::{
     AwsConfig, AwsStaticCredentials, CapacityProvider, CoolifyConfig, K8sConfig, LocalConfig, PlatformSlot,
 };
+pub use prices::Prices;
 
 use crate::model::platform::DeploymentPlatform;
 
@@ -138,6 +140,8 @@ pub struct Config {
     /// `SIMULATED_PLATFORM_URL`: the `bot-sim --fleet` host that drives every platform but
     /// `local` instead of its real driver (development and soak tests only).
     pub simulated_platform_url: Option<Url>,
+    /// Unit prices for the infrastructure page's cost estimates (`COST_*`).
+    pub prices: Prices,
 }
 
 impl Config {
@@ -187,6 +191,7 @@ impl Config {
             simulated_platform_url.is_some(),
         );
         let s3 = read_s3(vars, &mut errs);
+        let prices = Prices::read(vars, &mut errs, &k8s);
         let platform_backoff =
             Duration::from_millis(vars.number(&mut errs, "PLATFORM_BACKOFF_MS", 5_000, 100..=3_600_000));
         let platform_backoff_max =
@@ -251,6 +256,7 @@ impl Config {
                 session_recheck: Duration::from_secs(vars.number(&mut errs, "LIVE_SESSION_RECHECK_SECS", 60, 1..=3600)),
             },
             simulated_platform_url,
+            prices,
         };
         errs.into_result(config)
     }
@@ -314,6 +320,7 @@ impl Config {
         self.aws.describe(&mut row);
         self.coolify.describe(&mut row);
         self.local.describe(&mut row);
+        self.prices.describe(&mut row);
         match &self.s3 {
             Some(s3) => {
                 row("S3_ENDPOINT", s3.endpoint.to_string());

@@ -7,6 +7,7 @@ pub mod bot_api;
 pub mod bots;
 pub mod events;
 pub mod heartbeats;
+pub mod infrastructure;
 pub mod invitations;
 pub mod log_archive;
 pub mod plans;

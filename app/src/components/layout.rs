@@ -38,20 +38,16 @@ fn links_for(user: Option<&CurrentUser>) -> Vec<NavLink> {
     let link = |href, label| NavLink { href, label };
     match user {
         None => vec![link("/", "Dashboard"), link("/docs", "Docs")],
-        Some(u) => {
-            let mut l = vec![
-                link("/", "Dashboard"),
-                link("/bots", "Bots"),
-                link("/templates", "Templates"),
-                link("/api-keys", "API Keys"),
-                link("/usage", "Usage"),
-            ];
-            if u.is_admin() {
-                l.push(link("/infrastructure", "Infrastructure"));
-            }
-            l.push(link("/docs", "Docs"));
-            l
-        }
+        // Every signed-in user sees Infrastructure: their own bots' share of it.
+        Some(_) => vec![
+            link("/", "Dashboard"),
+            link("/bots", "Bots"),
+            link("/templates", "Templates"),
+            link("/api-keys", "API Keys"),
+            link("/usage", "Usage"),
+            link("/infrastructure", "Infrastructure"),
+            link("/docs", "Docs"),
+        ],
     }
 }
 

@@ -99,6 +99,13 @@ impl FromServerFnError for AppError {
             ServerFnErrorErr::Args(m) | ServerFnErrorErr::MissingArg(m) => {
                 AppError::Validation { field: None, message: format!("Invalid request: {m}") }
             }
+            // On the server, a body that does not decode (JSON arguments of the wrong shape, an
+            // unknown platform name) is the caller's mistake too; in the browser the same
+            // variant means the server's answer could not be read.
+            #[cfg(feature = "ssr")]
+            ServerFnErrorErr::Deserialization(m) => {
+                AppError::Validation { field: None, message: format!("Invalid request: {m}") }
+            }
             ServerFnErrorErr::ServerError(_) => AppError::Internal,
             other => AppError::Transport(other.to_string()),
         }

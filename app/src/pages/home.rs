@@ -4,13 +4,16 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::api::bots::{get_dashboard_stats, list_bots};
+use crate::api::infrastructure::{get_active_platforms, get_queue_stats};
 use crate::app::Session;
 use crate::components::badges::{PlatformLabel, StatusBadge};
 use crate::components::live::{use_live, use_refresh, use_time_zone, Loaded};
 use crate::components::ui::CARD;
 use crate::model::bot::{Bot, BotFilter};
+use crate::model::infrastructure::PlatformStatus;
 use crate::model::user::CurrentUser;
 use crate::pages::bots::DeployForm;
+use crate::pages::infrastructure::health::{health_sentence, HealthBadge};
 
 /// Chooses between landing page and dashboard.
 #[component]
@@ -109,6 +112,8 @@ fn Dashboard(user: CurrentUser) -> impl IntoView {
         |_| list_bots(BotFilter { page_size: 8, ..BotFilter::default() }),
     );
     let deployed = RwSignal::new(None::<usize>);
+    let platforms = use_live(move || tick.get(), |_| get_active_platforms());
+    let queue = use_live(move || tick.get(), |_| get_queue_stats());
     view! {
         <Title text="Dashboard" />
         <div class="flex flex-col gap-1">
@@ -119,6 +124,23 @@ fn Dashboard(user: CurrentUser) -> impl IntoView {
                 {format!("Signed in as {}", user.email)} {user.is_admin().then_some(" · administrator")}
             </p>
         </div>
+        {move || {
+            queue
+                .get()
+                .and_then(Result::ok)
+                .filter(|q| q.total > 0)
+                .map(|q| {
+                    view! {
+                        <a
+                            href="/infrastructure#queue"
+                            class="mt-4 inline-flex items-center gap-2 rounded-full bg-amber-100 px-3 py-1 text-sm font-medium text-amber-900 ring-1 ring-amber-200 hover:bg-amber-200"
+                            data-testid="queue-badge"
+                        >
+                            {queue_badge(q.total)}
+                        </a>
+                    }
+                })
+        }}
         <div class="mt-6 grid gap-4 sm:grid-cols-3">
             <Loaded data=stats fallback=|| () let:loaded>
                 {loaded
@@ -158,6 +180,7 @@ fn Dashboard(user: CurrentUser) -> impl IntoView {
                     })}
             </Loaded>
         </div>
+        <PlatformCard platforms />
         <div class="mt-6 grid gap-6 lg:grid-cols-2">
             <section class=CARD>
                 <h2 class="font-semibold">"Quick Deploy"</h2>
@@ -237,5 +260,96 @@ fn Dashboard(user: CurrentUser) -> impl IntoView {
                 </Loaded>
             </section>
         </div>
+    }
+}
+
+/// "Queue: 1 bot waiting", "Queue: 12 bots waiting".
+pub fn queue_badge(total: i64) -> String {
+    format!("Queue: {total} {} waiting", if total == 1 { "bot" } else { "bots" })
+}
+
+/// Every active platform with used/limit and health; expands to what each state means.
+#[component]
+fn PlatformCard(
+    platforms: Signal<Option<Result<Vec<PlatformStatus>, crate::model::error::AppError>>>,
+) -> impl IntoView {
+    let expanded = RwSignal::new(false);
+    view! {
+        <section class=format!("{CARD} mt-6") data-testid="platform-card">
+            <div class="flex items-center justify-between">
+                <h2 class="font-semibold">"Platforms"</h2>
+                <div class="flex items-center gap-3 text-sm">
+                    <button
+                        type="button"
+                        class="font-medium text-indigo-600 hover:text-indigo-500"
+                        aria-expanded=move || expanded.get().to_string()
+                        on:click=move |_| expanded.update(|e| *e = !*e)
+                    >
+                        {move || if expanded.get() { "Less" } else { "Details" }}
+                    </button>
+                    <a href="/infrastructure" class="font-medium text-indigo-600 hover:text-indigo-500">
+                        "Infrastructure"
+                    </a>
+                </div>
+            </div>
+            {move || match platforms.get() {
+                None => view! { <p class="mt-3 text-sm text-slate-500">"Loading platforms…"</p> }.into_any(),
+                Some(Err(e)) => {
+                    view! {
+                        <p role="alert" class="mt-3 text-sm text-red-700">
+                            {e.to_string()}
+                        </p>
+                    }
+                        .into_any()
+                }
+                Some(Ok(list)) if list.is_empty() => {
+                    view! { <p class="mt-3 text-sm text-slate-500">"No platform is configured."</p> }.into_any()
+                }
+                Some(Ok(list)) => {
+                    view! {
+                        <ul class="mt-3 divide-y divide-slate-100">
+                            {list
+                                .into_iter()
+                                .map(|p| {
+                                    let sentence = health_sentence(&p.health, chrono::Utc::now());
+                                    view! {
+                                        <li class="py-2 text-sm" data-testid="platform-row">
+                                            <div class="flex items-center gap-3">
+                                                <span class="w-20 font-medium">{p.platform.label()}</span>
+                                                <span class="h-2 flex-1 overflow-hidden rounded-full bg-slate-100">
+                                                    <span
+                                                        class="block h-full bg-indigo-500"
+                                                        style=format!("width: {}%", p.percent())
+                                                    />
+                                                </span>
+                                                <span class="w-16 text-right tabular-nums">
+                                                    {format!("{}/{}", p.used, p.limit)}
+                                                </span>
+                                                <HealthBadge health=p.health.clone() />
+                                            </div>
+                                            <Show when=move || expanded.get()>
+                                                <p class="mt-1 text-xs text-slate-500">{sentence.clone()}</p>
+                                            </Show>
+                                        </li>
+                                    }
+                                })
+                                .collect_view()}
+                        </ul>
+                    }
+                        .into_any()
+                }
+            }}
+        </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::queue_badge;
+
+    #[test]
+    fn the_queue_badge_counts_bots() {
+        assert_eq!(queue_badge(1), "Queue: 1 bot waiting");
+        assert_eq!(queue_badge(12), "Queue: 12 bots waiting");
     }
 }

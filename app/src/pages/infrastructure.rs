@@ -1,187 +1,115 @@
-//! `/infrastructure` (administrators): capacity of each configured platform, the queue, and
-//! users' plans and daily overrides.
+//! `/infrastructure`, for every signed-in user: one collapsible section per configured platform
+//! in priority order (capacity, health, four stat cards, its resources), the deployment queue,
+//! then the cost and deploy activity. An administrator sees the whole fleet (and
+//! may stop resources), and below it users' plans and invitations; anyone else sees their own
+//! bots' share only.
 
+mod charts;
+pub(crate) mod health;
 mod invitations;
+mod overview;
+mod platform;
+mod queue;
+mod resources;
+mod users;
 
 use leptos::prelude::*;
 
 use self::invitations::Invitations;
-use crate::api::admin::{get_infrastructure, list_users, set_user_plan, UserSummary};
-use crate::components::live::{use_live, use_tick, Loaded};
+use self::overview::Overview;
+use self::platform::PlatformSection;
+use self::queue::QueueSection;
+use self::users::UsersAndPlans;
+use crate::api::infrastructure::{get_active_platforms, get_platform_stats};
+use crate::components::live::{use_live, use_tick, use_time_zone};
 use crate::components::protected::RequireUser;
-use crate::components::ui::{ErrorText, PageHeader, BUTTON_SECONDARY, CARD, INPUT, TD, TH};
-use crate::model::usage::Plan;
+use crate::components::ui::{EmptyState, ErrorText, PageHeader};
+use crate::model::platform::DeploymentPlatform;
+use crate::model::user::CurrentUser;
 
 /// `/infrastructure`.
 #[component]
 pub fn InfrastructurePage() -> impl IntoView {
-    view! { <RequireUser admin=true children=|_| view! { <InfrastructureView /> } /> }
+    view! { <RequireUser children=|user| view! { <InfrastructureView user /> } /> }
 }
 
 #[component]
-fn InfrastructureView() -> impl IntoView {
+fn InfrastructureView(user: CurrentUser) -> impl IntoView {
+    let admin = user.is_admin();
     let tick = use_tick(5);
-    let infra = use_live(move || tick.get(), |_| get_infrastructure());
-    let refresh = RwSignal::new(0u32);
-    let users = use_live(move || refresh.get(), |_| list_users());
-    view! {
-        <PageHeader
-            title="Infrastructure"
-            subtitle="Where bots run, how full each platform is, and who may run how many."
-        />
-        <Loaded data=infra fallback=|| () let:loaded>
-            {match loaded {
-                Ok(i) => {
-                    view! {
-                        <div class="mt-4 grid gap-4 sm:grid-cols-3">
-                            <div class=CARD>
-                                <p class="text-sm text-slate-500">"Queued"</p>
-                                <p class="mt-1 text-2xl font-bold" data-testid="queued">
-                                    {i.queued}
-                                </p>
-                            </div>
-                            <div class=CARD>
-                                <p class="text-sm text-slate-500">"Scheduled"</p>
-                                <p class="mt-1 text-2xl font-bold">{i.scheduled}</p>
-                            </div>
-                            <div class=CARD>
-                                <p class="text-sm text-slate-500">"Platforms (priority order)"</p>
-                                <p class="mt-1 text-2xl font-bold">
-                                    {i.platforms.iter().map(|p| p.platform.label()).collect::<Vec<_>>().join(" → ")}
-                                </p>
-                            </div>
-                        </div>
-                        <div class="mt-4 grid gap-4 sm:grid-cols-2">
-                            {i
-                                .platforms
-                                .into_iter()
-                                .map(|p| {
-                                    let pct = if p.limit == 0 {
-                                        0
-                                    } else {
-                                        (p.used * 100 / i64::from(p.limit)).min(100)
-                                    };
-                                    view! {
-                                        <div class=CARD>
-                                            <div class="flex justify-between text-sm">
-                                                <span class="font-semibold">{p.platform.label()}</span>
-                                                <span>{format!("{}/{} bots", p.used, p.limit)}</span>
-                                            </div>
-                                            <div class="mt-2 h-2 overflow-hidden rounded-full bg-slate-100">
-                                                <div class="h-full bg-indigo-500" style=format!("width: {pct}%") />
-                                            </div>
-                                            <p class="mt-1 text-xs text-slate-500">
-                                                {format!(
-                                                    "Waits {} s when full before the next platform",
-                                                    p.queue_timeout_ms / 1000,
-                                                )}
-                                            </p>
-                                        </div>
-                                    }
-                                })
-                                .collect_view()}
-                        </div>
-                    }
-                        .into_any()
-                }
-                Err(e) => view! { <ErrorText message=e.to_string() /> }.into_any(),
-            }}
-        </Loaded>
-        <h2 class="mt-8 text-lg font-semibold">"Users and plans"</h2>
-        <Loaded data=users fallback=|| () let:loaded>
-            {match loaded {
-                Ok(list) => {
-                    view! {
-                        <div class="mt-2 overflow-x-auto rounded-xl bg-white shadow-sm ring-1 ring-slate-200">
-                            <table class="min-w-full">
-                                <thead class="bg-slate-50">
-                                    <tr>
-                                        <th class=TH>"User"</th>
-                                        <th class=TH>"Role"</th>
-                                        <th class=TH>"Plan"</th>
-                                        <th class=TH>"Daily override"</th>
-                                        <th class=TH></th>
-                                    </tr>
-                                </thead>
-                                <tbody>
-                                    {list.into_iter().map(|u| view! { <UserRow user=u refresh /> }).collect_view()}
-                                </tbody>
-                            </table>
-                        </div>
-                    }
-                        .into_any()
-                }
-                Err(e) => view! { <ErrorText message=e.to_string() /> }.into_any(),
-            }}
-        </Loaded>
-        <Invitations />
-    }
-}
-
-#[component]
-fn UserRow(user: UserSummary, refresh: RwSignal<u32>) -> impl IntoView {
-    let plan = RwSignal::new(user.plan);
-    let limit = RwSignal::new(user.custom_daily_bot_limit.map(|l| l.to_string()).unwrap_or_default());
-    let save = Action::new(move |(p, l): &(Plan, Option<i32>)| set_user_plan(user.id, *p, *l));
-    Effect::new(move |_| {
-        if let Some(Ok(())) = save.value().get() {
-            refresh.update(|n| *n += 1);
-        }
+    let tz = use_time_zone();
+    let platforms = use_live(move || tick.get(), |_| get_active_platforms());
+    let stats = use_live(move || (tick.get(), tz.get()), |(_, tz)| get_platform_stats(None, Some(tz)));
+    let order = Memo::new(move |_| {
+        platforms
+            .get()
+            .and_then(Result::ok)
+            .map(|l| l.iter().map(|p| p.platform).collect::<Vec<_>>())
+            .unwrap_or_default()
     });
+    let status_of = move |p: DeploymentPlatform| {
+        platforms.get().and_then(Result::ok).and_then(|l| l.into_iter().find(|s| s.platform == p))
+    };
+    let subtitle = if admin {
+        "Where the fleet runs: each platform's capacity and health, its resources, the queue, cost and activity."
+    } else {
+        "Where your bots run: your share of each platform, your resources, your queued bots, cost and activity."
+    };
     view! {
-        <tr class="border-t border-slate-100">
-            <td class=TD>
-                <span class="font-medium text-slate-900">{user.name}</span>
-                <span class="block text-xs text-slate-500">{user.email}</span>
-            </td>
-            <td class=TD>{user.role}</td>
-            <td class=TD>
-                <select
-                    aria-label="Plan"
-                    class=format!("{INPUT} w-auto")
-                    on:change=move |ev| plan.set(Plan::parse(&event_target_value(&ev)).unwrap_or(Plan::Free))
-                >
-                    {Plan::ALL
-                        .into_iter()
-                        .map(|p| {
-                            view! {
-                                <option value=p.as_str() selected=p == user.plan>
-                                    {p.label()}
-                                </option>
-                            }
-                        })
-                        .collect_view()}
-                </select>
-            </td>
-            <td class=TD>
-                <input
-                    aria-label="Daily override"
-                    type="number"
-                    min="0"
-                    placeholder="plan default"
-                    class=format!("{INPUT} w-32")
-                    prop:value=move || limit.get()
-                    on:input=move |ev| limit.set(event_target_value(&ev))
-                />
-            </td>
-            <td class=TD>
-                <button
-                    type="button"
-                    class=BUTTON_SECONDARY
-                    disabled=move || save.pending().get()
-                    on:click=move |_| {
-                        save.dispatch((plan.get_untracked(), limit.get_untracked().trim().parse::<i32>().ok()));
-                    }
-                >
-                    "Save"
-                </button>
-                {move || {
-                    save.value()
-                        .get()
-                        .and_then(Result::err)
-                        .map(|e| view! { <span class="ml-2 text-xs text-red-700">{e.to_string()}</span> })
-                }}
-            </td>
-        </tr>
+        <PageHeader title="Infrastructure" subtitle=subtitle />
+        {move || match platforms.get() {
+            None => view! { <p class="mt-6 text-sm text-slate-500">"Loading platforms…"</p> }.into_any(),
+            Some(Err(e)) => {
+                view! {
+                    <div class="mt-6">
+                        <ErrorText message=e.to_string() />
+                    </div>
+                }
+                    .into_any()
+            }
+            Some(Ok(list)) if list.is_empty() => {
+                view! {
+                    <div class="mt-6">
+                        <EmptyState
+                            title="No platform is configured"
+                            text="Set PLATFORM_PRIORITY and each platform's *_BOT_LIMIT (see .env.example); bots wait in the queue until a platform can take them."
+                        />
+                    </div>
+                }
+                    .into_any()
+            }
+            Some(Ok(list)) => {
+                view! {
+                    <p class="mt-6 text-sm text-slate-600">
+                        {format!(
+                            "Priority order: {}. A bot takes the first healthy platform with room.",
+                            list.iter().map(|p| p.platform.label()).collect::<Vec<_>>().join(" → "),
+                        )}
+                    </p>
+                }
+                    .into_any()
+            }
+        }}
+        <For each=move || order.get() key=|p| *p let:platform>
+            <PlatformSection
+                platform
+                status=Signal::derive(move || status_of(platform))
+                stats=Signal::derive(move || {
+                    stats.get().and_then(Result::ok).and_then(|l| l.into_iter().find(|s| s.platform == platform))
+                })
+                last=Signal::derive(move || order.get().last() == Some(&platform))
+                admin
+                tick
+            />
+        </For>
+        <QueueSection tick />
+        <Overview tick />
+        {admin
+            .then(|| {
+                view! {
+                    <UsersAndPlans />
+                    <Invitations />
+                }
+            })}
     }
 }

@@ -19,6 +19,7 @@ mod fake_k8s;
 mod fake_platform;
 mod health;
 mod hybrid;
+mod infrastructure;
 mod input;
 mod lifecycle;
 mod limits;

@@ -118,12 +118,14 @@ async fn pages_rendered_concurrently_all_finish() {
 }
 
 #[tokio::test]
-async fn the_infrastructure_page_is_for_administrators() {
+async fn the_infrastructure_page_is_for_every_user_and_users_and_plans_for_administrators() {
     let mut app = TestApp::new().await;
     app.sign_up("Admin", "admin@example.com").await;
+    let page = app.get("/infrastructure").await;
+    assert!(page.body.contains("Users and plans"), "{}", page.body);
     app.forget_cookie();
     app.sign_up("Plain", "plain@example.com").await;
-    let r = app.call_json("get_infrastructure", serde_json::json!({})).await;
+    let r = app.call_json("list_users", serde_json::json!({})).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
     let r = app
         .call_json(
@@ -132,5 +134,10 @@ async fn the_infrastructure_page_is_for_administrators() {
         )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
-    assert!(app.get("/infrastructure").await.body.contains("This page is for administrators."));
+    let r = app.call_json("get_active_platforms", serde_json::json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let page = app.get("/infrastructure").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Where your bots run"), "{}", page.body);
+    assert!(!page.body.contains("Users and plans") && !page.body.contains("This page is for administrators."));
 }
