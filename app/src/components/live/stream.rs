@@ -27,6 +27,7 @@ struct Stream {
     live: Live,
     pending: RefCell<Batch>,
     flush_scheduled: Cell<bool>,
+    opened_before: Cell<bool>,
     backoff: Cell<Duration>,
     source: RefCell<Option<EventSource>>,
     on_message: OnceCell<Handler<MessageEvent>>,
@@ -47,6 +48,11 @@ impl Stream {
             self.backoff.set(FIRST_BACKOFF);
             self.live.open.set(true);
             mark("open");
+            // The page loaded its data as it opened the stream: only a reopened stream refetches
+            // (a refetch right after loading re-renders forms under the first keystrokes).
+            if !self.opened_before.replace(true) {
+                return;
+            }
         }
         self.pending.borrow_mut().add(&event);
         if !self.flush_scheduled.replace(true) {
@@ -102,6 +108,7 @@ pub(super) fn connect(live: Live) {
         live,
         pending: RefCell::default(),
         flush_scheduled: Cell::new(false),
+        opened_before: Cell::new(false),
         backoff: Cell::new(FIRST_BACKOFF),
         source: RefCell::default(),
         on_message: OnceCell::new(),
