@@ -7,7 +7,7 @@ use crate::api::bots::{get_dashboard_stats, list_bots};
 use crate::api::infrastructure::{get_active_platforms, get_queue_stats};
 use crate::app::Session;
 use crate::components::badges::{PlatformLabel, StatusBadge};
-use crate::components::live::{use_live, use_refresh, use_time_zone, Loaded};
+use crate::components::live::{use_fleet_refresh, use_live, use_refresh, use_time_zone, Loaded};
 use crate::components::ui::CARD;
 use crate::model::bot::{Bot, BotFilter};
 use crate::model::infrastructure::PlatformStatus;
@@ -112,8 +112,10 @@ fn Dashboard(user: CurrentUser) -> impl IntoView {
         |_| list_bots(BotFilter { page_size: 8, ..BotFilter::default() }),
     );
     let deployed = RwSignal::new(None::<usize>);
-    let platforms = use_live(move || tick.get(), |_| get_active_platforms());
-    let queue = use_live(move || tick.get(), |_| get_queue_stats());
+    // The platform card and the queue badge follow everything the viewer may see of the fleet.
+    let fleet = use_fleet_refresh(5);
+    let platforms = use_live(move || fleet.get(), |_| get_active_platforms());
+    let queue = use_live(move || fleet.get(), |_| get_queue_stats());
     view! {
         <Title text="Dashboard" />
         <div class="flex flex-col gap-1">

@@ -21,7 +21,7 @@ use self::platform::PlatformSection;
 use self::queue::QueueSection;
 use self::users::UsersAndPlans;
 use crate::api::infrastructure::{get_active_platforms, get_platform_stats};
-use crate::components::live::{use_live, use_tick, use_time_zone};
+use crate::components::live::{use_fleet_refresh, use_live, use_time_zone};
 use crate::components::protected::RequireUser;
 use crate::components::ui::{EmptyState, ErrorText, PageHeader};
 use crate::model::platform::DeploymentPlatform;
@@ -36,7 +36,7 @@ pub fn InfrastructurePage() -> impl IntoView {
 #[component]
 fn InfrastructureView(user: CurrentUser) -> impl IntoView {
     let admin = user.is_admin();
-    let tick = use_tick(5);
+    let tick = use_fleet_refresh(5);
     let tz = use_time_zone();
     let platforms = use_live(move || tick.get(), |_| get_active_platforms());
     let stats = use_live(move || (tick.get(), tz.get()), |(_, tz)| get_platform_stats(None, Some(tz)));

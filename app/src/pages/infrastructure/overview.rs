@@ -41,7 +41,7 @@ pub fn bucket_labels(range: ActivityRange, buckets: &[ActivityBucket]) -> Vec<St
 
 /// Cost and activity side by side.
 #[component]
-pub fn Overview(tick: ReadSignal<u64>) -> impl IntoView {
+pub fn Overview(tick: Signal<u64>) -> impl IntoView {
     let tz = use_time_zone();
     let cost = use_live(move || (tz.get(), tick.get() / 2), |(tz, _)| get_infrastructure_cost(Some(tz)));
     let range = RwSignal::new(ActivityRange::Day);

@@ -56,7 +56,7 @@ pub fn PlatformSection(
     #[prop(into)] stats: Signal<Option<PlatformStats>>,
     #[prop(into)] last: Signal<bool>,
     admin: bool,
-    tick: ReadSignal<u64>,
+    tick: Signal<u64>,
 ) -> impl IntoView {
     let open = RwSignal::new(true);
     let header = move || {

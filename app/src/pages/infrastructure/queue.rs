@@ -14,7 +14,7 @@ use crate::pages::infrastructure::resources::page_count;
 
 /// The queue section.
 #[component]
-pub fn QueueSection(tick: ReadSignal<u64>) -> impl IntoView {
+pub fn QueueSection(tick: Signal<u64>) -> impl IntoView {
     let page = RwSignal::new(1i64);
     let stats = use_live(move || tick.get(), |_| get_queue_stats());
     let bots = use_live(move || (tick.get(), page.get()), |(_, p)| list_queued_bots(p));

@@ -33,7 +33,7 @@ pub fn page_count(total: i64, page_size: i64) -> i64 {
 
 /// The table of one platform.
 #[component]
-pub fn ResourceTable(platform: DeploymentPlatform, admin: bool, tick: ReadSignal<u64>) -> impl IntoView {
+pub fn ResourceTable(platform: DeploymentPlatform, admin: bool, tick: Signal<u64>) -> impl IntoView {
     let page = RwSignal::new(1i64);
     let refresh = RwSignal::new(0u32);
     let data = use_live(
