@@ -41,7 +41,13 @@ const SERVER_FNS: &[(&str, &str, &str)] = &[
     ("fn list_bots (/bots, 20)", "/fn/list_bots", r#"{"filter":{"pageSize":20}}"#),
     ("fn list_bots (/, 8)", "/fn/list_bots", r#"{"filter":{"pageSize":8}}"#),
     ("fn get_dashboard_stats (/)", "/fn/get_dashboard_stats", r#"{"time_zone":"Europe/Berlin"}"#),
-    ("fn get_infrastructure", "/fn/get_infrastructure", "{}"),
+    ("fn get_active_platforms (/, /infrastructure)", "/fn/get_active_platforms", "{}"),
+    ("fn get_queue_stats (/, /infrastructure)", "/fn/get_queue_stats", "{}"),
+    ("fn get_platform_stats (/infrastructure)", "/fn/get_platform_stats", r#"{"time_zone":"Europe/Berlin"}"#),
+    ("fn list_queued_bots (/infrastructure)", "/fn/list_queued_bots", r#"{"page":1}"#),
+    ("fn list_platform_resources (/infrastructure)", "/fn/list_platform_resources", r#"{"platform":"local","page":1}"#),
+    ("fn get_infrastructure_cost (/infrastructure)", "/fn/get_infrastructure_cost", r#"{"time_zone":"Europe/Berlin"}"#),
+    ("fn get_infrastructure_activity (/infrastructure)", "/fn/get_infrastructure_activity", r#"{"range":"day"}"#),
 ];
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
