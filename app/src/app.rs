@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::{lazy_route, path, Lazy, LazyRoute};
+use leptos_router::path;
 
 use crate::api::auth::{SignIn, SignOut, SignUp};
 use crate::components::layout::Layout;
@@ -103,52 +103,15 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("") view=home::HomePage />
                     <Route path=path!("/auth/sign-in") view=auth::SignInPage />
                     <Route path=path!("/auth/sign-up") view=auth::SignUpPage />
-                    <Route path=path!("/docs") view=DocsRoute::route() />
+                    <Route path=path!("/docs") view=docs::DocsPage />
                     <Route path=path!("/bots") view=bots::BotsPage />
-                    <Route path=path!("/templates") view=TemplatesRoute::route() />
-                    <Route path=path!("/api-keys") view=ApiKeysRoute::route() />
-                    <Route path=path!("/usage") view=UsageRoute::route() />
-                    <Route path=path!("/infrastructure") view=InfrastructureRoute::route() />
-                    <Route path=path!("/account") view=AccountRoute::route() />
+                    <Route path=path!("/templates") view=templates::TemplatesPage />
+                    <Route path=path!("/api-keys") view=api_keys::ApiKeysPage />
+                    <Route path=path!("/usage") view=usage::UsagePage />
+                    <Route path=path!("/infrastructure") view=infrastructure::InfrastructurePage />
+                    <Route path=path!("/account") view=account::AccountPage />
                 </Routes>
             </Layout>
         </Router>
     }
 }
-
-/// Declares a route whose page most visits never open: in a split release build
-/// (`cargo leptos build --release --split`) its code is a separate wasm chunk, fetched when the
-/// page is first shown (or preloaded with the page when the server renders it); in other builds
-/// it is an ordinary route. The page itself is unchanged.
-macro_rules! lazy_page {
-    ($route:ident, $page:path) => {
-        #[doc = concat!("The lazily loaded route of `", stringify!($page), "`.")]
-        struct $route;
-
-        impl $route {
-            /// The route's view, for `<Route view=...>`.
-            fn route() -> Lazy<$route> {
-                Lazy::new()
-            }
-        }
-
-        #[lazy_route]
-        impl LazyRoute for $route {
-            fn data() -> Self {
-                $route
-            }
-
-            fn view(this: Self) -> AnyView {
-                let _ = this;
-                $page().into_any()
-            }
-        }
-    };
-}
-
-lazy_page!(DocsRoute, docs::DocsPage);
-lazy_page!(TemplatesRoute, templates::TemplatesPage);
-lazy_page!(ApiKeysRoute, api_keys::ApiKeysPage);
-lazy_page!(UsageRoute, usage::UsagePage);
-lazy_page!(InfrastructureRoute, infrastructure::InfrastructurePage);
-lazy_page!(AccountRoute, account::AccountPage);
