@@ -8,9 +8,9 @@ use crate::api::infrastructure::{get_queue_stats, list_queued_bots};
 use crate::components::badges::PlatformLabel;
 use crate::components::live::{use_live, Loaded};
 use crate::components::time::{now, relative};
-use crate::components::ui::{ErrorText, BUTTON_SECONDARY, CARD, TD, TH};
+use crate::components::ui::{ErrorText, CARD, TD, TH};
 use crate::model::infrastructure::{QueuePage, QueuedBot};
-use crate::pages::infrastructure::resources::page_count;
+use crate::pages::infrastructure::resources::PageButtons;
 
 /// The queue section.
 #[component]
@@ -89,10 +89,7 @@ pub fn timeout_words(bot: &QueuedBot, now: chrono::DateTime<chrono::Utc>) -> Str
 
 #[component]
 fn QueueTable(page: QueuePage, current: RwSignal<i64>) -> impl IntoView {
-    let pages = page_count(page.total, page.page_size);
-    let at = page.page;
-    // Comparisons are bound first: `a >= b` inside `view!` would close the tag.
-    let (on_first, on_last) = (at <= 1, at >= pages);
+    let (total, page_size, at) = (page.total, page.page_size, page.page);
     view! {
         <div class="mt-3 overflow-x-auto rounded-xl bg-white shadow-sm ring-1 ring-slate-200">
             <table class="min-w-full" data-testid="queue-table">
@@ -141,19 +138,6 @@ fn QueueTable(page: QueuePage, current: RwSignal<i64>) -> impl IntoView {
                 </tbody>
             </table>
         </div>
-        <div class="mt-2 flex items-center justify-end gap-2 text-xs text-slate-600">
-            <span>{format!("{} waiting · page {at} of {pages}", page.total)}</span>
-            <button
-                type="button"
-                class=BUTTON_SECONDARY
-                disabled=on_first
-                on:click=move |_| current.set((at - 1).max(1))
-            >
-                "Previous"
-            </button>
-            <button type="button" class=BUTTON_SECONDARY disabled=on_last on:click=move |_| current.set(at + 1)>
-                "Next"
-            </button>
-        </div>
+        <PageButtons summary=format!("{total} waiting") total page_size at current />
     }
 }

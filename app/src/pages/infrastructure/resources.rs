@@ -23,12 +23,33 @@ pub fn resource_title(p: DeploymentPlatform) -> &'static str {
     }
 }
 
-/// How many pages `total` rows fill (at least one).
+/// How many pages `total` rows fill, at least one (the pager says "page 1 of 1" when empty).
 pub fn page_count(total: i64, page_size: i64) -> i64 {
-    if page_size <= 0 {
-        return 1;
+    crate::model::paging::page_count(total, page_size).max(1)
+}
+
+/// "`summary` · page N of M" with Previous and Next, for the infrastructure page's tables.
+#[component]
+pub fn PageButtons(summary: String, total: i64, page_size: i64, at: i64, current: RwSignal<i64>) -> impl IntoView {
+    let pages = page_count(total, page_size);
+    // Comparisons are bound first: `a >= b` inside `view!` would close the tag.
+    let (on_first, on_last) = (at <= 1, at >= pages);
+    view! {
+        <div class="mt-2 flex items-center justify-end gap-2 text-xs text-slate-600">
+            <span>{format!("{summary} · page {at} of {pages}")}</span>
+            <button
+                type="button"
+                class=BUTTON_SECONDARY
+                disabled=on_first
+                on:click=move |_| current.set((at - 1).max(1))
+            >
+                "Previous"
+            </button>
+            <button type="button" class=BUTTON_SECONDARY disabled=on_last on:click=move |_| current.set(at + 1)>
+                "Next"
+            </button>
+        </div>
     }
-    ((total + page_size - 1) / page_size).max(1)
 }
 
 /// The table of one platform.
@@ -113,10 +134,7 @@ fn Rows(
     confirming: RwSignal<Option<String>>,
     current: RwSignal<i64>,
 ) -> impl IntoView {
-    let pages = page_count(page.total, page.page_size);
-    let at = page.page;
-    // Comparisons are bound first: `a >= b` inside `view!` would close the tag.
-    let (on_first, on_last) = (at <= 1, at >= pages);
+    let (total, page_size, at) = (page.total, page.page_size, page.page);
     view! {
         <div class="mt-2 overflow-x-auto rounded-lg ring-1 ring-slate-200">
             <table class="min-w-full" data-testid=format!("resources-{}", page.platform.as_str())>
@@ -133,20 +151,7 @@ fn Rows(
                 <tbody>{page.rows.into_iter().map(|r| view! { <Row row=r admin confirming /> }).collect_view()}</tbody>
             </table>
         </div>
-        <div class="mt-2 flex items-center justify-end gap-2 text-xs text-slate-600">
-            <span>{format!("{} resource(s) · page {at} of {pages}", page.total)}</span>
-            <button
-                type="button"
-                class=BUTTON_SECONDARY
-                disabled=on_first
-                on:click=move |_| current.set((at - 1).max(1))
-            >
-                "Previous"
-            </button>
-            <button type="button" class=BUTTON_SECONDARY disabled=on_last on:click=move |_| current.set(at + 1)>
-                "Next"
-            </button>
-        </div>
+        <PageButtons summary=format!("{total} resource(s)") total page_size at current />
     }
 }
 
