@@ -83,14 +83,13 @@ pub async fn get_queue_stats() -> Result<QueueStats, AppError> {
 #[server(prefix = "/fn", endpoint = "list_queued_bots", input = Json)]
 pub async fn list_queued_bots(page: i64) -> Result<QueuePage, AppError> {
     use crate::backend::error::internal;
-    use crate::backend::services::infrastructure::{queue, Scope};
+    use crate::backend::services::infrastructure::queue;
     use crate::model::paging::PageRequest;
     let (_, scope, mut conn, state) = scoped().await?;
     let request = PageRequest::new(page, PAGE_SIZE)?;
-    let (bots, total) =
-        queue::queued_bots(&mut conn, &state.estimator, &state.config.platforms, scope, request, scope == Scope::Fleet)
-            .await
-            .map_err(|e| internal("reading the queue failed", e))?;
+    let (bots, total) = queue::queued_bots(&mut conn, &state.estimator, &state.config.platforms, scope, request)
+        .await
+        .map_err(|e| internal("reading the queue failed", e))?;
     Ok(QueuePage { bots, total, page: request.page, page_size: request.page_size })
 }
 

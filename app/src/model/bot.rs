@@ -346,7 +346,7 @@ pub struct QueueInfo {
     pub position: u32,
     pub estimated_wait_ms: Option<u64>,
     pub estimated_start_at: Option<DateTime<Utc>>,
-    /// Why it waits ("k8s is at its limit (30/30)"), once a dispatcher has looked at it.
+    /// Why it waits ("k8s is at its limit"), once a dispatcher has looked at it.
     pub waiting_on: Option<String>,
 }
 

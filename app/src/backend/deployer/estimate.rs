@@ -37,7 +37,8 @@ pub struct Snapshot {
     pub run_ms: Option<f64>,
     /// Median platform deploy call.
     pub deploy_ms: Option<f64>,
-    /// Why a bot cannot start now when no platform has room ("local is at its limit (1/1)").
+    /// Why a bot cannot start now when no platform has room ("local is at its limit"; no counts,
+    /// see `decide::summary`).
     pub why_full: Option<String>,
 }
 
@@ -203,8 +204,7 @@ pub async fn measure(
             states.push(format!("{name} is failing or throttled and skipped for now"));
             continue;
         }
-        let used = active.iter().filter(|a| a.platform.as_deref() == Some(name)).count();
-        states.push(format!("{name} is at its limit ({used}/{})", slot.limit));
+        states.push(format!("{name} is at its limit"));
     }
     for slot in &usable {
         let here: Vec<&Active> =

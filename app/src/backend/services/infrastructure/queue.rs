@@ -58,15 +58,13 @@ pub async fn queue_stats(conn: &mut AsyncPgConnection, scope: Scope) -> diesel::
     })
 }
 
-/// One page of the queued bots in queue order. `why` adds what each bot waits on (it names
-/// every platform's fill, so administrators only).
+/// One page of the queued bots in queue order, each with what it waits on.
 pub async fn queued_bots(
     conn: &mut AsyncPgConnection,
     estimator: &Estimator,
     slots: &[PlatformSlot],
     scope: Scope,
     page: PageRequest,
-    why: bool,
 ) -> diesel::QueryResult<(Vec<QueuedBot>, i64)> {
     let total = queue_stats(conn, scope).await?.total;
     let rows: Vec<Row> = diesel::sql_query(format!(
@@ -99,7 +97,7 @@ pub async fn queued_bots(
                 timeout_at: r.timeout_at,
                 position: q.as_ref().map(|q| q.position),
                 estimated_start_at: q.as_ref().and_then(|q| q.estimated_start_at),
-                waiting_on: q.and_then(|q| q.waiting_on).filter(|_| why),
+                waiting_on: q.and_then(|q| q.waiting_on),
             }
         })
         .collect();
