@@ -148,6 +148,35 @@ async fn a_wrong_token_does_not_evict_the_real_bots_cache_entry() {
     assert!(app.state.heartbeats.is_cached(id), "a wrong token evicted the entry");
 }
 
+#[tokio::test]
+async fn an_aged_cache_entry_answers_at_once_and_is_reloaded_in_the_background() {
+    use app::backend::services::heartbeats::TTL;
+    let mut app = TestApp::builder().var("DATABASE_BOT_POOL_SIZE", "1").build().await;
+    let key = app.user_with_key("Ada").await;
+    let (id, token) = app.bot_with_token(&key, json!({ "meetingUrl": MEET })).await;
+    let path = format!("/api/v1/bot/{id}/heartbeat");
+    assert_eq!(bot(&mut app, "POST", &path, &token, None).await.status, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(bot(&mut app, "POST", &path, &token, None).await.status, StatusCode::OK);
+    assert!(app.state.heartbeats.is_cached(id));
+    app.state.heartbeats.backdate(id, TTL + Duration::from_secs(1));
+    // The bots' only connection is busy (log writes, say): the aged entry answers anyway.
+    let held = app.state.bot_pool.get().await.unwrap();
+    let r = tokio::time::timeout(Duration::from_secs(2), bot(&mut app, "POST", &path, &token, None))
+        .await
+        .expect("a heartbeat with an aged entry waited for a connection");
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(app.state.heartbeats.entry_age(id).unwrap() >= TTL, "reloaded without a connection?");
+    drop(held);
+    // The background reload replaces it once a connection is free.
+    let reloaded = async {
+        while app.state.heartbeats.entry_age(id).is_none_or(|age| age >= TTL) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), reloaded).await.expect("the aged entry was not reloaded");
+}
+
 /// A platform that runs whatever it is told and lists it as running until stopped.
 #[derive(Default)]
 struct Recorder {
