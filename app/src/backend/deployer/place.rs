@@ -41,7 +41,9 @@ enum Step {
 }
 
 #[derive(QueryableByName)]
-struct Count {
+struct PlatformCount {
+    #[diesel(sql_type = Text)]
+    platform: String,
     #[diesel(sql_type = BigInt)]
     n: i64,
 }
@@ -127,10 +129,12 @@ impl Deployer {
         let mut moved_to: Option<(i32, DateTime<Utc>)> = None;
         let step = conn
             .transaction::<_, diesel::result::Error, _>(async |conn| {
-                diesel::sql_query("SELECT id FROM bots WHERE id = $1 FOR UPDATE")
-                    .bind::<BigInt, _>(bot_id)
-                    .execute(conn)
-                    .await?;
+                let meeting: Option<MeetingRow> =
+                    diesel::sql_query("SELECT meeting_platform FROM bots WHERE id = $1 FOR UPDATE")
+                        .bind::<BigInt, _>(bot_id)
+                        .get_result(conn)
+                        .await
+                        .optional()?;
                 let ours = diesel::sql_query(
                     "SELECT id FROM deployment_queue WHERE id = $1 AND claimed_by = $2 AND status = 'PROCESSING' FOR UPDATE",
                 )
@@ -143,45 +147,60 @@ impl Deployer {
                 }
                 let health = health::load(conn).await?;
                 let now = Utc::now();
-                let mut views = Vec::with_capacity(platforms.slots().len());
-                for (slot, _) in platforms.slots() {
-                    let name = slot.platform.as_str();
-                    let h = health.get(name).map_or(Health::Healthy, |r| r.health(now));
-                    let usable = h == Health::Healthy && !rejected.contains(&slot.platform);
-                    let used = if usable {
-                        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext('meeboter:platform:' || $1))")
-                            .bind::<Text, _>(name)
-                            .execute(conn)
-                            .await?;
-                        let c: Count = diesel::sql_query(
-                            "SELECT count(*) AS n FROM bots WHERE deployment_platform = $1 AND status = ANY($2)",
-                        )
-                        .bind::<Text, _>(name)
-                        .bind::<Array<Text>, _>(&active)
-                        .get_result(conn)
-                        .await?;
-                        u32::try_from(c.n).unwrap_or(u32::MAX)
-                    } else {
-                        0
-                    };
-                    views.push(SlotView {
-                        platform: slot.platform,
-                        limit: slot.limit,
-                        used,
-                        queue_timeout: slot.queue_timeout,
-                        health: h,
-                    });
+                let healths: Vec<Health> = platforms
+                    .slots()
+                    .iter()
+                    .map(|(slot, _)| health.get(slot.platform.as_str()).map_or(Health::Healthy, |r| r.health(now)))
+                    .collect();
+                let usable: Vec<&str> = platforms
+                    .slots()
+                    .iter()
+                    .zip(&healths)
+                    .filter(|((slot, _), h)| **h == Health::Healthy && !rejected.contains(&slot.platform))
+                    .map(|((slot, _), _)| slot.platform.as_str())
+                    .collect();
+                // Every placement holds these locks from here to its commit, so they are taken
+                // in two statements: the usable platforms' locks in priority order (unnest emits
+                // the array in order; the order everywhere, so nothing deadlocks), then their
+                // counts. The counts need a statement of their own: one statement's snapshot
+                // predates its own locks and would miss the commit of the placement it waited on.
+                let mut counts: Vec<PlatformCount> = Vec::new();
+                if !usable.is_empty() {
+                    diesel::sql_query(
+                        "SELECT pg_advisory_xact_lock(hashtext('meeboter:platform:' || p)) FROM unnest($1::text[]) AS p",
+                    )
+                    .bind::<Array<Text>, _>(&usable)
+                    .execute(conn)
+                    .await?;
+                    counts = diesel::sql_query(
+                        "SELECT p AS platform, (SELECT count(*) FROM bots WHERE deployment_platform = p \
+                         AND status = ANY($2)) AS n FROM unnest($1::text[]) AS p",
+                    )
+                    .bind::<Array<Text>, _>(&usable)
+                    .bind::<Array<Text>, _>(&active)
+                    .load(conn)
+                    .await?;
                 }
+                let views: Vec<SlotView> = platforms
+                    .slots()
+                    .iter()
+                    .zip(healths)
+                    .map(|((slot, _), h)| {
+                        let name = slot.platform.as_str();
+                        let used = counts.iter().find(|c| c.platform == name).map_or(0, |c| c.n);
+                        SlotView {
+                            platform: slot.platform,
+                            limit: slot.limit,
+                            used: u32::try_from(used).unwrap_or(u32::MAX),
+                            queue_timeout: slot.queue_timeout,
+                            health: h,
+                        }
+                    })
+                    .collect();
                 match decide(&state, &views, now, RETRY_AFTER) {
                     Decision::Reserve { slot, platform_index, platform_since } => {
                         let platform = views[slot].platform;
                         let name = platform.as_str();
-                        let meeting: Option<MeetingRow> =
-                            diesel::sql_query("SELECT meeting_platform FROM bots WHERE id = $1")
-                                .bind::<BigInt, _>(row.bot_id)
-                                .get_result(conn)
-                                .await
-                                .optional()?;
                         let Some(meeting_platform) = meeting.and_then(|m| MeetingPlatform::parse(&m.meeting_platform))
                         else {
                             let reason = "The bot's meeting platform is unknown; it cannot be deployed.";
