@@ -97,7 +97,7 @@ async fn background(state: AppState, stop: watch::Receiver<bool>) {
 
 /// Serves HTTP on `addr` until SIGTERM or Ctrl-C, with the background work alongside.
 pub async fn serve(state: AppState, addr: SocketAddr, started: Instant) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let listener = listen(addr)?;
     tracing::info!(
         addr = %addr,
         url = %format!("http://{addr}"),
@@ -105,6 +105,20 @@ pub async fn serve(state: AppState, addr: SocketAddr, started: Instant) -> std::
         "listening"
     );
     serve_until(state, listener, shutdown_signal()).await
+}
+
+/// Connections the kernel queues for `accept` (capped by `net.core.somaxconn`, 4096 on current
+/// kernels). Tokio's default of 1024 overflowed when thousands of bots (re)connected at once: the
+/// kernel dropped their SYNs and each waited 1 to 3 s to retry (the fleet benchmark's slowest
+/// heartbeats; `nstat TcpExtListenOverflows` counted them).
+pub const LISTEN_BACKLOG: u32 = 4096;
+
+/// Binds `addr` with [`LISTEN_BACKLOG`].
+pub fn listen(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 /// Serves on `listener` until `shutdown` resolves, then drains (at most [`DRAIN_DEADLINE`]),
