@@ -128,7 +128,9 @@ impl Cluster {
             r[i].starts
         };
         let log = std::fs::File::create(self.logs.join(format!("replica-{i}-{starts}.log"))).unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_meeboter"));
+        // SOAK_MEEBOTER runs other replicas than this build's (a release build: `./dev soak`).
+        let bin = std::env::var("SOAK_MEEBOTER").unwrap_or_else(|_| env!("CARGO_BIN_EXE_meeboter").to_owned());
+        let mut cmd = Command::new(bin);
         cmd.arg("serve").args(["--addr", &addr.to_string()]);
         if migrate {
             cmd.arg("--migrate");
