@@ -7,12 +7,6 @@ use clap::{Parser, Subcommand};
 use leptos::prelude::get_configuration;
 use server::commands::{self, CommandError};
 
-/// mimalloc rather than glibc's allocator: glibc kept what a burst freed (thousands of bots
-/// connecting at once) in its heap for good, so the resident size stayed at its peak (about
-/// 240 MB after 5,000 connections, 160 MB of it in use); mimalloc gives freed pages back.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(name = "meeboter", version, about = "Meeboter: meeting bots on your own infrastructure")]
 struct Cli {
