@@ -118,8 +118,6 @@ pub struct Deployer {
     platforms: Arc<PlatformRegistry>,
     permits: Arc<Semaphore>,
     db_budget: Arc<Semaphore>,
-    /// Taken by each reservation of this process before its connection (see `place::reserve`).
-    reserving: tokio::sync::Mutex<()>,
     replica: String,
     wake: Notify,
     /// The queue rows a task of this process works on now: only their leases are renewed, so a
@@ -158,7 +156,6 @@ impl Deployer {
             platforms,
             permits,
             db_budget,
-            reserving: tokio::sync::Mutex::new(()),
             replica,
             wake: Notify::new(),
             inflight: std::sync::Mutex::default(),

@@ -109,14 +109,7 @@ impl Deployer {
     /// Locks are taken in one order everywhere (the bot, then its queue row, then the platforms
     /// in priority order), as cancelling does (the bot, then the row), so nothing deadlocks. A
     /// row that is no longer this replica's (its lease ran out and another took it) is left alone.
-    ///
-    /// Reservations run one at a time anyway (they all take the first usable platform's lock), so
-    /// this process lets one at a time wait for the locks ([`Deployer::reserving`]): the others
-    /// wait here without a connection, and the placements' connection budget stays free for the
-    /// deploys that finished and record themselves (before, reservations queued on the locks held
-    /// the whole budget and a pass of 64 took 1.1 s whatever the platforms' latency).
     async fn reserve(&self, row: &mut Claimed) -> Result<Step, AppError> {
-        let _turn = self.reserving.lock().await;
         let (_permit, mut conn) = self.conn().await?;
         let (token, hash) = bot_tokens::new_token();
         let platforms = self.platforms.clone();
