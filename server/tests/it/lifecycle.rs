@@ -133,17 +133,23 @@ async fn a_bot_asked_to_leave_reports_call_ended_then_done() {
     }
 }
 
-#[tokio::test]
-async fn a_wrong_token_does_not_evict_the_real_bots_cache_entry() {
-    let mut app = TestApp::new().await;
+/// A new bot whose heartbeat entry is cached: its id, token and heartbeat path.
+async fn cached_bot(app: &mut TestApp) -> (i64, String, String) {
     let key = app.user_with_key("Ada").await;
     let (id, token) = app.bot_with_token(&key, json!({ "meetingUrl": MEET })).await;
     let path = format!("/api/v1/bot/{id}/heartbeat");
     // The first heartbeat starts the cache's listener, which empties the cache once it listens.
-    assert_eq!(bot(&mut app, "POST", &path, &token, None).await.status, StatusCode::OK);
+    assert_eq!(bot(app, "POST", &path, &token, None).await.status, StatusCode::OK);
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(bot(&mut app, "POST", &path, &token, None).await.status, StatusCode::OK);
+    assert_eq!(bot(app, "POST", &path, &token, None).await.status, StatusCode::OK);
     assert!(app.state.heartbeats.is_cached(id));
+    (id, token, path)
+}
+
+#[tokio::test]
+async fn a_wrong_token_does_not_evict_the_real_bots_cache_entry() {
+    let mut app = TestApp::new().await;
+    let (id, _, path) = cached_bot(&mut app).await;
     assert_eq!(bot(&mut app, "POST", &path, "mbt_wrong", None).await.status, StatusCode::UNAUTHORIZED);
     assert!(app.state.heartbeats.is_cached(id), "a wrong token evicted the entry");
 }
@@ -152,13 +158,7 @@ async fn a_wrong_token_does_not_evict_the_real_bots_cache_entry() {
 async fn an_aged_cache_entry_answers_at_once_and_is_reloaded_in_the_background() {
     use app::backend::services::heartbeats::TTL;
     let mut app = TestApp::builder().var("DATABASE_BOT_POOL_SIZE", "1").build().await;
-    let key = app.user_with_key("Ada").await;
-    let (id, token) = app.bot_with_token(&key, json!({ "meetingUrl": MEET })).await;
-    let path = format!("/api/v1/bot/{id}/heartbeat");
-    assert_eq!(bot(&mut app, "POST", &path, &token, None).await.status, StatusCode::OK);
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(bot(&mut app, "POST", &path, &token, None).await.status, StatusCode::OK);
-    assert!(app.state.heartbeats.is_cached(id));
+    let (id, token, path) = cached_bot(&mut app).await;
     app.state.heartbeats.backdate(id, TTL + Duration::from_secs(1));
     // The bots' only connection is busy (log writes, say): the aged entry answers anyway.
     let held = app.state.bot_pool.get().await.unwrap();

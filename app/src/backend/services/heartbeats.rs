@@ -10,7 +10,7 @@
 //!   read; with a TTL shorter than the period every heartbeat would miss the cache. An entry past
 //!   its TTL still answers while a background task reloads it (for at most [`STALE_FOR`] more):
 //!   a heartbeat never waits for a connection behind the bots' log writes only because its entry
-//!   aged (in the 5,000-bot benchmark those waits were the slowest heartbeats);
+//!   aged;
 //! - `last_heartbeat` is written in batches, one `UPDATE ... WHERE id = ANY(...)` every
 //!   [`FLUSH_EVERY`] for all bots that beat since the last one.
 
