@@ -111,6 +111,27 @@ struct PlatformCount {
     n: i64,
 }
 
+/// How many active bots each of `platforms` runs now: what counts against its limit.
+struct ActiveCounts(Vec<PlatformCount>);
+
+impl ActiveCounts {
+    async fn read(conn: &mut AsyncPgConnection, platforms: &[&str]) -> diesel::QueryResult<Self> {
+        diesel::sql_query(
+            "SELECT deployment_platform AS platform, count(*) AS n FROM bots \
+             WHERE deployment_platform = ANY($1) AND status = ANY($2) GROUP BY deployment_platform",
+        )
+        .bind::<Array<Text>, _>(platforms)
+        .bind::<Array<Text>, _>(BotStatus::active_names())
+        .load(conn)
+        .await
+        .map(ActiveCounts)
+    }
+
+    fn of(&self, platform: &str) -> i64 {
+        self.0.iter().find(|c| c.platform.as_deref() == Some(platform)).map_or(0, |c| c.n)
+    }
+}
+
 /// The deployer of one process.
 pub struct Deployer {
     pool: DbPool,
@@ -222,14 +243,8 @@ impl Deployer {
     /// How many bots the usable platforms (healthy, not throttling) can take now, with a little
     /// slack so a bot waiting on one full platform does not starve the others.
     async fn room(&self, conn: &mut AsyncPgConnection) -> Result<i64, AppError> {
-        let counts: Vec<PlatformCount> = diesel::sql_query(
-            "SELECT deployment_platform AS platform, count(*) AS n FROM bots \
-             WHERE status = ANY($1) AND deployment_platform IS NOT NULL GROUP BY deployment_platform",
-        )
-        .bind::<Array<Text>, _>(BotStatus::active_names())
-        .load(conn)
-        .await
-        .map_err(db("counting active bots failed"))?;
+        let names: Vec<&str> = self.platforms.slots().iter().map(|(slot, _)| slot.platform.as_str()).collect();
+        let counts = ActiveCounts::read(conn, &names).await.map_err(db("counting active bots failed"))?;
         let health = health::load(conn).await.map_err(db("reading platform health failed"))?;
         let now = Utc::now();
         let mut room = 0i64;
@@ -238,7 +253,7 @@ impl Deployer {
             if health.get(name).is_some_and(|h| h.health(now) != decide::Health::Healthy) {
                 continue;
             }
-            let used = counts.iter().find(|c| c.platform.as_deref() == Some(name)).map_or(0, |c| c.n);
+            let used = counts.of(name);
             room += (i64::from(slot.limit) - used).max(0);
         }
         Ok(if room > 0 { room + 8 } else { 0 })

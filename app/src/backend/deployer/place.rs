@@ -11,7 +11,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use super::decide::{decide, Decision, Health, QueueState, SlotView};
 use super::failure::Next;
-use super::{health, Claimed, Deployer, Outcome, RETRY_AFTER};
+use super::{health, ActiveCounts, Claimed, Deployer, Outcome, RETRY_AFTER};
 use crate::backend::auth::bot_tokens;
 use crate::backend::error::{db, internal};
 use crate::backend::lifecycle::{self, Actor, Change};
@@ -38,14 +38,6 @@ enum Step {
     Expired,
     Refused(String),
     Skipped,
-}
-
-#[derive(QueryableByName)]
-struct PlatformCount {
-    #[diesel(sql_type = Text)]
-    platform: String,
-    #[diesel(sql_type = BigInt)]
-    n: i64,
 }
 
 #[derive(QueryableByName)]
@@ -113,7 +105,6 @@ impl Deployer {
         let (_permit, mut conn) = self.conn().await?;
         let (token, hash) = bot_tokens::new_token();
         let platforms = self.platforms.clone();
-        let active = BotStatus::active_names();
         let rejected: Vec<DeploymentPlatform> =
             row.rejected_by.iter().filter_map(|p| DeploymentPlatform::parse(p)).collect();
         let state = QueueState {
@@ -164,7 +155,7 @@ impl Deployer {
                 // the array in order; the order everywhere, so nothing deadlocks), then their
                 // counts. The counts need a statement of their own: one statement's snapshot
                 // predates its own locks and would miss the commit of the placement it waited on.
-                let mut counts: Vec<PlatformCount> = Vec::new();
+                let mut counts = ActiveCounts(Vec::new());
                 if !usable.is_empty() {
                     diesel::sql_query(
                         "SELECT pg_advisory_xact_lock(hashtext('meeboter:platform:' || p)) FROM unnest($1::text[]) AS p",
@@ -172,26 +163,17 @@ impl Deployer {
                     .bind::<Array<Text>, _>(&usable)
                     .execute(conn)
                     .await?;
-                    counts = diesel::sql_query(
-                        "SELECT p AS platform, (SELECT count(*) FROM bots WHERE deployment_platform = p \
-                         AND status = ANY($2)) AS n FROM unnest($1::text[]) AS p",
-                    )
-                    .bind::<Array<Text>, _>(&usable)
-                    .bind::<Array<Text>, _>(&active)
-                    .load(conn)
-                    .await?;
+                    counts = ActiveCounts::read(conn, &usable).await?;
                 }
                 let views: Vec<SlotView> = platforms
                     .slots()
                     .iter()
                     .zip(healths)
                     .map(|((slot, _), h)| {
-                        let name = slot.platform.as_str();
-                        let used = counts.iter().find(|c| c.platform == name).map_or(0, |c| c.n);
                         SlotView {
                             platform: slot.platform,
                             limit: slot.limit,
-                            used: u32::try_from(used).unwrap_or(u32::MAX),
+                            used: u32::try_from(counts.of(slot.platform.as_str())).unwrap_or(u32::MAX),
                             queue_timeout: slot.queue_timeout,
                             health: h,
                         }
