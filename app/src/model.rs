@@ -10,6 +10,7 @@ pub mod live;
 pub mod paging;
 pub mod platform;
 pub mod platform_details;
+pub mod recording;
 pub mod template;
 pub mod usage;
 pub mod user;

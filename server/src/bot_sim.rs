@@ -12,6 +12,7 @@ mod client;
 pub mod fleet;
 pub mod lifecycle;
 pub mod meter;
+pub mod recording;
 mod screenshot;
 
 use std::net::SocketAddr;
@@ -83,12 +84,43 @@ pub struct SimArgs {
     /// stay single bots.
     #[arg(long)]
     pub fleet: Option<usize>,
+    /// Where to upload the recording when there is no S3 (Meeboter's bot API).
+    #[arg(long, env = "RECORDING_UPLOAD_URL")]
+    pub recording_upload_url: Option<String>,
+    /// S3, as real bots get it: with all of these the recording goes straight to the bucket.
+    #[arg(long, env = "S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+    #[arg(long, env = "S3_BUCKET_NAME")]
+    pub s3_bucket_name: Option<String>,
+    #[arg(long, env = "S3_REGION", default_value = "us-east-1")]
+    pub s3_region: String,
+    #[arg(long, env = "S3_ACCESS_KEY", hide_env_values = true)]
+    pub s3_access_key: Option<String>,
+    #[arg(long, env = "S3_SECRET_KEY", hide_env_values = true)]
+    pub s3_secret_key: Option<String>,
     /// Where the fleet host listens (port 0: any free port, printed at start).
     #[arg(long, default_value = "127.0.0.1:9400", requires = "fleet")]
     pub listen: SocketAddr,
 }
 
 impl SimArgs {
+    /// Where the recording goes: S3 when every `S3_*` setting is there, else the upload URL.
+    pub fn recording_target(&self) -> Option<recording::RecordingTarget> {
+        use recording::{RecordingTarget, S3Settings};
+        match (&self.s3_endpoint, &self.s3_bucket_name, &self.s3_access_key, &self.s3_secret_key) {
+            (Some(endpoint), Some(bucket), Some(access_key), Some(secret_key)) => {
+                Some(RecordingTarget::S3(S3Settings {
+                    endpoint: endpoint.clone(),
+                    bucket: bucket.clone(),
+                    region: self.s3_region.clone(),
+                    access_key: access_key.clone(),
+                    secret_key: secret_key.clone(),
+                }))
+            }
+            _ => self.recording_upload_url.clone().map(RecordingTarget::Upload),
+        }
+    }
+
     /// How bots behave, from these flags.
     pub fn behaviour(&self) -> Behaviour {
         Behaviour {
@@ -110,6 +142,8 @@ pub struct Identity {
     pub milo_url: String,
     /// The bot's token. Never logged.
     pub token: String,
+    /// Where its recording goes (`None`: the bot API's upload route on `milo_url`).
+    pub recording: Option<recording::RecordingTarget>,
 }
 
 /// How a bot behaves (timings, wire format, failure, log rate).
@@ -177,11 +211,13 @@ pub fn http_client() -> Result<reqwest::Client, SimError> {
 pub async fn run(args: SimArgs) -> Result<u8, SimError> {
     let behaviour = args.behaviour();
     behaviour.validate()?;
+    let recording = args.recording_target();
     let identity = Identity {
         bot_id: args.bot_id,
         pool_slot_uuid: args.pool_slot_uuid,
         milo_url: args.milo_url.ok_or_else(|| SimError::Other("set MILO_URL".into()))?,
         token: args.token.ok_or_else(|| SimError::Other("set MILO_AUTH_TOKEN".into()))?,
+        recording,
     };
     let context = BotContext { echo_logs: true, ..BotContext::default() };
     run_bot(&http_client()?, identity, &behaviour, context, shutdown_signal()).await

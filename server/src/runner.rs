@@ -17,6 +17,7 @@ use app::backend::workers::health::HealthMonitor;
 use app::backend::workers::log_archiver::LogArchiver;
 use app::backend::workers::maintenance::Maintenance;
 use app::backend::workers::reconciler::Reconciler;
+use app::backend::workers::recordings::RecordingRetention;
 use app::backend::workers::scheduler::Scheduler;
 use secrecy::ExposeSecret;
 use tokio::sync::watch;
@@ -65,6 +66,20 @@ async fn background(state: AppState, stop: watch::Receiver<bool>) {
     let reconciler = Reconciler::new(state.pool.clone(), state.platforms.clone(), state.config.clone());
     let archiver = LogArchiver { pool: state.pool.clone(), storage: state.storage.clone() };
     let maintenance = Maintenance { pool: state.pool.clone() };
+    let retention = state.config.recording_retention_days.map(|days| {
+        tracing::info!(days, "recordings are deleted {days} days after their bot reported them");
+        RecordingRetention { pool: state.pool.clone(), storage: state.storage.clone(), days }.run(stop.clone())
+    });
+    if retention.is_none() {
+        tracing::info!(
+            "recording retention is off: recordings stay until their bot is deleted (RECORDING_RETENTION_DAYS)"
+        );
+    }
+    let retention = async move {
+        if let Some(worker) = retention {
+            worker.await;
+        }
+    };
     // Each replica probes its own platforms (its credentials and network path), for /readyz.
     let platforms = state.platforms.clone();
     let probes = app::backend::workers::every(PROBE_INTERVAL, stop.clone(), move || {
@@ -86,6 +101,7 @@ async fn background(state: AppState, stop: watch::Receiver<bool>) {
     tokio::join!(
         probes,
         coolify,
+        retention,
         dispatcher.run(stop.clone()),
         scheduler.run(stop.clone()),
         health.run(stop.clone()),

@@ -1,5 +1,5 @@
 //! Bots for the signed-in user: list, read, deploy, cancel, remove from call, delete, events,
-//! log level, dashboard figures.
+//! recording links, chat messages, log level, dashboard figures.
 
 pub mod aws;
 pub mod coolify;
@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::bot::{Bot, BotEvent, BotFilter, BotLogLine, BulkResult, CreateBot, LogLevel, Screenshot};
 use crate::model::error::AppError;
 use crate::model::paging::BotPage;
+use crate::model::recording::{ChatMessage, RecordingLink};
 use crate::model::usage::DailyUsage;
 
 /// The dashboard's figures.
@@ -66,6 +67,22 @@ pub async fn get_bot_screenshots(id: i64) -> Result<Vec<Screenshot>, AppError> {
         .collect();
     shots.reverse();
     Ok(shots)
+}
+
+/// Short-lived links to the recording of one of the user's bots (404 with the reason while
+/// there is none).
+#[server(prefix = "/fn", endpoint = "get_recording_link", input = Json)]
+pub async fn get_recording_link(id: i64) -> Result<RecordingLink, AppError> {
+    let (user, mut conn) = super::ctx::user_and_conn().await?;
+    let state = super::ctx::state()?;
+    crate::backend::services::recordings::link(&mut conn, &state.storage, user.id, id, "", chrono::Utc::now()).await
+}
+
+/// The chat messages sent to one of the user's bots, oldest first, with their delivery state.
+#[server(prefix = "/fn", endpoint = "get_bot_chat", input = Json)]
+pub async fn get_bot_chat(id: i64) -> Result<Vec<ChatMessage>, AppError> {
+    let (user, mut conn) = super::ctx::user_and_conn().await?;
+    crate::backend::services::bots::list_chat_messages(&mut conn, user.id, id).await
 }
 
 /// Log lines of one of the user's bots after `after` (a `seq`), oldest first, at most 500.

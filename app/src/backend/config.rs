@@ -120,6 +120,9 @@ pub struct Config {
     pub s3: Option<S3Config>,
     /// Where objects go when S3 is not configured.
     pub storage_dir: String,
+    /// Recordings are deleted this many days after their bot reported them
+    /// (`RECORDING_RETENTION_DAYS`; `None`, the default, keeps them until their bot is deleted).
+    pub recording_retention_days: Option<u32>,
     /// Trust `X-Forwarded-For` for the client address (only behind a proxy you control).
     pub trust_proxy_headers: bool,
     /// How many proxies you control stand in front of the server (`TRUSTED_PROXY_HOPS`): the
@@ -241,6 +244,7 @@ impl Config {
             local,
             s3,
             storage_dir: vars.get("STORAGE_DIR").unwrap_or_else(|| "target/storage".to_owned()),
+            recording_retention_days: vars.optional_number(&mut errs, "RECORDING_RETENTION_DAYS", 1..=36_500),
             trust_proxy_headers: vars.boolean(&mut errs, "TRUST_PROXY_HEADERS", false),
             trusted_proxy_hops: vars.number(&mut errs, "TRUSTED_PROXY_HOPS", 1, 1..=10),
             signup_mode,
@@ -332,6 +336,11 @@ impl Config {
             }
             None => row("STORAGE_DIR", format!("{} (S3 not configured)", self.storage_dir)),
         }
+        row(
+            "RECORDING_RETENTION_DAYS",
+            self.recording_retention_days
+                .map_or_else(|| "off (recordings stay until their bot is deleted)".to_owned(), |d| d.to_string()),
+        );
         row("TRUST_PROXY_HEADERS", self.trust_proxy_headers.to_string());
         if self.trust_proxy_headers {
             row("TRUSTED_PROXY_HOPS", self.trusted_proxy_hops.to_string());

@@ -11,6 +11,7 @@ pub mod infrastructure;
 pub mod invitations;
 pub mod log_archive;
 pub mod plans;
+pub mod recordings;
 pub mod templates;
 pub mod usage;
 pub mod validate;

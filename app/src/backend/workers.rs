@@ -10,6 +10,7 @@
 //! | [`reconciler::Reconciler`] | fails bots whose resource vanished, stops finished bots' resources until confirmed, then orphans (leader only) | [`reconciler::RECONCILE_INTERVAL`] |
 //! | [`log_archiver::LogArchiver`] | moves finished bots' log lines to object storage | [`log_archiver::ARCHIVE_INTERVAL`] |
 //! | [`maintenance::Maintenance`] | deletes expired sessions, old sign-in attempts and deploy attempts | [`maintenance::MAINTENANCE_INTERVAL`] |
+//! | [`recordings::RecordingRetention`] | deletes recordings past `RECORDING_RETENTION_DAYS` (only when it is set) | [`recordings::RETENTION_INTERVAL`] |
 //! | [`coolify_pool::CoolifyPoolWorker`] | follows, recovers and syncs the Coolify pool (leader only; with Coolify) | [`coolify_pool::UPKEEP_INTERVAL`], sync [`coolify_pool::SYNC_INTERVAL`] |
 
 pub mod coolify_pool;
@@ -19,6 +20,7 @@ pub mod leader;
 pub mod log_archiver;
 pub mod maintenance;
 pub mod reconciler;
+pub mod recordings;
 pub mod scheduler;
 
 use std::future::Future;

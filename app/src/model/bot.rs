@@ -302,7 +302,12 @@ pub struct Bot {
     pub start_time: DateTime<Utc>,
     pub end_time: DateTime<Utc>,
     pub recording_enabled: bool,
+    /// The object key of the recording, once the bot reported it.
     pub recording: Option<String>,
+    /// Off, Pending, Ready (fetch it from `/api/v1/bots/{id}/recording`), Missing or Deleted.
+    pub recording_state: super::recording::RecordingState,
+    /// Who spoke when, as the bot reported with DONE.
+    pub speaker_timeframes: Vec<super::recording::SpeakerTimeframe>,
     pub status: BotStatus,
     pub last_heartbeat: Option<DateTime<Utc>>,
     pub callback_url: Option<String>,

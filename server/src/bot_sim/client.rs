@@ -139,6 +139,7 @@ impl Client {
         let mut body = json!({ "status": status });
         if let Some(r) = recording {
             body["recording"] = json!(r);
+            body["speakerTimeframes"] = super::recording::speaker_timeframes();
         }
         match self.protocol {
             Protocol::Rest => {
@@ -229,7 +230,7 @@ impl Client {
 }
 
 /// A transport error with its causes ("error sending request: connection reset by peer").
-fn describe(e: &reqwest::Error) -> String {
+pub(super) fn describe(e: &reqwest::Error) -> String {
     let mut text = e.to_string();
     let mut source = std::error::Error::source(e);
     while let Some(cause) = source {

@@ -166,6 +166,7 @@ impl FleetHost {
             pool_slot_uuid: None,
             milo_url: launch.milo_url,
             token: launch.token,
+            recording: None,
         };
         let host = self.clone();
         let id = identifier.clone();

@@ -44,8 +44,10 @@ pub async fn run_bot(
     };
     let config = client.config(identity.bot_id, identity.pool_slot_uuid.as_deref()).await?;
     let id = config["id"].as_i64().ok_or_else(|| SimError::Other(format!("config without an id: {config}")))?;
-    let recording =
-        config["recordingEnabled"].as_bool().unwrap_or(false).then(|| format!("bots/{id}/recordings/simulated.webm"));
+    let records = config["recordingEnabled"].as_bool().unwrap_or(false);
+    let target = identity.recording.clone().unwrap_or_else(|| {
+        super::recording::RecordingTarget::Upload(format!("{}/api/v1/bot/{id}/recording", client.base))
+    });
     let mut logs = LogBuffer::new(context.echo_logs);
     logs.push(
         "INFO",
@@ -143,6 +145,22 @@ pub async fn run_bot(
     for warning in heartbeats.failures() {
         logs.push("WARN", warning);
     }
+    let recording = if records {
+        match super::recording::upload(&client, id, &target).await {
+            Ok(key) => {
+                logs.push("INFO", format!("Recording uploaded: {key}"));
+                Some(key)
+            }
+            Err(e) => {
+                logs.push("FATAL", format!("Uploading the recording failed: {e}"));
+                logs.ship(&client, id).await;
+                client.status(id, "FATAL", None).await?;
+                return Ok(1);
+            }
+        }
+    } else {
+        None
+    };
     logs.ship(&client, id).await;
     client.flush(id).await?;
     client.status(id, "DONE", recording).await?;

@@ -10,6 +10,7 @@ mod error;
 pub mod extract;
 pub mod misc;
 pub mod openapi;
+pub mod recordings;
 
 pub use auth::{require_api_key, RequestLogSink};
 pub use error::{not_found, ApiError};

@@ -86,8 +86,12 @@ pub async fn session_for_pages(State(pool): State<DbPool>, mut req: Request, nex
 }
 
 /// Caps every request body: 1 MiB ([`crate::http::MAX_BODY_BYTES`]), or 8 MiB for screenshot
-/// uploads. Larger bodies get 413, before reading them when they announce their length.
+/// uploads (recording uploads are bounded by their handler). Larger bodies get 413, before reading them when they announce their length.
 pub async fn body_limit(req: Request, next: Next) -> Response {
+    // Recording uploads stream to storage; their handler bounds them.
+    if crate::http::routes::is_streamed_upload(req.method(), req.uri().path()) {
+        return next.run(req).await;
+    }
     // Screenshot routes carry their own `DefaultBodyLimit`, which multipart reading maps to 413.
     let screenshots = req.uri().path().ends_with("/screenshots");
     let max = if screenshots {

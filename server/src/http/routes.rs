@@ -17,6 +17,8 @@ use super::{health, live, screenshots, trpc};
 pub enum Access {
     /// Anyone: health checks and the OpenAPI document.
     Public,
+    /// Anyone holding a link Meeboter signed (the signature is the credential; it expires).
+    SignedLink,
     /// The holder of a live API key (`x-api-key` or `Authorization: Bearer`), on their own data.
     ApiKey,
     /// A running bot, with its own token (or its pool slot's) for the bot in the path.
@@ -75,12 +77,25 @@ impl Route {
         self.handler = self.handler.layer(axum::extract::DefaultBodyLimit::max(max));
         self
     }
+
+    /// Recording uploads are streamed to storage and counted by their handler (up to 4 GiB), not
+    /// held to the 1 MiB of other bodies.
+    fn streamed(mut self) -> Route {
+        self.handler = self.handler.layer(axum::extract::DefaultBodyLimit::disable());
+        self
+    }
+}
+
+/// Whether a request's body is streamed by its handler, which bounds it itself: the request
+/// body limit and the request timeout leave it alone.
+pub fn is_streamed_upload(method: &http::Method, path: &str) -> bool {
+    method == http::Method::POST && path.starts_with("/api/v1/bot/") && path.ends_with("/recording")
 }
 
 /// Every route, in the order of the API's documentation.
 pub fn table() -> Vec<Route> {
-    use api_v1::{bots, misc};
-    use Access::{ApiKey, BotToken, Public, Session};
+    use api_v1::{bots, misc, recordings};
+    use Access::{ApiKey, BotToken, Public, Session, SignedLink};
     use On::{Any, Delete, Get, Patch, Post};
     vec![
         Route::new(Get, "/healthz", Public, health::healthz),
@@ -97,6 +112,8 @@ pub fn table() -> Vec<Route> {
         Route::new(Patch, "/api/v1/bots/{id}", ApiKey, bots::update),
         Route::new(Delete, "/api/v1/bots/{id}", ApiKey, bots::delete_one),
         Route::new(Get, "/api/v1/bots/{id}/events", ApiKey, bots::events),
+        Route::new(Get, "/api/v1/bots/{id}/recording", ApiKey, recordings::link),
+        Route::new(Get, "/api/v1/bots/{id}/chat", ApiKey, bots::chat_messages),
         Route::new(Post, "/api/v1/bots/{id}/cancel", ApiKey, bots::cancel_one),
         Route::new(Post, "/api/v1/bots/{id}/remove-from-call", ApiKey, bots::remove_one),
         Route::new(Patch, "/api/v1/bots/{id}/log-level", ApiKey, bots::log_level),
@@ -120,12 +137,15 @@ pub fn table() -> Vec<Route> {
         Route::new(Post, "/api/v1/bot/{id}/chat/dequeue", BotToken, bot::dequeue),
         Route::new(Post, "/api/v1/bot/{id}/screenshots", BotToken, bot::screenshot).upload_sized(),
         Route::new(Post, "/api/bots/{id}/screenshots", BotToken, screenshots::upload).upload_sized(),
+        Route::new(Post, "/api/v1/bot/{id}/recording", BotToken, recordings::upload).streamed(),
         Route::new(Any, "/api/trpc", BotToken, trpc::handle_root),
         Route::new(Any, "/api/trpc/", BotToken, trpc::handle_root),
         Route::new(Any, "/api/trpc/{*paths}", BotToken, trpc::handle),
         // The owner's browser.
         Route::new(Get, "/api/bots/{id}/screenshots/{file}", Session, screenshots::view),
         Route::new(Get, "/api/live", Session, live::stream),
+        // Whoever holds a signed link (the local store's recordings).
+        Route::new(Get, "/recordings/{id}/{file}", SignedLink, recordings::serve),
     ]
 }
 

@@ -120,8 +120,13 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
 }
 
 /// Answers 503 with a message when a request takes longer than `REQUEST_TIMEOUT_SECS` (its
-/// work is dropped, which gives back any pooled connection it held).
+/// work is dropped, which gives back any pooled connection it held). Recording uploads are
+/// exempt.
 pub async fn request_timeout(State(limit): State<Duration>, req: Request, next: Next) -> Response {
+    // A recording upload takes as long as its bytes take to arrive.
+    if crate::http::routes::is_streamed_upload(req.method(), req.uri().path()) {
+        return next.run(req).await;
+    }
     // The URI is reference-counted: keeping it costs no copy of the path unless the request
     // times out.
     let uri = req.uri().clone();

@@ -261,9 +261,15 @@ async fn bad_reports_are_refused_whole_with_a_reason() {
     let r = rest(&mut app, "POST", &status, Some(&token), Some(json!({ "status": "DONE" }))).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "recording is enabled: {}", r.body);
     assert!(r.body.contains("recording"));
-    let r =
-        rest(&mut app, "POST", &status, Some(&token), Some(json!({ "status": "DONE", "recording": "bots/1/rec.mp4" })))
-            .await;
+    // Another bot's prefix, or a path out of its own, is refused.
+    for other in [format!("bots/{}/recordings/rec.mp4", id + 1), format!("bots/{id}/recordings/../x/rec.mp4")] {
+        let r =
+            rest(&mut app, "POST", &status, Some(&token), Some(json!({ "status": "DONE", "recording": other }))).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{other}: {}", r.body);
+        assert!(r.body.contains(&format!("bots/{id}/recordings/")), "the message names the prefix: {}", r.body);
+    }
+    let own = format!("bots/{id}/recordings/rec.mp4");
+    let r = rest(&mut app, "POST", &status, Some(&token), Some(json!({ "status": "DONE", "recording": own }))).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     // Finished: the token opens nothing, so nothing more is written.
     let r = rest(&mut app, "POST", &status, Some(&token), Some(json!({ "status": "IN_CALL" }))).await;

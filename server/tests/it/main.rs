@@ -30,6 +30,7 @@ mod pages;
 mod paging;
 mod platforms;
 mod prism;
+mod recordings;
 mod recovery;
 mod screenshots;
 mod server_fns;

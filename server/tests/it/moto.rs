@@ -1,6 +1,7 @@
 //! moto_server, the AWS emulator (PyPI `moto[server]`, installed by .config/py-venv.sh into
 //! target/py-venv), started on a free 127.0.0.1 port for one test and killed when dropped. It
-//! speaks ECS's real awsJson1.1 protocol; docs/ECS_EMULATOR.md lists what it cannot do.
+//! speaks ECS's real awsJson1.1 protocol (docs/ECS_EMULATOR.md lists what it cannot do) and S3's
+//! REST protocol (the recordings' bucket).
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -67,6 +68,17 @@ impl Moto {
     async fn post_json(&self, path: &str, body: serde_json::Value) {
         let r = reqwest::Client::new().post(format!("{}{path}", self.url)).json(&body).send().await.unwrap();
         assert!(r.status().is_success(), "{path}: {}", r.status());
+    }
+
+    /// Creates an S3 bucket (path-style, as Meeboter addresses S3 by default).
+    pub async fn create_bucket(&self, name: &str) {
+        let r = reqwest::Client::new()
+            .put(format!("{}/{name}", self.url))
+            .header("Authorization", auth_for("s3"))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "creating bucket {name}: {}", r.status());
     }
 
     /// An ECS client of the test's own (static credentials, the emulator's endpoint).

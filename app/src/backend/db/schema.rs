@@ -122,6 +122,8 @@ diesel::table! {
         status_changed_at -> Timestamptz,
         resource_stopped_at -> Nullable<Timestamptz>,
         deploying_at -> Nullable<Timestamptz>,
+        recording_at -> Nullable<Timestamptz>,
+        recording_deleted_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -292,6 +294,14 @@ diesel::joinable!(bot_pool_slots -> bots (assigned_bot_id));
 diesel::joinable!(webhook_deliveries -> bots (bot_id));
 diesel::joinable!(daily_bot_counts -> users (user_id));
 
+diesel::table! {
+    signing_keys (name) {
+        name -> Text,
+        secret -> Bytea,
+        created_at -> Timestamptz,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     sessions,
@@ -312,4 +322,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     image_pulls,
     platform_health,
     deploy_attempts,
+    signing_keys,
 );

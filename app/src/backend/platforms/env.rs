@@ -22,9 +22,10 @@ impl BotEnvironment {
     }
 }
 
-/// The environment of `bot`: `BOT_ID`, `MILO_URL`, `DOCKER_MEETING_PLATFORM`, `NODE_ENV`, the
-/// `S3_*` settings when S3 is configured, and the secrets `MILO_AUTH_TOKEN`, `S3_ACCESS_KEY`,
-/// `S3_SECRET_KEY`.
+/// The environment of `bot`: `BOT_ID`, `MILO_URL`, `DOCKER_MEETING_PLATFORM`, `NODE_ENV`, where
+/// the recording goes (the `S3_*` settings when S3 is configured, otherwise
+/// `RECORDING_UPLOAD_URL`, the bot API's upload route), and the secrets `MILO_AUTH_TOKEN`,
+/// `S3_ACCESS_KEY`, `S3_SECRET_KEY`.
 pub fn bot_environment(bot: &BotLaunch, s3: Option<&S3Config>) -> BotEnvironment {
     let mut plain = vec![
         ("BOT_ID", bot.bot_id.to_string()),
@@ -43,6 +44,9 @@ pub fn bot_environment(bot: &BotLaunch, s3: Option<&S3Config>) -> BotEnvironment
             ("S3_ACCESS_KEY", s3.access_key.expose_secret().to_owned()),
             ("S3_SECRET_KEY", s3.secret_key.expose_secret().to_owned()),
         ]);
+    } else {
+        let base = bot.milo_url.trim_end_matches('/');
+        plain.push(("RECORDING_UPLOAD_URL", format!("{base}/api/v1/bot/{}/recording", bot.bot_id)));
     }
     BotEnvironment { plain, secret }
 }
@@ -89,8 +93,14 @@ mod tests {
     #[test]
     fn without_s3_the_token_is_the_only_secret() {
         let env = bot_environment(&bot(), None);
-        assert_eq!(keys(&env.plain), ["BOT_ID", "MILO_URL", "DOCKER_MEETING_PLATFORM", "NODE_ENV"]);
+        assert_eq!(
+            keys(&env.plain),
+            ["BOT_ID", "MILO_URL", "DOCKER_MEETING_PLATFORM", "NODE_ENV", "RECORDING_UPLOAD_URL"]
+        );
         assert_eq!(env.secret, [("MILO_AUTH_TOKEN", "mbt_secret".to_owned())]);
+        assert!(env
+            .all()
+            .any(|(k, v)| k == "RECORDING_UPLOAD_URL" && v == "https://meeboter.example.com/api/v1/bot/42/recording"));
         assert!(env.all().any(|(k, v)| k == "DOCKER_MEETING_PLATFORM" && v == "zoom"));
         assert!(env.all().any(|(k, v)| k == "BOT_ID" && v == "42"));
     }
@@ -98,7 +108,10 @@ mod tests {
     #[test]
     fn a_slot_is_named_by_its_uuid_and_carries_the_slot_token() {
         let env = slot_environment(&bot(), "app-uuid-1", "mbt_slot", None);
-        assert_eq!(keys(&env.plain), ["POOL_SLOT_UUID", "MILO_URL", "DOCKER_MEETING_PLATFORM", "NODE_ENV"]);
+        assert_eq!(
+            keys(&env.plain),
+            ["POOL_SLOT_UUID", "MILO_URL", "DOCKER_MEETING_PLATFORM", "NODE_ENV", "RECORDING_UPLOAD_URL"]
+        );
         assert!(env.plain.contains(&("POOL_SLOT_UUID", "app-uuid-1".to_owned())));
         assert_eq!(env.secret, [("MILO_AUTH_TOKEN", "mbt_slot".to_owned())]);
         assert!(!env.all().any(|(_, v)| v == "mbt_secret"), "the bot's own token must not reach a slot");
@@ -119,5 +132,6 @@ mod tests {
         assert!(env.plain.contains(&("S3_ENDPOINT", "http://minio:9000".to_owned())));
         assert!(env.plain.contains(&("S3_REGION", "eu-west-1".to_owned())));
         assert!(!env.plain.iter().any(|(_, v)| v == "shh" || v == "AKIA" || v == "mbt_secret"));
+        assert!(!env.all().any(|(k, _)| k == "RECORDING_UPLOAD_URL"), "with S3 a bot uploads to the bucket");
     }
 }

@@ -15,7 +15,7 @@ pub mod validate;
 pub use actions::{cancel_deployment, delete_bots, remove_from_call, set_log_level, update_bot, BulkAction};
 pub use create::create_bot;
 pub use list::{list_bots, EXACT_COUNT_LIMIT};
-pub use query::{active_bot_count, get_bot, list_events};
+pub use query::{active_bot_count, get_bot, list_chat_messages, list_events};
 pub use queue::{deploy_result, with_queue};
 pub use row::BotRow;
 

@@ -4,6 +4,7 @@ use app::backend::services::bots as svc;
 use app::backend::state::AppState;
 use app::model::bot::{Bot, BotEvent, BotFilter, BulkResult, CreateBot, LogLevel, UpdateBot};
 use app::model::paging::BotPage;
+use app::model::recording::ChatMessage;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::{Extension, Json};
@@ -234,4 +235,16 @@ pub async fn events(
     responses((status = 200, body = Count)), security(("api_key" = []), ("bearer" = [])))]
 pub async fn active_count(State(state): State<AppState>, Extension(c): Extension<ApiCaller>) -> ApiResult<Json<Count>> {
     Ok(Json(Count { count: svc::active_bot_count(&mut *conn(&state).await?, c.user.id).await? }))
+}
+
+/// The chat messages sent to a bot (`POST /api/v1/chat/send`), oldest first, at most the last
+/// 200, each with its delivery state: queued, sent (posted in the meeting) or failed.
+#[utoipa::path(get, path = "/api/v1/bots/{id}/chat", tag = "chat", params(("id" = i64, Path)),
+    responses((status = 200, body = Vec<ChatMessage>), (status = 404, body = ErrorBody)), security(("api_key" = []), ("bearer" = [])))]
+pub async fn chat_messages(
+    State(state): State<AppState>,
+    Extension(c): Extension<ApiCaller>,
+    Id(id): Id,
+) -> ApiResult<Json<Vec<ChatMessage>>> {
+    Ok(Json(svc::list_chat_messages(&mut *conn(&state).await?, c.user.id, id).await?))
 }

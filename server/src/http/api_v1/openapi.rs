@@ -5,7 +5,7 @@ use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{bot, bots, error, misc};
+use super::{bot, bots, error, misc, recordings};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -13,10 +13,10 @@ use super::{bot, bots, error, misc};
     paths(
         bots::list, bots::create, bots::get, bots::update, bots::delete_one, bots::delete_many,
         bots::cancel_one, bots::remove_one, bots::cancel_many, bots::remove_many, bots::log_level,
-        bots::events, bots::active_count,
+        bots::events, bots::active_count, recordings::link, bots::chat_messages,
         misc::usage, misc::subscription, misc::daily_usage,
         misc::list_templates, misc::create_template, misc::update_template, misc::delete_template, misc::send_chat,
-        bot::config, bot::slot_config, bot::heartbeat, bot::status, bot::status_patch, bot::events, bot::logs, bot::flush, bot::dequeue, bot::screenshot,
+        bot::config, bot::slot_config, bot::heartbeat, bot::status, bot::status_patch, bot::events, bot::logs, bot::flush, bot::dequeue, bot::screenshot, recordings::upload,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail, app::model::usage::UsageRange)),
     modifiers(&Security, &CommonErrors, &ItemBounds),

@@ -20,6 +20,8 @@ pub(super) const ROWS: &[Row] = &[
     row(Route("PATCH", "/api/v1/bots/{id}"), Some(r#"{"displayName":"taken"}"#),      [U, 404, U, U, U, U]),
     row(Route("DELETE", "/api/v1/bots/{id}"), None,                                   [U, 404, U, U, U, U]),
     row(Route("GET", "/api/v1/bots/{id}/events"), None,                               [U, 404, U, U, U, U]),
+    row(Route("GET", "/api/v1/bots/{id}/recording"), None,                            [U, 404, U, U, U, U]),
+    row(Route("GET", "/api/v1/bots/{id}/chat"), None,                                 [U, 404, U, U, U, U]),
     row(Route("POST", "/api/v1/bots/{id}/cancel"), None,                              [U, 404, U, U, U, U]),
     row(Route("POST", "/api/v1/bots/{id}/remove-from-call"), None,                    [U, 404, U, U, U, U]),
     row(Route("PATCH", "/api/v1/bots/{id}/log-level"), Some(r#"{"logLevel":"ERROR"}"#), [U, 404, U, U, U, U]),
@@ -43,6 +45,7 @@ pub(super) const ROWS: &[Row] = &[
     row(Route("POST", "/api/v1/bot/{id}/chat/dequeue"), None,                         [U, U, U, U, U, U]),
     row(Route("POST", "/api/v1/bot/{id}/screenshots"), Some(MULTIPART),               [U, U, U, U, U, U]),
     row(Route("POST", "/api/bots/{id}/screenshots"), Some(MULTIPART),                 [U, U, U, U, U, U]),
+    row(Route("POST", "/api/v1/bot/{id}/recording"), Some("RIFF"),                    [U, U, U, U, U, U]),
     row(Route("*", "/api/trpc"), None,                                                [404, 404, 404, 404, 404, 404]),
     row(Route("*", "/api/trpc/"), None,                                               [404, 404, 404, 404, 404, 404]),
     row(Trpc("bots.getConfig"), Some(r#"{"botId":{bot}}"#),                           [U, U, U, U, U, U]),
@@ -57,6 +60,8 @@ pub(super) const ROWS: &[Row] = &[
     row(Route("GET", "/api/bots/{id}/screenshots/{file}"), None,                      [U, 404, U, U, U, U]),
     // B's own live stream (its first event; A's bots never appear in B's stream: tests/it/live.rs).
     row(Route("GET", "/api/live"), None,                                              [U, 200, U, U, U, U]),
+    // A recording link opens with its signature only; none of these callers has one.
+    row(Route("GET", "/recordings/{id}/{file}"), None,                                [403, 403, 403, 403, 403, 403]),
     // ---- server functions (a session only; API keys and bot tokens open none) ----
     row(ServerFn("list_bots"), Some(r#"{"filter":{"page":1,"pageSize":20}}"#),       [U, 200, U, U, U, U]),
     row(ServerFn("get_bot"), Some(r#"{"id":{bot}}"#),                                 [U, 404, U, U, U, U]),
@@ -68,6 +73,8 @@ pub(super) const ROWS: &[Row] = &[
     row(ServerFn("get_coolify_slot"), Some(r#"{"id":{bot}}"#),                        [U, 404, U, U, U, U]),
     row(ServerFn("stop_bot_resource"), Some(r#"{"id":{bot}}"#),                       [U, 404, U, U, U, U]),
     row(ServerFn("get_bot_screenshots"), Some(r#"{"id":{bot}}"#),                     [U, 404, U, U, U, U]),
+    row(ServerFn("get_recording_link"), Some(r#"{"id":{bot}}"#),                      [U, 404, U, U, U, U]),
+    row(ServerFn("get_bot_chat"), Some(r#"{"id":{bot}}"#),                            [U, 404, U, U, U, U]),
     row(ServerFn("get_bot_logs"), Some(r#"{"id":{bot},"after":0}"#),                  [U, 404, U, U, U, U]),
     row(ServerFn("deploy_bots"), Some(r#"{"request":{"meetingUrl":"https://zoom.us/j/1"},"count":1}"#), [U, 200, U, U, U, U]),
     row(ServerFn("cancel_deployments"), Some(r#"{"ids":[{bot}]}"#),                   [U, 200, U, U, U, U]),

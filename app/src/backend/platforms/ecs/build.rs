@@ -189,7 +189,10 @@ mod tests {
         assert_eq!(plan.container, "google-meet-bot");
         assert_eq!(plan.started_by, "meeboter");
         let env: Vec<&str> = plan.environment.iter().map(|(k, _)| k.as_str()).collect();
-        assert_eq!(env, ["BOT_ID", "MILO_URL", "DOCKER_MEETING_PLATFORM", "NODE_ENV", "MILO_AUTH_TOKEN"]);
+        assert_eq!(
+            env,
+            ["BOT_ID", "MILO_URL", "DOCKER_MEETING_PLATFORM", "NODE_ENV", "RECORDING_UPLOAD_URL", "MILO_AUTH_TOKEN"]
+        );
         assert!(plan.environment.contains(&("BOT_ID".into(), "42".into())));
         assert!(!format!("{plan:?}").contains("mbt_secret"), "Debug never shows the token");
         assert!(plan.tags.contains(&("botId", "42".into())));

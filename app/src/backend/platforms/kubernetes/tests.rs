@@ -337,7 +337,7 @@ fn the_job_follows_the_seeds_spec() {
     );
     assert_eq!(c["volumeMounts"][0]["mountPath"], "/dev/shm");
     let names: Vec<&str> = c["env"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["BOT_ID", "MILO_URL", "DOCKER_MEETING_PLATFORM", "NODE_ENV"]);
+    assert_eq!(names, ["BOT_ID", "MILO_URL", "DOCKER_MEETING_PLATFORM", "NODE_ENV", "RECORDING_UPLOAD_URL"]);
 }
 
 #[test]

@@ -49,7 +49,8 @@ pub struct StatusReply {
 
 /// Applies a status change a bot reports, through the lifecycle table: a bot moves itself
 /// forward through JOINING_CALL .. DONE, or to FATAL (anything else is 409 with the reason, and
-/// changes nothing); DONE with recording enabled needs the recording key. The same status again
+/// changes nothing); DONE with recording enabled needs the recording key, which must lie under the
+/// bot's own prefix (`bots/{id}/recordings/`). The same status again
 /// is accepted and changes nothing.
 pub async fn update_status(
     conn: &mut AsyncPgConnection,
@@ -65,6 +66,7 @@ pub async fn update_status(
             return Err(AppError::invalid("recording", "The recording key must be 1 to 1024 characters."));
         }
         validate::text("recording", r)?;
+        crate::backend::services::recordings::check_key(bot_id, r)?;
     }
     if let Some(t) = &update.speaker_timeframes {
         if !t.is_array() {
@@ -90,6 +92,7 @@ pub async fn update_status(
             diesel::update(bots::table.find(bot_id))
                 .set((
                     bots::recording.eq(update.recording.clone()),
+                    bots::recording_at.eq(update.recording.as_ref().map(|_| chrono::Utc::now())),
                     bots::speaker_timeframes.eq(update.speaker_timeframes.clone().unwrap_or_else(|| json!([]))),
                 ))
                 .execute(conn)

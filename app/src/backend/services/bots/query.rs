@@ -1,4 +1,5 @@
-//! Reading bots: one, the status filter, the active count, events (the list is in `list.rs`).
+//! Reading bots: one, the status filter, the active count, events, chat messages (the list is
+//! in `list.rs`).
 
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -10,6 +11,8 @@ use crate::backend::error::internal;
 use crate::backend::services::events;
 use crate::model::bot::{Bot, BotEvent, BotStatus};
 use crate::model::error::AppError;
+use crate::model::recording::ChatMessage;
+use chrono::{DateTime, Utc};
 
 /// One of the user's bots.
 pub async fn get_bot(conn: &mut AsyncPgConnection, user_id: i64, id: i64) -> Result<Bot, AppError> {
@@ -57,4 +60,36 @@ pub async fn active_bot_count(conn: &mut AsyncPgConnection, user_id: i64) -> Res
 pub async fn list_events(conn: &mut AsyncPgConnection, user_id: i64, bot_id: i64) -> Result<Vec<BotEvent>, AppError> {
     owned_row(conn, user_id, bot_id).await?;
     events::for_bot(conn, bot_id, 500).await.map_err(|e| internal("reading events failed", e))
+}
+
+/// The chat messages sent to one of the user's bots, oldest first (at most the last 200), with
+/// their delivery state.
+pub async fn list_chat_messages(
+    conn: &mut AsyncPgConnection,
+    user_id: i64,
+    bot_id: i64,
+) -> Result<Vec<ChatMessage>, AppError> {
+    use crate::backend::db::schema::bot_chat_messages as m;
+    owned_row(conn, user_id, bot_id).await?;
+    let rows: Vec<(i64, String, DateTime<Utc>, String, Option<DateTime<Utc>>, Option<String>, Option<i64>)> = m::table
+        .filter(m::bot_id.eq(bot_id))
+        .order((m::sent_at.desc(), m::id.desc()))
+        .limit(200)
+        .select((m::id, m::message_text, m::sent_at, m::status, m::delivered_at, m::error, m::template_id))
+        .load(conn)
+        .await
+        .map_err(|e| internal("reading chat messages failed", e))?;
+    Ok(rows
+        .into_iter()
+        .rev()
+        .map(|(id, message_text, sent_at, status, delivered_at, error, template_id)| ChatMessage {
+            id,
+            message_text,
+            sent_at,
+            status,
+            delivered_at,
+            error,
+            template_id,
+        })
+        .collect())
 }

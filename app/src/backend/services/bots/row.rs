@@ -6,6 +6,7 @@ use diesel::prelude::*;
 use crate::backend::db::schema::bots;
 use crate::model::bot::{AutomaticLeave, Bot, BotStatus, LogLevel, Meeting, MeetingPlatform};
 use crate::model::platform::DeploymentPlatform;
+use crate::model::recording::{RecordingState, SpeakerTimeframe};
 
 /// The columns of `bots` the API shows (not the token hash or idempotency key).
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -24,6 +25,7 @@ pub struct BotRow {
     pub end_time: DateTime<Utc>,
     pub recording: Option<String>,
     pub recording_enabled: bool,
+    pub speaker_timeframes: serde_json::Value,
     pub status: String,
     pub last_heartbeat: Option<DateTime<Utc>>,
     pub callback_url: Option<String>,
@@ -34,6 +36,7 @@ pub struct BotRow {
     pub queue_timeout_ms: Option<i32>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub recording_deleted_at: Option<DateTime<Utc>>,
 }
 
 impl BotRow {
@@ -55,6 +58,13 @@ impl From<BotRow> for Bot {
             start_time: r.start_time,
             end_time: r.end_time,
             recording_enabled: r.recording_enabled,
+            recording_state: RecordingState::of(
+                r.recording_enabled,
+                r.recording.as_deref(),
+                r.recording_deleted_at.is_some(),
+                status,
+            ),
+            speaker_timeframes: SpeakerTimeframe::from_json(&r.speaker_timeframes),
             recording: r.recording,
             status,
             last_heartbeat: r.last_heartbeat,
