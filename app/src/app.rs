@@ -94,6 +94,7 @@ pub fn App() -> impl IntoView {
     let user = Signal::stored(initial_user());
     provide_context(Session { user, sign_in, sign_up, sign_out });
     crate::components::live::provide_live(user.with_untracked(Option::is_some));
+    crate::components::toast::provide_toasts();
 
     view! {
         <Title formatter=|t: String| if t.is_empty() { "Meeboter".to_owned() } else { format!("{t} · Meeboter") } />

@@ -8,4 +8,5 @@ pub mod layout;
 pub mod live;
 pub mod protected;
 pub mod time;
+pub mod toast;
 pub mod ui;

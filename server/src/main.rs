@@ -45,7 +45,7 @@ enum Command {
     /// (needs only BOT_ID or POOL_SLOT_UUID, MILO_URL and MILO_AUTH_TOKEN). With
     /// `--fleet N --listen ADDR`: be the fleet host that runs up to N of them for simulated
     /// platforms (docs/SIMULATION.md).
-    BotSim(server::bot_sim::SimArgs),
+    BotSim(Box<server::bot_sim::SimArgs>),
     /// Write brotli and gzip copies (`<file>.br`, `<file>.gz`) of the site's static files, served
     /// to browsers that accept them; run after `cargo leptos build` (`./dev` does).
     Precompress {
@@ -71,7 +71,7 @@ fn main() -> ExitCode {
     // Each command reads only the configuration it uses: bot-sim its own flags, migrate the
     // database URL, the others everything.
     let command = match cli.command {
-        Command::BotSim(args) => return bot_sim(args),
+        Command::BotSim(args) => return bot_sim(*args),
         Command::Migrate { status, redo_all } => return migrate(status, redo_all),
         Command::Precompress { site_root, fast } => return precompress(&site_root, fast),
         other => other,

@@ -5,6 +5,7 @@ use leptos_router::components::A;
 
 use crate::app::Session;
 use crate::components::errors::ErrorView;
+use crate::components::toast::ToastRegion;
 use crate::model::user::CurrentUser;
 
 /// Header, error boundary around the page, footer.
@@ -24,6 +25,7 @@ pub fn Layout(children: Children) -> impl IntoView {
                     </a>
                 </div>
             </footer>
+            <ToastRegion />
         </div>
     }
 }

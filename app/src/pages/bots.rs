@@ -1,13 +1,15 @@
 //! `/bots`: the bots table with filters and pagination (by cursor) in the URL, live status, bulk cancel and
-//! remove-from-call with confirmation, a multi-bot deploy dialog and the details dialog.
+//! remove-from-call with confirmation, a row menu per bot, a multi-bot deploy dialog and the details
+//! dialog.
 
 mod deploy;
 mod details;
 mod pager;
+mod row_menu;
 mod table;
 
 pub use deploy::{use_deploy_stats, DeployDialog, DeployForm};
-pub use details::BotDetails;
+pub use details::{BotDetails, DetailsOpener, DetailsTab};
 
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
@@ -51,7 +53,7 @@ fn BotsView(
     let status = Memo::new(move |_| query.read().status.clone());
     let platform = Memo::new(move |_| query.read().platform);
     let selected = RwSignal::new(Vec::<(i64, BotStatus)>::new());
-    let details = RwSignal::new(None::<i64>);
+    let details = DetailsOpener::new();
     let confirm = RwSignal::new(None::<Bulk>);
     let deploy_open = RwSignal::new(false);
     let outcome = RwSignal::new(None::<Result<BulkResult, AppError>>);
@@ -195,7 +197,7 @@ fn BotsView(
                         let (no_previous, no_next) = (pager.previous.is_none(), pager.next.is_none());
                         let (previous, next) = (pager.previous.unwrap_or_default(), pager.next.unwrap_or_default());
                         view! {
-                            <table::BotsTable bots=page_data.data selected details />
+                            <table::BotsTable bots=page_data.data selected details refresh />
                             <nav
                                 aria-label="Bots pages"
                                 class="mt-3 flex flex-wrap items-center justify-between gap-2 text-sm text-slate-600"
@@ -285,7 +287,18 @@ fn BotsView(
             />
         </Show>
         {move || {
-            details.get().map(|id| view! { <BotDetails id on_close=Callback::new(move |()| details.set(None)) /> })
+            details
+                .bot
+                .get()
+                .map(|id| {
+                    view! {
+                        <BotDetails
+                            id
+                            tab=details.tab.get_untracked()
+                            on_close=Callback::new(move |()| details.bot.set(None))
+                        />
+                    }
+                })
         }}
     }
 }

@@ -1,5 +1,6 @@
-//! The bots table: select, name, platform, status, infra, recording, created, actions. At
-//! narrow widths it scrolls sideways inside its card, never the page.
+//! The bots table: select, name, platform, status, infra, recording ("View" opens the player),
+//! created, and the row menu. At narrow widths it scrolls sideways inside its card, never the
+//! page.
 
 use leptos::prelude::*;
 
@@ -7,13 +8,18 @@ use crate::components::badges::{InfraBadge, PlatformLabel, QueueNote, StatusBadg
 use crate::components::time::{now, relative};
 use crate::components::ui::{EmptyState, TD, TH};
 use crate::model::bot::{Bot, BotStatus};
+use crate::model::recording::RecordingState;
+
+use super::details::{DetailsOpener, DetailsTab};
+use super::row_menu::RowMenu;
 
 /// One page of bots; a row opens the details dialog.
 #[component]
 pub fn BotsTable(
     bots: Vec<Bot>,
     selected: RwSignal<Vec<(i64, BotStatus)>>,
-    details: RwSignal<Option<i64>>,
+    details: DetailsOpener,
+    refresh: RwSignal<u32>,
 ) -> impl IntoView {
     if bots.is_empty() {
         return view! {
@@ -33,14 +39,14 @@ pub fn BotsTable(
     let rows = bots
         .into_iter()
         .map(|bot| {
-            let (id, status) = (bot.id, bot.status);
+            let (id, status, recording) = (bot.id, bot.status, bot.recording_state);
             let checked = move || selected.get().iter().any(|(s, _)| *s == id);
             view! {
                 <tr
                     class="cursor-pointer border-t border-slate-100 hover:bg-slate-50"
                     data-testid="bot-row"
                     data-bot-id=id
-                    on:click=move |_| details.set(Some(id))
+                    on:click=move |_| details.open(id, DetailsTab::Overview)
                 >
                     <td class=TD on:click=|ev| ev.stop_propagation()>
                         <input
@@ -74,21 +80,27 @@ pub fn BotsTable(
                     <td class=TD>
                         <InfraBadge platform=bot.deployment_platform />
                     </td>
-                    <td class=TD>{if bot.recording_enabled { "On" } else { "Off" }}</td>
+                    <td class=TD on:click=|ev| ev.stop_propagation() data-testid="recording-cell">
+                        {if recording == RecordingState::Ready {
+                            view! {
+                                <button
+                                    type="button"
+                                    class="text-sm font-medium text-indigo-600 hover:text-indigo-500"
+                                    on:click=move |_| details.open(id, DetailsTab::Recording)
+                                >
+                                    "View"
+                                </button>
+                            }
+                                .into_any()
+                        } else {
+                            view! { <span class="text-sm text-slate-500">{recording.label()}</span> }.into_any()
+                        }}
+                    </td>
                     <td class=format!("{TD} whitespace-nowrap") title=bot.created_at.to_rfc3339()>
                         {relative(bot.created_at, now())}
                     </td>
-                    <td class=TD>
-                        <button
-                            type="button"
-                            class="text-sm font-medium text-indigo-600 hover:text-indigo-500"
-                            on:click=move |ev| {
-                                ev.stop_propagation();
-                                details.set(Some(id));
-                            }
-                        >
-                            "Details"
-                        </button>
+                    <td class=format!("{TD} text-right") on:click=|ev| ev.stop_propagation()>
+                        <RowMenu id status recording details refresh />
                     </td>
                 </tr>
             }
@@ -125,7 +137,7 @@ pub fn BotsTable(
                         <th class=TH>"Infra"</th>
                         <th class=TH>"Recording"</th>
                         <th class=TH>"Created"</th>
-                        <th class=TH>"Actions"</th>
+                        <th class=format!("{TH} text-right")>"Actions"</th>
                     </tr>
                 </thead>
                 <tbody>{rows}</tbody>

@@ -100,7 +100,7 @@ pub async fn update_bot(
 }
 
 /// Deletes the user's bots: their rows (events, logs and queue rows go with them), then their
-/// objects in storage (screenshots, archived logs). A running bot's resource is stopped by the
+/// objects in storage (recording, screenshots, archived logs). A running bot's resource is stopped by the
 /// reconciler's orphan sweep.
 pub async fn delete_bots(
     conn: &mut AsyncPgConnection,

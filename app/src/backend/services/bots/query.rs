@@ -62,6 +62,19 @@ pub async fn list_events(conn: &mut AsyncPgConnection, user_id: i64, bot_id: i64
     events::for_bot(conn, bot_id, 500).await.map_err(|e| internal("reading events failed", e))
 }
 
+/// A row of `bot_chat_messages` as its owner sees it.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = crate::backend::db::schema::bot_chat_messages, check_for_backend(diesel::pg::Pg))]
+struct ChatRow {
+    id: i64,
+    message_text: String,
+    sent_at: DateTime<Utc>,
+    status: String,
+    delivered_at: Option<DateTime<Utc>>,
+    error: Option<String>,
+    template_id: Option<i64>,
+}
+
 /// The chat messages sent to one of the user's bots, oldest first (at most the last 200), with
 /// their delivery state.
 pub async fn list_chat_messages(
@@ -71,25 +84,25 @@ pub async fn list_chat_messages(
 ) -> Result<Vec<ChatMessage>, AppError> {
     use crate::backend::db::schema::bot_chat_messages as m;
     owned_row(conn, user_id, bot_id).await?;
-    let rows: Vec<(i64, String, DateTime<Utc>, String, Option<DateTime<Utc>>, Option<String>, Option<i64>)> = m::table
+    let rows: Vec<ChatRow> = m::table
         .filter(m::bot_id.eq(bot_id))
         .order((m::sent_at.desc(), m::id.desc()))
         .limit(200)
-        .select((m::id, m::message_text, m::sent_at, m::status, m::delivered_at, m::error, m::template_id))
+        .select(ChatRow::as_select())
         .load(conn)
         .await
         .map_err(|e| internal("reading chat messages failed", e))?;
     Ok(rows
         .into_iter()
         .rev()
-        .map(|(id, message_text, sent_at, status, delivered_at, error, template_id)| ChatMessage {
-            id,
-            message_text,
-            sent_at,
-            status,
-            delivered_at,
-            error,
-            template_id,
+        .map(|r| ChatMessage {
+            id: r.id,
+            message_text: r.message_text,
+            sent_at: r.sent_at,
+            status: r.status,
+            delivered_at: r.delivered_at,
+            error: r.error,
+            template_id: r.template_id,
         })
         .collect())
 }

@@ -1,7 +1,10 @@
 //! The Logs tab: the live tail of a bot's log.
 
-use super::*;
+use leptos::prelude::*;
+
+use crate::api::bots::get_bot_logs;
 use crate::components::live::use_tick;
+use crate::model::bot::BotLogLine;
 
 /// Most lines the tab keeps (older ones scroll away; the download has what is kept).
 const MAX_LINES: usize = 5_000;
