@@ -193,6 +193,13 @@ async fn uploads_are_refused_without_a_token_with_recording_off_or_not_a_recordi
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let stored = app.state.storage.get(body["key"].as_str().unwrap()).await.unwrap().unwrap();
     assert_eq!(stored.len(), 3 * 1024 * 1024);
+    // Five files per bot, then 429 with what to do.
+    for _ in 1..app::backend::services::recordings::MAX_UPLOADS_PER_BOT {
+        assert_eq!(upload(&app, id, &token, "audio/wav", b"RIFF".to_vec()).await.0, StatusCode::CREATED);
+    }
+    let (status, body) = upload(&app, id, &token, "audio/wav", b"RIFF".to_vec()).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert!(body.to_string().contains("at most 5"), "{body}");
 }
 
 #[tokio::test]

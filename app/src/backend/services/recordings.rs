@@ -22,6 +22,9 @@ use crate::model::recording::{media_type, RecordingLink, RecordingState};
 pub const LINK_TTL: Duration = Duration::from_secs(3600);
 /// The largest recording the bot API accepts (4 GiB; a bot with S3 uploads there directly).
 pub const MAX_RECORDING_BYTES: u64 = 4 << 30;
+/// Files one bot may upload through the bot API (a bot reports one of them with DONE; the
+/// cap keeps a misbehaving bot from filling the disk).
+pub const MAX_UPLOADS_PER_BOT: usize = 5;
 /// The name of the key local links are signed with (`signing_keys`).
 const LINK_KEY: &str = "recording_links";
 

@@ -3,6 +3,8 @@
 
 use leptos::prelude::*;
 
+use crate::components::ui::ErrorText;
+
 mod logs;
 mod overview;
 mod platform;
@@ -113,14 +115,7 @@ pub fn BotDetails(id: i64, on_close: Callback<()>, #[prop(optional)] tab: Option
                 >
                     {match loaded {
                         Ok((bot, events)) => view! { <Overview bot events tab /> }.into_any(),
-                        Err(e) => {
-                            view! {
-                                <p role="alert" class="text-sm text-red-700">
-                                    {e.to_string()}
-                                </p>
-                            }
-                                .into_any()
-                        }
+                        Err(e) => view! { <ErrorText message=e.to_string() /> }.into_any(),
                     }}
                 </Loaded>
             </Show>

@@ -4,7 +4,7 @@
 //! `GET /recordings/{id}/{file}` (the local store), with byte ranges so players can seek.
 
 use app::backend::services::bot_api as bot_svc;
-use app::backend::services::recordings::{self as svc, LinkRefusal, MAX_RECORDING_BYTES};
+use app::backend::services::recordings::{self as svc, LinkRefusal, MAX_RECORDING_BYTES, MAX_UPLOADS_PER_BOT};
 use app::backend::state::AppState;
 use app::backend::storage::{ByteRange, StreamError};
 use app::model::recording::{extension_for, media_type, RecordingLink};
@@ -48,11 +48,12 @@ pub struct RecordingUpload {
 /// A bot uploads its recording (when Meeboter stores objects in its local directory; with S3 a
 /// bot uploads to the bucket itself). The body is the file, its `Content-Type` one of the
 /// recording formats (video/webm, video/mp4, audio/wav, audio/mpeg, audio/ogg, audio/mp4, ...),
-/// at most 4 GiB; it is stored in parts, never whole in memory.
+/// at most 4 GiB; it is stored in parts, never whole in memory. A bot may upload at most 5 files
+/// (429 beyond).
 #[utoipa::path(post, path = "/api/v1/bot/{id}/recording", operation_id = "bot_recording_upload", tag = "bot",
     params(("id" = i64, Path)), request_body(content = Vec<u8>, content_type = "video/webm"),
     responses((status = 201, body = RecordingUpload), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody, description = "Recording is off for this bot"),
-        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody)),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 429, body = ErrorBody, description = "The bot uploaded 5 files already")),
     security(("bot_token" = []), ("bearer" = [])))]
 pub async fn upload(
     State(state): State<AppState>,
@@ -75,6 +76,13 @@ pub async fn upload(
         if !svc::records(&mut conn, id).await? {
             return Err(ApiError::new(StatusCode::CONFLICT, "conflict", "Recording is off for this bot."));
         }
+    }
+    if state.storage.list(&svc::prefix(id)).await?.len() >= MAX_UPLOADS_PER_BOT {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_requests",
+            format!("A bot may upload at most {MAX_UPLOADS_PER_BOT} recordings: report one of them with DONE."),
+        ));
     }
     let key = format!("{}{}.{ext}", svc::prefix(id), app::backend::auth::tokens::random_token());
     let size =

@@ -5,6 +5,8 @@
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 
+use crate::components::ui::ErrorText;
+
 use super::{row, DetailsTab};
 use crate::api::bots::{get_bot_chat, set_bot_log_level};
 use crate::components::badges::{approx_wait, InfraBadge, PlatformLabel, StatusBadge};
@@ -328,14 +330,7 @@ fn ChatMessages(id: i64) -> impl IntoView {
                     }
                         .into_any()
                 }
-                Err(e) => {
-                    view! {
-                        <p role="alert" class="mt-2 text-sm text-red-700">
-                            {e.to_string()}
-                        </p>
-                    }
-                        .into_any()
-                }
+                Err(e) => view! { <ErrorText message=e.to_string() /> }.into_any(),
             }}
         </Loaded>
     }

@@ -4,6 +4,8 @@
 
 use leptos::prelude::*;
 
+use crate::components::ui::ErrorText;
+
 use crate::api::bots::get_recording_link;
 use crate::components::live::{use_live, Loaded};
 use crate::components::ui::BUTTON_SECONDARY;
@@ -85,14 +87,7 @@ pub(super) fn RecordingTab(id: i64) -> impl IntoView {
                     }
                         .into_any()
                 }
-                Err(e) => {
-                    view! {
-                        <p role="alert" class="text-sm text-red-700">
-                            {e.to_string()}
-                        </p>
-                    }
-                        .into_any()
-                }
+                Err(e) => view! { <ErrorText message=e.to_string() /> }.into_any(),
             }}
         </Loaded>
     }

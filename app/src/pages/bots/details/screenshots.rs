@@ -2,6 +2,8 @@
 
 use leptos::prelude::*;
 
+use crate::components::ui::ErrorText;
+
 use crate::api::bots::get_bot_screenshots;
 use crate::components::live::{use_bot_refresh, use_live, Loaded};
 use crate::components::time::short;
@@ -62,14 +64,7 @@ pub(super) fn ScreenshotsTab(id: i64) -> impl IntoView {
                     }
                         .into_any()
                 }
-                Err(e) => {
-                    view! {
-                        <p role="alert" class="text-sm text-red-700">
-                            {e.to_string()}
-                        </p>
-                    }
-                        .into_any()
-                }
+                Err(e) => view! { <ErrorText message=e.to_string() /> }.into_any(),
             }}
         </Loaded>
         {move || {
