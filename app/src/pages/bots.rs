@@ -54,6 +54,7 @@ fn BotsView(
     let platform = Memo::new(move |_| query.read().platform);
     let selected = RwSignal::new(Vec::<(i64, BotStatus)>::new());
     let details = DetailsOpener::new();
+    let menus = row_menu::RowMenus::new(details, refresh);
     let confirm = RwSignal::new(None::<Bulk>);
     let deploy_open = RwSignal::new(false);
     let outcome = RwSignal::new(None::<Result<BulkResult, AppError>>);
@@ -197,7 +198,7 @@ fn BotsView(
                         let (no_previous, no_next) = (pager.previous.is_none(), pager.next.is_none());
                         let (previous, next) = (pager.previous.unwrap_or_default(), pager.next.unwrap_or_default());
                         view! {
-                            <table::BotsTable bots=page_data.data selected details refresh />
+                            <table::BotsTable bots=page_data.data selected details menus />
                             <nav
                                 aria-label="Bots pages"
                                 class="mt-3 flex flex-wrap items-center justify-between gap-2 text-sm text-slate-600"
@@ -286,6 +287,7 @@ fn BotsView(
                 })
             />
         </Show>
+        <row_menu::RowMenuLayer menus />
         {move || {
             details
                 .bot

@@ -1,6 +1,8 @@
 //! The row menu of the bots table ("Bot #id"): View details, View recording, Remove from call,
 //! Cancel deployment and Delete, each shown only when it applies to the bot's state; each says
-//! how it went in a toast. Delete asks first.
+//! how it went in a toast. Delete asks first. The rows draw only their buttons; the menu, the
+//! confirmation and the actions belong to the page ([`RowMenus`]), so a live update that
+//! re-renders the table never closes an open menu nor loses a toast.
 
 use leptos::prelude::*;
 
@@ -89,71 +91,110 @@ fn place_of(_: &leptos::ev::MouseEvent) -> Place {
     Place { top: 0.0, right: 0.0 }
 }
 
-/// The "…" button of a row and its menu.
-#[component]
-pub fn RowMenu(
+/// What an action on one bot answered: the bot, the action and the result.
+type Outcome = (i64, RowAction, Result<BulkResult, AppError>);
+
+/// An open menu: whose, what it offers, where.
+#[derive(Debug, Clone, PartialEq)]
+struct OpenMenu {
     id: i64,
-    status: BotStatus,
-    recording: RecordingState,
+    actions: Vec<RowAction>,
+    place: Place,
+}
+
+/// The state of every row's menu, kept by the page rather than the rows: the table re-renders its
+/// rows whenever a bot changes, and an open menu, a pending confirmation or an action's toast
+/// must outlive that.
+#[derive(Clone, Copy)]
+pub struct RowMenus {
+    open: RwSignal<Option<OpenMenu>>,
+    confirm_delete: RwSignal<Option<i64>>,
+    act: Action<(i64, RowAction), Outcome>,
     details: DetailsOpener,
-    refresh: RwSignal<u32>,
-) -> impl IntoView {
-    let toasts = use_toasts();
-    let open = RwSignal::new(None::<Place>);
-    let confirm_delete = RwSignal::new(false);
-    let act = Action::new(move |a: &RowAction| {
-        let a = *a;
-        async move {
-            let r: Result<BulkResult, AppError> = match a {
-                RowAction::RemoveFromCall => remove_bots_from_call(vec![id]).await,
-                RowAction::CancelDeployment => cancel_deployments(vec![id]).await,
-                RowAction::Delete => delete_bots(vec![id]).await,
-                RowAction::Details | RowAction::Recording => Ok(BulkResult::default()),
-            };
-            (a, r)
-        }
-    });
-    Effect::new(move |_| {
-        let Some((a, r)) = act.value().get() else { return };
-        confirm_delete.set(false);
-        match r {
-            Ok(r) if r.failed.is_empty() => toasts.success(a.done(id)),
-            Ok(r) => toasts.error(r.failed.into_iter().map(|f| f.reason).collect::<Vec<_>>().join(" ")),
-            Err(e) => toasts.error(format!("{} failed: {e}", a.label())),
-        }
-        refresh.update(|n| *n += 1);
-    });
-    let choose = move |a: RowAction| {
-        open.set(None);
+}
+
+impl RowMenus {
+    /// The menus of a page whose dialog is `details`; `refresh` is bumped after each action.
+    pub fn new(details: DetailsOpener, refresh: RwSignal<u32>) -> Self {
+        let toasts = use_toasts();
+        let act = Action::new(move |(id, a): &(i64, RowAction)| {
+            let (id, a) = (*id, *a);
+            async move {
+                let r = match a {
+                    RowAction::RemoveFromCall => remove_bots_from_call(vec![id]).await,
+                    RowAction::CancelDeployment => cancel_deployments(vec![id]).await,
+                    RowAction::Delete => delete_bots(vec![id]).await,
+                    RowAction::Details | RowAction::Recording => Ok(BulkResult::default()),
+                };
+                (id, a, r)
+            }
+        });
+        let confirm_delete = RwSignal::new(None::<i64>);
+        Effect::new(move |_| {
+            let Some((id, a, r)) = act.value().get() else { return };
+            confirm_delete.set(None);
+            match r {
+                Ok(r) if r.failed.is_empty() => toasts.success(a.done(id)),
+                Ok(r) => toasts.error(r.failed.into_iter().map(|f| f.reason).collect::<Vec<_>>().join(" ")),
+                Err(e) => toasts.error(format!("{} failed: {e}", a.label())),
+            }
+            refresh.update(|n| *n += 1);
+        });
+        RowMenus { open: RwSignal::new(None), confirm_delete, act, details }
+    }
+
+    fn choose(&self, id: i64, a: RowAction) {
+        self.open.set(None);
         match a {
-            RowAction::Details => details.open(id, DetailsTab::Overview),
-            RowAction::Recording => details.open(id, DetailsTab::Recording),
-            RowAction::Delete => confirm_delete.set(true),
+            RowAction::Details => self.details.open(id, DetailsTab::Overview),
+            RowAction::Recording => self.details.open(id, DetailsTab::Recording),
+            RowAction::Delete => self.confirm_delete.set(Some(id)),
             RowAction::RemoveFromCall | RowAction::CancelDeployment => {
-                act.dispatch(a);
+                self.act.dispatch((id, a));
             }
         }
-    };
-    let actions = RowAction::for_bot(status, recording);
+    }
+}
+
+/// The "…" button of a row: opens (or closes) its menu.
+#[component]
+pub fn RowMenuButton(id: i64, status: BotStatus, recording: RecordingState, menus: RowMenus) -> impl IntoView {
+    let open = menus.open;
     view! {
         <button
             type="button"
             aria-label=format!("Actions for bot #{id}")
             aria-haspopup="menu"
-            aria-expanded=move || open.get().is_some().to_string()
+            aria-expanded=move || open.with(|o| o.as_ref().is_some_and(|m| m.id == id)).to_string()
             data-testid="row-menu"
             class="rounded-md px-2 py-1 text-lg leading-none text-slate-500 hover:bg-slate-100 hover:text-slate-900"
             on:click=move |ev| {
                 ev.stop_propagation();
-                open.set(if open.get_untracked().is_some() { None } else { Some(place_of(&ev)) });
+                let was_open = open.with_untracked(|o| o.as_ref().is_some_and(|m| m.id == id));
+                open.set(
+                    (!was_open)
+                        .then(|| OpenMenu {
+                            id,
+                            actions: RowAction::for_bot(status, recording),
+                            place: place_of(&ev),
+                        }),
+                );
             }
         >
             "⋯"
         </button>
+    }
+}
+
+/// The open menu and the delete confirmation, drawn once for the page.
+#[component]
+pub fn RowMenuLayer(menus: RowMenus) -> impl IntoView {
+    let (open, confirm_delete, act) = (menus.open, menus.confirm_delete, menus.act);
+    view! {
         {move || {
             open.get()
-                .map(|place| {
-                    let actions = actions.clone();
+                .map(|m| {
+                    let id = m.id;
                     view! {
                         // A click anywhere else closes the menu.
                         <div
@@ -167,7 +208,7 @@ pub fn RowMenu(
                             role="menu"
                             aria-label=format!("Bot #{id}")
                             class="fixed z-50 w-52 rounded-lg bg-white py-1 text-left shadow-lg ring-1 ring-slate-200"
-                            style=format!("top:{}px;right:{}px", place.top, place.right)
+                            style=format!("top:{}px;right:{}px", m.place.top, m.place.right)
                             on:click=|ev| ev.stop_propagation()
                             on:keydown=move |ev| {
                                 if ev.key() == "Escape" {
@@ -176,7 +217,8 @@ pub fn RowMenu(
                             }
                         >
                             <p class="px-3 py-1.5 text-xs font-semibold text-slate-500">{format!("Bot #{id}")}</p>
-                            {actions
+                            {m
+                                .actions
                                 .into_iter()
                                 .map(|a| {
                                     let danger = matches!(
@@ -192,7 +234,7 @@ pub fn RowMenu(
                                             } else {
                                                 "block w-full px-3 py-1.5 text-left text-sm text-slate-700 hover:bg-slate-50"
                                             }
-                                            on:click=move |_| choose(a)
+                                            on:click=move |_| menus.choose(id, a)
                                         >
                                             {a.label()}
                                         </button>
@@ -203,18 +245,25 @@ pub fn RowMenu(
                     }
                 })
         }}
-        <Show when=move || confirm_delete.get()>
-            <Confirm
-                title=format!("Delete bot #{id}")
-                message="Delete this bot with its recording, logs and screenshots? This cannot be undone.".to_owned()
-                confirm_label="Delete bot".to_owned()
-                pending=act.pending()
-                on_confirm=Callback::new(move |()| {
-                    act.dispatch(RowAction::Delete);
+        {move || {
+            confirm_delete
+                .get()
+                .map(|id| {
+                    view! {
+                        <Confirm
+                            title=format!("Delete bot #{id}")
+                            message="Delete this bot with its recording, logs and screenshots? This cannot be undone."
+                                .to_owned()
+                            confirm_label="Delete bot".to_owned()
+                            pending=act.pending()
+                            on_confirm=Callback::new(move |()| {
+                                act.dispatch((id, RowAction::Delete));
+                            })
+                            on_cancel=Callback::new(move |()| confirm_delete.set(None))
+                        />
+                    }
                 })
-                on_cancel=Callback::new(move |()| confirm_delete.set(false))
-            />
-        </Show>
+        }}
     }
 }
 

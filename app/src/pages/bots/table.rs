@@ -11,7 +11,7 @@ use crate::model::bot::{Bot, BotStatus};
 use crate::model::recording::RecordingState;
 
 use super::details::{DetailsOpener, DetailsTab};
-use super::row_menu::RowMenu;
+use super::row_menu::{RowMenuButton, RowMenus};
 
 /// One page of bots; a row opens the details dialog.
 #[component]
@@ -19,7 +19,7 @@ pub fn BotsTable(
     bots: Vec<Bot>,
     selected: RwSignal<Vec<(i64, BotStatus)>>,
     details: DetailsOpener,
-    refresh: RwSignal<u32>,
+    menus: RowMenus,
 ) -> impl IntoView {
     if bots.is_empty() {
         return view! {
@@ -100,7 +100,7 @@ pub fn BotsTable(
                         {relative(bot.created_at, now())}
                     </td>
                     <td class=format!("{TD} text-right") on:click=|ev| ev.stop_propagation()>
-                        <RowMenu id status recording details refresh />
+                        <RowMenuButton id status recording menus />
                     </td>
                 </tr>
             }
