@@ -65,7 +65,7 @@ impl SpeakerTimeframe {
             .map(|items| {
                 items
                     .iter()
-                    .filter_map(|i| serde_json::from_value::<SpeakerTimeframe>(i.clone()).ok())
+                    .filter_map(|i| SpeakerTimeframe::deserialize(i).ok())
                     .filter(|t| {
                         !t.speaker_name.trim().is_empty()
                             && t.start.is_finite()

@@ -110,7 +110,7 @@ pub(super) async fn upload(client: &Client, id: i64, target: &RecordingTarget) -
                 .with_allow_http(s3.endpoint.starts_with("http://"))
                 .build()
                 .map_err(|e| SimError::Other(format!("S3 settings: {e}")))?;
-            let key = format!("bots/{id}/recordings/{}-simulated.wav", uuid_like());
+            let key = format!("bots/{id}/recordings/{}-simulated.wav", app::backend::auth::tokens::random_token());
             store
                 .put(&object_store::path::Path::from(key.as_str()), PutPayload::from(wav))
                 .await
@@ -118,13 +118,6 @@ pub(super) async fn upload(client: &Client, id: i64, target: &RecordingTarget) -
             Ok(key)
         }
     }
-}
-
-/// A random name part (the real bots use a UUID).
-fn uuid_like() -> String {
-    use std::time::{SystemTime, UNIX_EPOCH};
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or_default();
-    format!("{nanos:x}")
 }
 
 #[cfg(test)]

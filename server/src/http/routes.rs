@@ -77,13 +77,6 @@ impl Route {
         self.handler = self.handler.layer(axum::extract::DefaultBodyLimit::max(max));
         self
     }
-
-    /// Recording uploads are streamed to storage and counted by their handler (up to 4 GiB), not
-    /// held to the 1 MiB of other bodies.
-    fn streamed(mut self) -> Route {
-        self.handler = self.handler.layer(axum::extract::DefaultBodyLimit::disable());
-        self
-    }
 }
 
 /// Whether a request's body is streamed by its handler, which bounds it itself: the request
@@ -137,7 +130,7 @@ pub fn table() -> Vec<Route> {
         Route::new(Post, "/api/v1/bot/{id}/chat/dequeue", BotToken, bot::dequeue),
         Route::new(Post, "/api/v1/bot/{id}/screenshots", BotToken, bot::screenshot).upload_sized(),
         Route::new(Post, "/api/bots/{id}/screenshots", BotToken, screenshots::upload).upload_sized(),
-        Route::new(Post, "/api/v1/bot/{id}/recording", BotToken, recordings::upload).streamed(),
+        Route::new(Post, "/api/v1/bot/{id}/recording", BotToken, recordings::upload),
         Route::new(Any, "/api/trpc", BotToken, trpc::handle_root),
         Route::new(Any, "/api/trpc/", BotToken, trpc::handle_root),
         Route::new(Any, "/api/trpc/{*paths}", BotToken, trpc::handle),

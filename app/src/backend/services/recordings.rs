@@ -65,9 +65,23 @@ pub fn check_key(bot_id: i64, key: &str) -> Result<(), AppError> {
     Ok(())
 }
 
+/// The key local links are signed with, if one was made.
+async fn read_link_key(conn: &mut AsyncPgConnection) -> Result<Option<Vec<u8>>, AppError> {
+    signing_keys::table
+        .find(LINK_KEY)
+        .select(signing_keys::secret)
+        .first(conn)
+        .await
+        .optional()
+        .map_err(|e| internal("reading the link signing key failed", e))
+}
+
 /// The key local links are signed with: made at random by the first process that needs it,
-/// then shared by every replica.
+/// then shared by every replica (a lost race keeps the other replica's key).
 async fn link_key(conn: &mut AsyncPgConnection) -> Result<Vec<u8>, AppError> {
+    if let Some(key) = read_link_key(conn).await? {
+        return Ok(key);
+    }
     let fresh = hex::decode(crate::backend::auth::tokens::random_token()).unwrap_or_default();
     diesel::insert_into(signing_keys::table)
         .values((signing_keys::name.eq(LINK_KEY), signing_keys::secret.eq(fresh)))
@@ -75,12 +89,7 @@ async fn link_key(conn: &mut AsyncPgConnection) -> Result<Vec<u8>, AppError> {
         .execute(conn)
         .await
         .map_err(|e| internal("creating the link signing key failed", e))?;
-    signing_keys::table
-        .find(LINK_KEY)
-        .select(signing_keys::secret)
-        .first(conn)
-        .await
-        .map_err(|e| internal("reading the link signing key failed", e))
+    read_link_key(conn).await?.ok_or_else(|| internal("the link signing key vanished", "no row after insert"))
 }
 
 /// The MAC of a local link: HMAC-SHA256 over the bot, its recording's key (so a link dies with
@@ -104,17 +113,16 @@ fn file_name(key: &str) -> &str {
 /// The recording's key of one of the user's bots, or 404 with what there is instead.
 async fn owned_key(conn: &mut AsyncPgConnection, user_id: i64, bot_id: i64) -> Result<String, AppError> {
     let bot = super::bots::get_bot(conn, user_id, bot_id).await?;
-    let not_found = |why: String| AppError::NotFound(why);
     match (bot.recording, bot.recording_state) {
         (Some(key), _) => Ok(key),
-        (None, RecordingState::Off) => Err(not_found(format!("Recording is off for bot {bot_id}."))),
-        (None, RecordingState::Pending) => Err(not_found(format!(
+        (None, RecordingState::Off) => Err(AppError::NotFound(format!("Recording is off for bot {bot_id}."))),
+        (None, RecordingState::Pending) => Err(AppError::NotFound(format!(
             "Bot {bot_id} has no recording yet: it is there once the bot has left the call and uploaded it (status DONE)."
         ))),
-        (None, RecordingState::Deleted) => Err(not_found(format!(
+        (None, RecordingState::Deleted) => Err(AppError::NotFound(format!(
             "The recording of bot {bot_id} was deleted after the retention period (RECORDING_RETENTION_DAYS)."
         ))),
-        (None, _) => Err(not_found(format!("Bot {bot_id} ended without a recording."))),
+        (None, _) => Err(AppError::NotFound(format!("Bot {bot_id} ended without a recording."))),
     }
 }
 
@@ -183,7 +191,10 @@ pub async fn open_link(
     let Some(key) = key.flatten().filter(|k| file_name(k) == file) else {
         return Ok(Err(LinkRefusal::Invalid));
     };
-    let secret = link_key(conn).await?;
+    // No key yet: no link was ever signed, so this one is not valid.
+    let Some(secret) = read_link_key(conn).await? else {
+        return Ok(Err(LinkRefusal::Invalid));
+    };
     // `verify_slice` compares in constant time.
     let mac = link_mac(&secret, bot_id, &key, expires, download);
     let valid = hex::decode(signature_hex).is_ok_and(|given| mac.verify_slice(&given).is_ok());
