@@ -195,7 +195,9 @@ async fn a_crashed_bot_is_failed_by_the_health_worker_and_a_cancelled_one_is_sto
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_dispatchers_share_the_queue_without_double_deploys_or_exceeding_the_limit() {
-    let mut app = TestApp::builder().var("LOCAL_BOT_LIMIT", "7").build().await;
+    // Enough platform calls for one pass to claim every bot it has room for (plus the slack).
+    let mut app =
+        TestApp::builder().var("LOCAL_BOT_LIMIT", "7").var("DEPLOYMENT_QUEUE_MAX_CONCURRENT", "64").build().await;
     let key = app.user_with_key("Ada").await;
     app.exec("INSERT INTO subscriptions (user_id, plan) SELECT id, 'CUSTOM' FROM users").await;
     queued_bots(&mut app, &key, 20).await;

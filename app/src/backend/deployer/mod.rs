@@ -84,6 +84,15 @@ pub enum Outcome {
     Skipped,
 }
 
+/// What one dispatch pass did.
+#[derive(Debug)]
+pub struct Pass {
+    /// What happened to each bot it touched.
+    pub outcomes: Vec<(i64, Outcome)>,
+    /// It claimed as many rows as it could: more may be ready at once.
+    pub full: bool,
+}
+
 /// A claimed queue row.
 #[derive(QueryableByName, Debug, Clone)]
 pub(crate) struct Claimed {
@@ -201,35 +210,57 @@ impl Deployer {
         Ok((permit, conn))
     }
 
-    /// Resolves rows of stopped replicas, then claims ready rows (no more than the platforms have
-    /// room for, plus those whose queue timeout passed) and places each bot; answers what
-    /// happened to each.
+    /// Dispatch passes ([`Self::dispatch_pass`]) until one claims less than it could: every bot
+    /// that can be placed now is; answers what happened to each bot.
     pub async fn dispatch_once(&self) -> Result<Vec<(i64, Outcome)>, AppError> {
+        let mut out = Vec::new();
+        loop {
+            let pass = self.dispatch_pass().await?;
+            out.extend(pass.outcomes);
+            if !pass.full {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// Resolves rows of stopped replicas, then claims ready rows (no more than the platforms have
+    /// room for and free platform calls allow, plus those whose queue timeout passed), reserves
+    /// them in one transaction and places each bot.
+    pub async fn dispatch_pass(&self) -> Result<Pass, AppError> {
         let mut out = self.recover_stale().await?;
         let (permit, mut conn) = self.conn().await?;
         let room = self.room(&mut conn).await?;
-        let claimed: Vec<Claimed> = diesel::sql_query(
-            "UPDATE deployment_queue q SET status = 'PROCESSING', claimed_by = $1, claimed_at = now(), attempts = attempts + 1 \
-             WHERE q.id IN (SELECT id FROM deployment_queue WHERE status = 'WAITING' AND next_attempt_at <= now() \
-                            ORDER BY priority DESC, queued_at, id LIMIT $2 FOR UPDATE SKIP LOCKED) \
-                OR q.id IN (SELECT id FROM deployment_queue WHERE status = 'WAITING' AND timeout_at <= now() \
-                            ORDER BY timeout_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) \
-             RETURNING q.id, q.bot_id, q.timeout_at, q.platform_index, q.platform_since, q.rejected_by, \
-                       COALESCE((SELECT b.queue_timeout_ms IS NOT NULL FROM bots b WHERE b.id = q.bot_id), false) AS own_timeout",
+        let free = i64::try_from(self.permits.available_permits()).unwrap_or(i64::MAX);
+        let limit = room.min(CLAIM_BATCH).min(free);
+        let mut claimed: Vec<Claimed> = diesel::sql_query(
+            "WITH c AS ( \
+               UPDATE deployment_queue q SET status = 'PROCESSING', claimed_by = $1, claimed_at = now(), attempts = attempts + 1 \
+               WHERE q.id IN (SELECT id FROM deployment_queue WHERE status = 'WAITING' AND next_attempt_at <= now() \
+                              ORDER BY priority DESC, queued_at, id LIMIT $2 FOR UPDATE SKIP LOCKED) \
+                  OR q.id IN (SELECT id FROM deployment_queue WHERE status = 'WAITING' AND timeout_at <= now() \
+                              ORDER BY timeout_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) \
+               RETURNING q.id, q.bot_id, q.timeout_at, q.platform_index, q.platform_since, q.rejected_by, q.priority, q.queued_at, \
+                         COALESCE((SELECT b.queue_timeout_ms IS NOT NULL FROM bots b WHERE b.id = q.bot_id), false) AS own_timeout) \
+             SELECT id, bot_id, timeout_at, platform_index, platform_since, rejected_by, own_timeout FROM c \
+             ORDER BY priority DESC, queued_at, id",
         )
         .bind::<Text, _>(&self.replica)
-        .bind::<BigInt, _>(room.min(CLAIM_BATCH))
+        .bind::<BigInt, _>(limit)
         .bind::<BigInt, _>(CLAIM_BATCH)
         .load(&mut conn)
         .await
         .map_err(db("claiming queued bots failed"))?;
         drop(conn);
         drop(permit);
-        let tasks = claimed.into_iter().map(|row| async move {
-            let _lease = InFlight::new(self, row.id);
-            (row.bot_id, self.place(row).await)
-        });
+        let full = limit > 0 && claimed.len() as i64 >= limit;
+        let leases: Vec<InFlight<'_>> = claimed.iter().map(|row| InFlight::new(self, row.id)).collect();
+        let steps = self.reserve(&mut claimed).await?;
+        let tasks = claimed
+            .into_iter()
+            .zip(steps)
+            .map(|(row, step)| async move { (row.bot_id, self.place(row, Some(step)).await) });
         let results = futures_util::future::join_all(tasks).await;
+        drop(leases);
         out.reserve(results.len());
         for (bot, r) in results {
             match r {
@@ -237,7 +268,7 @@ impl Deployer {
                 Err(e) => tracing::warn!(bot_id = bot, error = %e, "placing a bot failed; it will be retried"),
             }
         }
-        Ok(out)
+        Ok(Pass { outcomes: out, full })
     }
 
     /// How many bots the usable platforms (healthy, not throttling) can take now, with a little

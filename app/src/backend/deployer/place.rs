@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use diesel::sql_types::{Array, BigInt, Bytea, Double, Integer, Nullable, Text, Timestamptz};
-use diesel::{OptionalExtension, QueryableByName};
+use diesel::QueryableByName;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use super::decide::{decide, Decision, Health, QueueState, SlotView};
@@ -31,8 +31,8 @@ pub(super) struct Attempt<'a> {
     pub took: Duration,
 }
 
-/// What the reservation transaction decided.
-enum Step {
+/// What the reservation transaction decided for one bot.
+pub(super) enum Step {
     Reserved { platform: DeploymentPlatform, slot: usize, launch: BotLaunch, hash: Vec<u8> },
     Waiting,
     Expired,
@@ -42,27 +42,108 @@ enum Step {
 
 #[derive(QueryableByName)]
 struct MeetingRow {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
     #[diesel(sql_type = Text)]
     meeting_platform: String,
 }
 
+#[derive(QueryableByName)]
+struct IdRow {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+}
+
+/// A bot of the batch that gets a platform.
+struct Pick {
+    /// Its position in the batch.
+    index: usize,
+    platform_index: usize,
+    platform_since: DateTime<Utc>,
+    meeting: MeetingPlatform,
+}
+
+/// The reservations of one batch, written with one statement per table.
+#[derive(Default)]
+struct Placed {
+    bots: Vec<i64>,
+    rows: Vec<i64>,
+    platforms: Vec<&'static str>,
+    hashes: Vec<Vec<u8>>,
+    indexes: Vec<i32>,
+    since: Vec<DateTime<Utc>>,
+}
+
+impl Placed {
+    fn push(&mut self, row: &Claimed, platform: &'static str, hash: &[u8], index: i32, since: DateTime<Utc>) {
+        self.bots.push(row.bot_id);
+        self.rows.push(row.id);
+        self.platforms.push(platform);
+        self.hashes.push(hash.to_vec());
+        self.indexes.push(index);
+        self.since.push(since);
+    }
+
+    async fn write(&self, conn: &mut AsyncPgConnection) -> diesel::QueryResult<()> {
+        if self.bots.is_empty() {
+            return Ok(());
+        }
+        diesel::sql_query(
+            "UPDATE bots b SET deployment_platform = u.p, platform_identifier = NULL, token_hash = u.h, \
+             resource_stopped_at = NULL, deploying_at = now() \
+             FROM unnest($1::bigint[], $2::text[], $3::bytea[]) AS u(id, p, h) WHERE b.id = u.id",
+        )
+        .bind::<Array<BigInt>, _>(&self.bots)
+        .bind::<Array<Text>, _>(&self.platforms)
+        .bind::<Array<Bytea>, _>(&self.hashes)
+        .execute(conn)
+        .await?;
+        diesel::sql_query(
+            "UPDATE deployment_queue q SET status = 'PLACING', placing_on = u.p, platform_index = u.i, \
+             platform_since = u.s, platform_wait_until = NULL, claimed_at = now() \
+             FROM unnest($1::bigint[], $2::text[], $3::int[], $4::timestamptz[]) AS u(id, p, i, s) WHERE q.id = u.id",
+        )
+        .bind::<Array<BigInt>, _>(&self.rows)
+        .bind::<Array<Text>, _>(&self.platforms)
+        .bind::<Array<Integer>, _>(&self.indexes)
+        .bind::<Array<Timestamptz>, _>(&self.since)
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+}
+
 impl Deployer {
-    /// Places one claimed bot, failing over from platform to platform within this call.
-    pub(super) async fn place(&self, mut row: Claimed) -> Result<Outcome, AppError> {
+    /// Places one claimed bot, failing over from platform to platform within this call. `first`
+    /// is what the pass's batch reservation ([`Self::reserve`]) decided for it; later rounds (after
+    /// a failed deploy) reserve the bot alone.
+    pub(super) async fn place(&self, mut row: Claimed, mut first: Option<Step>) -> Result<Outcome, AppError> {
         let mut leftovers = 0u32;
         // Each round either ends or moves the bot past a platform for good (it is marked
         // unhealthy, or refused the bot, or kept a leftover twice), so the number of platforms
         // bounds the rounds.
         for _ in 0..=self.platforms.slots().len() + 1 {
-            // The platform call's permit first: a bot is reserved (DEPLOYING, counted against
-            // the limit) only when its call can start now, and with the health as it is now.
-            let permit = self.permits.acquire().await.map_err(|e| internal("deploy permits closed", e))?;
-            let (platform, slot, launch, hash) = match self.reserve(&mut row).await? {
+            let (permit, step) = match first.take() {
+                Some(step) => (None, step),
+                None => {
+                    // The platform call's permit first: a bot is reserved (DEPLOYING, counted
+                    // against the limit) only when its call can start now, and with the health
+                    // as it is now.
+                    let permit = self.permits.acquire().await.map_err(|e| internal("deploy permits closed", e))?;
+                    let step = self.reserve(std::slice::from_mut(&mut row)).await?.pop().unwrap_or(Step::Skipped);
+                    (Some(permit), step)
+                }
+            };
+            let (platform, slot, launch, hash) = match step {
                 Step::Reserved { platform, slot, launch, hash } => (platform, slot, launch, hash),
                 Step::Waiting => return Ok(Outcome::Waiting),
                 Step::Expired => return Ok(Outcome::TimedOut),
                 Step::Refused(reason) => return Ok(Outcome::Failed(reason)),
                 Step::Skipped => return Ok(Outcome::Skipped),
+            };
+            let permit = match permit {
+                Some(p) => p,
+                None => self.permits.acquire().await.map_err(|e| internal("deploy permits closed", e))?,
             };
             let driver =
                 self.platforms.get(platform).ok_or_else(|| internal("platform vanished", platform.as_str()))?;
@@ -94,67 +175,63 @@ impl Deployer {
         Ok(Outcome::Waiting)
     }
 
-    /// In one transaction: reads the platforms' health and capacity (under their locks),
-    /// decides, and either reserves a platform (bot DEPLOYING, row PLACING) or writes the wait,
-    /// the expiry or the refusal.
+    /// In one transaction for a batch of claimed rows (in queue order): reads the platforms'
+    /// health and capacity (under their locks), decides for each bot in turn against counts that
+    /// grow with each reservation, and writes the reservations (bot DEPLOYING, row PLACING), the
+    /// waits, the expiries and the refusals. One transaction for the batch means the platforms'
+    /// locks are taken once per pass, not once per bot: reservations of one platform serialise
+    /// across replicas by design, so their number of round trips is what bounds dispatch.
     ///
-    /// Locks are taken in one order everywhere (the bot, then its queue row, then the platforms
-    /// in priority order), as cancelling does (the bot, then the row), so nothing deadlocks. A
-    /// row that is no longer this replica's (its lease ran out and another took it) is left alone.
-    async fn reserve(&self, row: &mut Claimed) -> Result<Step, AppError> {
+    /// Locks are taken in one order everywhere (the bots by id, then their queue rows, then the
+    /// platforms in priority order), as cancelling does (the bot, then the row), so nothing
+    /// deadlocks. A row that is no longer this replica's (its lease ran out and another took it)
+    /// is left alone.
+    pub(super) async fn reserve(&self, rows: &mut [Claimed]) -> Result<Vec<Step>, AppError> {
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
         let (_permit, mut conn) = self.conn().await?;
-        let (token, hash) = bot_tokens::new_token();
+        let tokens: Vec<(String, Vec<u8>)> = rows.iter().map(|_| bot_tokens::new_token()).collect();
         let platforms = self.platforms.clone();
-        let rejected: Vec<DeploymentPlatform> =
-            row.rejected_by.iter().filter_map(|p| DeploymentPlatform::parse(p)).collect();
-        let state = QueueState {
-            platform_index: usize::try_from(row.platform_index).unwrap_or(0),
-            platform_since: row.platform_since,
-            timeout_at: row.timeout_at,
-            own_timeout: row.own_timeout,
-            rejected_by: rejected.clone(),
-        };
         let milo_url = self.config.milo_url.as_str().trim_end_matches('/').to_owned();
         let replica = self.replica.clone();
-        let (bot_id, row_id) = (row.bot_id, row.id);
-        let mut moved_to: Option<(i32, DateTime<Utc>)> = None;
-        let step = conn
+        let bot_ids: Vec<i64> = rows.iter().map(|r| r.bot_id).collect();
+        let row_ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        let mut moved_to: Vec<Option<(i32, DateTime<Utc>)>> = vec![None; rows.len()];
+        let claimed: &[Claimed] = rows;
+        let steps = conn
             .transaction::<_, diesel::result::Error, _>(async |conn| {
-                let meeting: Option<MeetingRow> =
-                    diesel::sql_query("SELECT meeting_platform FROM bots WHERE id = $1 FOR UPDATE")
-                        .bind::<BigInt, _>(bot_id)
-                        .get_result(conn)
-                        .await
-                        .optional()?;
-                let ours = diesel::sql_query(
-                    "SELECT id FROM deployment_queue WHERE id = $1 AND claimed_by = $2 AND status = 'PROCESSING' FOR UPDATE",
+                let meetings: Vec<MeetingRow> = diesel::sql_query(
+                    "SELECT id, meeting_platform FROM bots WHERE id = ANY($1) ORDER BY id FOR UPDATE",
                 )
-                .bind::<BigInt, _>(row_id)
-                .bind::<Text, _>(&replica)
-                .execute(conn)
+                .bind::<Array<BigInt>, _>(&bot_ids)
+                .load(conn)
                 .await?;
-                if ours == 0 {
-                    return Ok(Step::Skipped);
-                }
+                let ours: Vec<IdRow> = diesel::sql_query(
+                    "SELECT id FROM deployment_queue WHERE id = ANY($1) AND claimed_by = $2 AND status = 'PROCESSING' \
+                     ORDER BY id FOR UPDATE",
+                )
+                .bind::<Array<BigInt>, _>(&row_ids)
+                .bind::<Text, _>(&replica)
+                .load(conn)
+                .await?;
                 let health = health::load(conn).await?;
                 let now = Utc::now();
-                let healths: Vec<Health> = platforms
-                    .slots()
+                let slots = platforms.slots();
+                let healths: Vec<Health> = slots
                     .iter()
                     .map(|(slot, _)| health.get(slot.platform.as_str()).map_or(Health::Healthy, |r| r.health(now)))
                     .collect();
-                let usable: Vec<&str> = platforms
-                    .slots()
+                let usable: Vec<&str> = slots
                     .iter()
                     .zip(&healths)
-                    .filter(|((slot, _), h)| **h == Health::Healthy && !rejected.contains(&slot.platform))
+                    .filter(|(_, h)| **h == Health::Healthy)
                     .map(|((slot, _), _)| slot.platform.as_str())
                     .collect();
-                // Every placement holds these locks from here to its commit, so they are taken
-                // in two statements: the usable platforms' locks in priority order (unnest emits
-                // the array in order; the order everywhere, so nothing deadlocks), then their
-                // counts. The counts need a statement of their own: one statement's snapshot
-                // predates its own locks and would miss the commit of the placement it waited on.
+                // The usable platforms' locks in priority order (unnest emits the array in order;
+                // the order everywhere, so nothing deadlocks), then their counts. The counts need
+                // a statement of their own: one statement's snapshot predates its own locks and
+                // would miss the commit of the placement it waited on.
                 let mut counts = ActiveCounts(Vec::new());
                 if !usable.is_empty() {
                     diesel::sql_query(
@@ -165,106 +242,130 @@ impl Deployer {
                     .await?;
                     counts = ActiveCounts::read(conn, &usable).await?;
                 }
-                let views: Vec<SlotView> = platforms
-                    .slots()
+                let mut used: Vec<u32> = slots
                     .iter()
-                    .zip(healths)
-                    .map(|((slot, _), h)| {
-                        SlotView {
+                    .map(|(slot, _)| u32::try_from(counts.of(slot.platform.as_str())).unwrap_or(u32::MAX))
+                    .collect();
+                let mut steps: Vec<Step> = Vec::with_capacity(claimed.len());
+                let mut reserved: Vec<Vec<Pick>> = (0..slots.len()).map(|_| Vec::new()).collect();
+                for (i, row) in claimed.iter().enumerate() {
+                    steps.push(Step::Skipped);
+                    if !ours.iter().any(|o| o.id == row.id) {
+                        continue;
+                    }
+                    let state = QueueState {
+                        platform_index: usize::try_from(row.platform_index).unwrap_or(0),
+                        platform_since: row.platform_since,
+                        timeout_at: row.timeout_at,
+                        own_timeout: row.own_timeout,
+                        rejected_by: row.rejected_by.iter().filter_map(|p| DeploymentPlatform::parse(p)).collect(),
+                    };
+                    let views: Vec<SlotView> = slots
+                        .iter()
+                        .zip(&healths)
+                        .zip(&used)
+                        .map(|(((slot, _), h), used)| SlotView {
                             platform: slot.platform,
                             limit: slot.limit,
-                            used: u32::try_from(counts.of(slot.platform.as_str())).unwrap_or(u32::MAX),
+                            used: *used,
                             queue_timeout: slot.queue_timeout,
-                            health: h,
-                        }
-                    })
-                    .collect();
-                match decide(&state, &views, now, RETRY_AFTER) {
-                    Decision::Reserve { slot, platform_index, platform_since } => {
-                        let platform = views[slot].platform;
-                        let name = platform.as_str();
-                        let Some(meeting_platform) = meeting.and_then(|m| MeetingPlatform::parse(&m.meeting_platform))
-                        else {
+                            health: *h,
+                        })
+                        .collect();
+                    steps[i] = match decide(&state, &views, now, RETRY_AFTER) {
+                        Decision::Reserve { slot, platform_index, platform_since } => {
+                            let meeting = meetings
+                                .iter()
+                                .find(|m| m.id == row.bot_id)
+                                .and_then(|m| MeetingPlatform::parse(&m.meeting_platform));
+                            if let Some(meeting) = meeting {
+                                used[slot] = used[slot].saturating_add(1);
+                                reserved[slot].push(Pick { index: i, platform_index, platform_since, meeting });
+                                continue;
+                            }
                             let reason = "The bot's meeting platform is unknown; it cannot be deployed.";
                             lifecycle::apply(conn, &[row.bot_id], &Change::fatal(reason, "UNKNOWN_MEETING_PLATFORM"))
                                 .await?;
                             delete_row(conn, row.id).await?;
-                            return Ok(Step::Refused(reason.into()));
-                        };
-                        let change =
-                            Change::new(Actor::Server, BotStatus::Deploying).described(format!("Deploying on {name}."));
-                        if lifecycle::apply(conn, &[row.bot_id], &change).await?.is_empty() {
-                            delete_row(conn, row.id).await?;
-                            return Ok(Step::Skipped);
+                            Step::Refused(reason.into())
                         }
-                        diesel::sql_query(
-                            "UPDATE bots SET deployment_platform = $2, platform_identifier = NULL, token_hash = $3, \
-                             resource_stopped_at = NULL, deploying_at = now() WHERE id = $1",
-                        )
-                        .bind::<BigInt, _>(row.bot_id)
-                        .bind::<Text, _>(name)
-                        .bind::<Bytea, _>(&hash)
-                        .execute(conn)
-                        .await?;
-                        let index = i32::try_from(platform_index).unwrap_or(i32::MAX);
-                        diesel::sql_query(
-                            "UPDATE deployment_queue SET status = 'PLACING', placing_on = $2, platform_index = $3, \
-                             platform_since = $4, platform_wait_until = NULL, claimed_at = now() WHERE id = $1",
-                        )
-                        .bind::<BigInt, _>(row.id)
-                        .bind::<Text, _>(name)
-                        .bind::<Integer, _>(index)
-                        .bind::<Timestamptz, _>(platform_since)
-                        .execute(conn)
-                        .await?;
-                        moved_to = Some((index, platform_since));
-                        Ok(Step::Reserved {
-                            platform,
-                            slot,
+                        Decision::Wait { platform_index, platform_since, wait_until, retry_at, why } => {
+                            diesel::sql_query(
+                                "UPDATE deployment_queue SET status = 'WAITING', claimed_by = NULL, platform_index = $2, \
+                                 platform_since = $3, platform_wait_until = $4, next_attempt_at = $5, last_error = $6 \
+                                 WHERE id = $1",
+                            )
+                            .bind::<BigInt, _>(row.id)
+                            .bind::<Integer, _>(i32::try_from(platform_index).unwrap_or(i32::MAX))
+                            .bind::<Timestamptz, _>(platform_since)
+                            .bind::<Nullable<Timestamptz>, _>(wait_until)
+                            .bind::<Timestamptz, _>(retry_at)
+                            .bind::<Text, _>(&why)
+                            .execute(conn)
+                            .await?;
+                            Step::Waiting
+                        }
+                        Decision::Expire { sub_code, reason } => {
+                            lifecycle::apply(conn, &[row.bot_id], &Change::fatal(&reason, sub_code)).await?;
+                            delete_row(conn, row.id).await?;
+                            Step::Expired
+                        }
+                        Decision::Refused { reason } => {
+                            lifecycle::apply(conn, &[row.bot_id], &Change::fatal(&reason, "NO_PLATFORM_ACCEPTED"))
+                                .await?;
+                            delete_row(conn, row.id).await?;
+                            Step::Refused(reason)
+                        }
+                    };
+                }
+                // The reservations: per platform one status change for all its bots, then one
+                // statement each for the bots' platform and token and the rows' placement.
+                let mut placed = Placed::default();
+                for (slot_index, ((slot, _), picks)) in slots.iter().zip(&reserved).enumerate() {
+                    if picks.is_empty() {
+                        continue;
+                    }
+                    let name = slot.platform.as_str();
+                    let ids: Vec<i64> = picks.iter().map(|p| claimed[p.index].bot_id).collect();
+                    let change =
+                        Change::new(Actor::Server, BotStatus::Deploying).described(format!("Deploying on {name}."));
+                    let moved = lifecycle::apply(conn, &ids, &change).await?;
+                    for pick in picks {
+                        let (i, row) = (pick.index, &claimed[pick.index]);
+                        if !moved.iter().any(|m| m.id == row.bot_id) {
+                            // Cancelled or deleted since it was claimed.
+                            delete_row(conn, row.id).await?;
+                            continue;
+                        }
+                        let index = i32::try_from(pick.platform_index).unwrap_or(i32::MAX);
+                        let (token, hash) = &tokens[i];
+                        placed.push(row, name, hash, index, pick.platform_since);
+                        moved_to[i] = Some((index, pick.platform_since));
+                        steps[i] = Step::Reserved {
+                            platform: slot.platform,
+                            slot: slot_index,
                             launch: BotLaunch {
                                 bot_id: row.bot_id,
-                                meeting_platform,
+                                meeting_platform: pick.meeting,
                                 token: token.clone(),
                                 milo_url: milo_url.clone(),
                             },
                             hash: hash.clone(),
-                        })
-                    }
-                    Decision::Wait { platform_index, platform_since, wait_until, retry_at, why } => {
-                        diesel::sql_query(
-                            "UPDATE deployment_queue SET status = 'WAITING', claimed_by = NULL, platform_index = $2, \
-                             platform_since = $3, platform_wait_until = $4, next_attempt_at = $5, last_error = $6 \
-                             WHERE id = $1",
-                        )
-                        .bind::<BigInt, _>(row.id)
-                        .bind::<Integer, _>(i32::try_from(platform_index).unwrap_or(i32::MAX))
-                        .bind::<Timestamptz, _>(platform_since)
-                        .bind::<Nullable<Timestamptz>, _>(wait_until)
-                        .bind::<Timestamptz, _>(retry_at)
-                        .bind::<Text, _>(&why)
-                        .execute(conn)
-                        .await?;
-                        Ok(Step::Waiting)
-                    }
-                    Decision::Expire { sub_code, reason } => {
-                        lifecycle::apply(conn, &[row.bot_id], &Change::fatal(&reason, sub_code)).await?;
-                        delete_row(conn, row.id).await?;
-                        Ok(Step::Expired)
-                    }
-                    Decision::Refused { reason } => {
-                        lifecycle::apply(conn, &[row.bot_id], &Change::fatal(&reason, "NO_PLATFORM_ACCEPTED")).await?;
-                        delete_row(conn, row.id).await?;
-                        Ok(Step::Refused(reason))
+                        };
                     }
                 }
+                placed.write(conn).await?;
+                Ok(steps)
             })
             .await
             .map_err(|e| internal("reserving capacity failed", e))?;
-        if let Some((index, since)) = moved_to {
-            row.platform_index = index;
-            row.platform_since = since;
+        for (row, moved) in rows.iter_mut().zip(moved_to) {
+            if let Some((index, since)) = moved {
+                row.platform_index = index;
+                row.platform_since = since;
+            }
         }
-        Ok(step)
+        Ok(steps)
     }
 
     /// The platform started the bot: store its identifier and drop the queue row, in one

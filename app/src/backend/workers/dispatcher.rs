@@ -1,5 +1,6 @@
-//! The queue dispatcher: runs [`Deployer::dispatch_once`] whenever a bot is queued (it LISTENs on
-//! `deployment_queue`) and every second (retries, waiting bots), until the queue is drained.
+//! The queue dispatcher: runs [`Deployer::dispatch_pass`] whenever a bot is queued (it LISTENs on
+//! `deployment_queue`) and every second (retries, waiting bots), pass after pass while
+//! each claims as many bots as it may.
 //! Beside it, it renews the leases of this replica's claimed rows every
 //! [`crate::backend::deployer::LEASE_RENEWAL`] (so other replicas know it is alive) and probes the
 //! unhealthy platforms whose back-off ended.
@@ -10,7 +11,7 @@ use std::time::Duration;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use tokio::sync::watch;
 
-use crate::backend::deployer::{Deployer, CLAIM_BATCH, LEASE_RENEWAL};
+use crate::backend::deployer::{Deployer, LEASE_RENEWAL};
 
 /// Dispatches the deployment queue of this process.
 pub struct QueueDispatcher {
@@ -45,8 +46,8 @@ impl QueueDispatcher {
                 }));
             }
             loop {
-                match self.deployer.dispatch_once().await {
-                    Ok(done) if done.len() as i64 >= CLAIM_BATCH && !*stop.borrow() => continue,
+                match self.deployer.dispatch_pass().await {
+                    Ok(pass) if pass.full && !*stop.borrow() => continue,
                     Ok(_) => break,
                     Err(e) => {
                         tracing::warn!(error = %e, "dispatch failed");
