@@ -62,6 +62,7 @@ pub async fn build_state(config: Config, leptos_options: LeptosOptions) -> Resul
         drivers(&config, &pool).await.map_err(|failures| CommandError::Other(platform_failures(&failures)))?;
     let platforms = Arc::new(PlatformRegistry::new(&config, drivers));
     Ok(AppState {
+        log_writer: app::backend::services::log_writer::LogWriter::new(bot_pool.clone()),
         pool,
         bot_pool,
         config,

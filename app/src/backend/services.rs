@@ -10,6 +10,7 @@ pub mod heartbeats;
 pub mod infrastructure;
 pub mod invitations;
 pub mod log_archive;
+pub mod log_writer;
 pub mod plans;
 pub mod recordings;
 pub mod templates;

@@ -22,6 +22,8 @@ pub struct AppState {
     pub api_doc: Arc<serde_json::Value>,
     /// The heartbeat cache and write buffer of this process.
     pub heartbeats: Arc<Heartbeats>,
+    /// The group-commit writers of the bots' log lines.
+    pub log_writer: Arc<super::services::log_writer::LogWriter>,
     /// Object storage (screenshots, archived logs).
     pub storage: Arc<super::storage::Storage>,
     /// Per-bot rate limits on screenshots and log lines.

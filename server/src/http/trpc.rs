@@ -346,24 +346,26 @@ async fn call(state: &AppState, path: &str, input: Value, token: Option<&str>) -
     if path == "bots.logs.flush" {
         return Ok(Output::plain(json!({ "success": true })));
     }
+    if path == "bots.chat.dequeueMessage" {
+        return Ok(Output::plain(json!(state.heartbeats.dequeue_chat(id, token).await?)));
+    }
+    if let Some(entries) = &entries {
+        let received = state.log_writer.write(id, entries).await?;
+        return Ok(Output::plain(json!({ "received": received })));
+    }
     let mut conn = connection(state).await?;
     let conn = &mut *conn;
-    match (path, update, event, entries) {
+    match (path, update, event) {
         ("bots.getConfig", ..) => config_output(svc::get_config(conn, id).await?),
         ("bots.updateStatus", Some(update), ..) => {
             let reply = svc::update_status(conn, id, &update).await?;
             state.heartbeats.forget(id);
             Ok(Output::plain(json!({ "id": reply.id, "status": reply.status })))
         }
-        ("bots.events.report", _, Some(event), _) => {
+        ("bots.events.report", _, Some(event)) => {
             svc::report_events(conn, id, std::slice::from_ref(&event)).await?;
             Ok(Output::nothing())
         }
-        ("bots.logs.stream", _, _, Some(entries)) => {
-            let received = svc::stream_logs(conn, id, &entries).await?;
-            Ok(Output::plain(json!({ "received": received })))
-        }
-        ("bots.chat.dequeueMessage", ..) => Ok(Output::plain(json!(svc::dequeue_chat(conn, id).await?))),
         _ => Err(TrpcError::new("NOT_FOUND", 404, format!("No procedure found on path \"{path}\""))),
     }
 }

@@ -3,6 +3,7 @@
 
 use http::StatusCode;
 use serde_json::{json, Value};
+use tower::ServiceExt;
 
 use crate::support::{TestApp, TestResponse};
 
@@ -313,6 +314,80 @@ async fn a_chat_message_is_delivered_once() {
         got.push(r.json()["message"]["messageText"].clone());
     }
     assert_eq!(got, vec![json!("first"), json!("second"), Value::Null]);
+}
+
+#[tokio::test]
+async fn a_message_queued_after_the_bot_found_none_reaches_its_next_poll() {
+    let mut app = TestApp::new().await;
+    let key = app.user_with_key("Ada").await;
+    let (id, token) = app.bot_with_token(&key, json!({ "meetingUrl": MEET })).await;
+    let path = format!("/api/v1/bot/{id}/chat/dequeue");
+    // Nothing waits: the answer comes from the cache from now on.
+    for _ in 0..2 {
+        assert_eq!(rest(&mut app, "POST", &path, Some(&token), None).await.json()["message"], Value::Null);
+    }
+    assert!(app.state.heartbeats.is_cached(id));
+    let sent =
+        app.api("POST", "/api/v1/chat/send", &key, Some(json!({ "botIds": [id], "messageText": "hello" }))).await;
+    assert_eq!(sent.status, StatusCode::OK, "{}", sent.body);
+    // The trigger's notification reaches the cache within moments.
+    let mut got = Value::Null;
+    for _ in 0..100 {
+        got = rest(&mut app, "POST", &path, Some(&token), None).await.json()["message"]["messageText"].clone();
+        if got != Value::Null {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(got, json!("hello"));
+    assert_eq!(
+        rest(&mut app, "POST", &path, Some(&token), None).await.json()["message"],
+        Value::Null,
+        "delivered once"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_batches_sent_at_once_by_many_bots_are_each_stored_whole() {
+    let mut app = TestApp::new().await;
+    let key = app.user_with_key("Ada").await;
+    app.exec("UPDATE users SET custom_daily_bot_limit = 1000").await;
+    app.exec("INSERT INTO subscriptions (user_id, plan) SELECT id, 'CUSTOM' FROM users").await;
+    let mut bots = Vec::new();
+    for _ in 0..8 {
+        bots.push(app.bot_with_token(&key, json!({ "meetingUrl": MEET })).await);
+    }
+    let mut sends = Vec::new();
+    for (b, (id, token)) in bots.iter().enumerate() {
+        for batch in 0..5 {
+            let entries: Vec<Value> = (0..20)
+                .map(|i| json!({ "id": format!("{b}-{batch}-{i}"), "timestamp": "2026-12-01T00:00:00Z", "level": "INFO", "message": format!("line {i}") }))
+                .collect();
+            let req = http::Request::post(format!("/api/v1/bot/{id}/logs"))
+                .header("x-milo-token", token.as_str())
+                .header(http::header::CONTENT_TYPE, "application/json")
+                .body(axum::body::Body::from(json!({ "entries": entries }).to_string()))
+                .unwrap();
+            let router = app.router.clone();
+            sends.push(tokio::spawn(async move { TestResponse::read(router.oneshot(req).await.unwrap()).await }));
+        }
+    }
+    for s in sends {
+        let r = s.await.unwrap();
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert_eq!(r.json()["received"], 20);
+    }
+    for (id, _) in &bots {
+        assert_eq!(app.count(&format!("SELECT count(*) AS n FROM bot_logs WHERE bot_id = {id}")).await, 100);
+    }
+    // A bad batch is refused whole, naming the line, and costs the others nothing.
+    let (id, token) = &bots[0];
+    let bad =
+        json!({ "entries": [{ "id": "x", "timestamp": "2026-12-01T00:00:00Z", "level": "LOUD", "message": "m" }] });
+    let r = rest(&mut app, "POST", &format!("/api/v1/bot/{id}/logs"), Some(token), Some(bad)).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("entries[0].level"), "{}", r.body);
+    assert_eq!(app.count(&format!("SELECT count(*) AS n FROM bot_logs WHERE bot_id = {id}")).await, 100);
 }
 
 // ---- the upstream tRPC wire format ----

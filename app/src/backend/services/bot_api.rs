@@ -19,7 +19,7 @@ pub use crate::backend::auth::bot_tokens::{
 pub use chat::{dequeue_chat, ChatMessage};
 pub use config::{get_config, slot_bot, BotConfig};
 pub use events::{report_events, ReportedEvent, MAX_EVENTS};
-pub use logs::{logs_after, stream_logs, LogEntry, StoredLogLine, MAX_LOG_ENTRIES, MAX_LOG_MESSAGE};
+pub use logs::{logs_after, prepare_logs, LogColumns, LogEntry, StoredLogLine, MAX_LOG_ENTRIES, MAX_LOG_MESSAGE};
 pub use screenshots::{
     add_screenshot, prepare_screenshot, record_screenshot, screenshots, ScreenshotData, ScreenshotUpload,
     KEEP_SCREENSHOTS, MAX_SCREENSHOT_BYTES, SCREENSHOT_TYPES,

@@ -11,6 +11,9 @@
 //!   its TTL still answers while a background task reloads it (for at most [`STALE_FOR`] more):
 //!   a heartbeat never waits for a connection behind the bots' log writes only because its entry
 //!   aged;
+//! - whether the bot has chat messages waiting is cached the same way (a trigger on
+//!   `bot_chat_messages` notifies `bot_state` when one is queued), so the bots' polls of
+//!   `chat/dequeue` (every 5 s each) cost no database read while nothing waits;
 //! - `last_heartbeat` is written in batches, one `UPDATE ... WHERE id = ANY(...)` every
 //!   [`FLUSH_EVERY`] for all bots that beat since the last one.
 
@@ -23,10 +26,9 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
-use super::bot_api::HeartbeatReply;
+use super::bot_api::{ChatMessage, HeartbeatReply};
 use crate::backend::auth::bot_tokens;
 use crate::backend::config::Config;
-use crate::backend::db::schema::bots;
 use crate::backend::db::DbPool;
 use crate::backend::error::internal;
 use crate::model::bot::BotStatus;
@@ -46,7 +48,21 @@ struct Entry {
     token_hash: Option<Vec<u8>>,
     status: String,
     log_level: String,
+    /// Chat messages were queued for the bot when the entry was loaded (or since).
+    chat_waiting: bool,
     loaded: Instant,
+}
+
+#[derive(QueryableByName)]
+struct EntryRow {
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Bytea>)]
+    token_hash: Option<Vec<u8>>,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    status: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    log_level: String,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    chat_waiting: bool,
 }
 
 /// The per-process heartbeat cache and write buffer.
@@ -187,16 +203,24 @@ impl Heartbeats {
     async fn read_entry(&self, bot_id: i64) -> Result<Entry, AppError> {
         let epoch = AtomicU64::load(&self.epoch, Ordering::SeqCst);
         let mut conn = self.pool.get().await.map_err(|e| internal("database unavailable", e))?;
-        let row: Option<(Option<Vec<u8>>, String, String)> = bots::table
-            .find(bot_id)
-            .select((bots::token_hash, bots::status, bots::log_level))
-            .first(&mut conn)
-            .await
-            .optional()
-            .map_err(|e| internal("reading a bot failed", e))?;
-        let (token_hash, status, log_level) =
-            row.ok_or_else(|| AppError::NotFound(format!("Bot {bot_id} was not found.")))?;
-        let entry = Entry { token_hash, status, log_level, loaded: Instant::now() };
+        let row: Option<EntryRow> = diesel::sql_query(
+            "SELECT token_hash, status, log_level, \
+                    EXISTS (SELECT 1 FROM bot_chat_messages c WHERE c.bot_id = b.id AND c.status = 'queued') AS chat_waiting \
+             FROM bots b WHERE b.id = $1",
+        )
+        .bind::<BigInt, _>(bot_id)
+        .get_result(&mut conn)
+        .await
+        .optional()
+        .map_err(|e| internal("reading a bot failed", e))?;
+        let row = row.ok_or_else(|| AppError::NotFound(format!("Bot {bot_id} was not found.")))?;
+        let entry = Entry {
+            token_hash: row.token_hash,
+            status: row.status,
+            log_level: row.log_level,
+            chat_waiting: row.chat_waiting,
+            loaded: Instant::now(),
+        };
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         // A notification that arrived while this row was read may describe a newer state than
         // the row: answer with the row, but do not keep it.
@@ -241,6 +265,32 @@ impl Heartbeats {
         let entry = self.check(bot_id, token).await?;
         self.pending.lock().unwrap_or_else(|p| p.into_inner()).insert(bot_id);
         Ok(HeartbeatReply { should_leave: entry.status == "LEAVING", log_level: Some(entry.log_level) })
+    }
+
+    /// Authorises a bot's poll for chat messages and takes the oldest one: answered from the
+    /// cache when its fresh entry says none waits (a queued message invalidates the entry).
+    pub async fn dequeue_chat(
+        self: &Arc<Self>,
+        bot_id: i64,
+        token: Option<&str>,
+    ) -> Result<Option<ChatMessage>, AppError> {
+        let entry = self.check(bot_id, token).await?;
+        if !entry.chat_waiting && entry.loaded.elapsed() < TTL {
+            return Ok(None);
+        }
+        let epoch = AtomicU64::load(&self.epoch, Ordering::SeqCst);
+        let mut conn = self.pool.get().await.map_err(|e| internal("database unavailable", e))?;
+        let message = super::bot_api::dequeue_chat(&mut conn, bot_id).await?;
+        if message.is_none() {
+            let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+            // Unless a message was queued (an invalidation) since the read began.
+            if AtomicU64::load(&self.epoch, Ordering::SeqCst) == epoch {
+                if let Some(e) = cache.get_mut(&bot_id) {
+                    e.chat_waiting = false;
+                }
+            }
+        }
+        Ok(message)
     }
 
     /// Writes the buffered heartbeats now. Answers how many bots were written.

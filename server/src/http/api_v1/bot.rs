@@ -179,8 +179,8 @@ pub async fn logs(
 ) -> ApiResult<Json<Received>> {
     state.heartbeats.authorize(id, svc::token_from_headers(&headers)).await?;
     state.bot_limits.take(id, svc::limits::Kind::LogLines, body.entries.len())?;
-    let mut c = bot_conn(&state).await?;
-    Ok(Json(Received { received: svc::stream_logs(&mut c, id, &body.entries).await? }))
+    // Stored with other bots' lines in one statement, answered once committed.
+    Ok(Json(Received { received: state.log_writer.write(id, &body.entries).await? }))
 }
 
 /// Called by a bot as it shuts down. Lines are durable once `logs` answers, so this only
@@ -198,6 +198,5 @@ pub async fn flush(State(state): State<AppState>, headers: HeaderMap, Id(id): Id
     responses((status = 200, body = Dequeued), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bot_token" = []), ("bearer" = [])))]
 pub async fn dequeue(State(state): State<AppState>, headers: HeaderMap, Id(id): Id) -> ApiResult<Json<Dequeued>> {
-    let mut c = open(&state, &headers, id).await?;
-    Ok(Json(Dequeued { message: svc::dequeue_chat(&mut c, id).await? }))
+    Ok(Json(Dequeued { message: state.heartbeats.dequeue_chat(id, svc::token_from_headers(&headers)).await? }))
 }

@@ -42,13 +42,9 @@ pub struct LogEntry {
     pub elapsed: Option<String>,
 }
 
-/// Stores a batch of log lines with one multi-row insert. A bad level refuses the batch (422);
-/// over-long messages are cut rather than refused. The caller has authorised the bot (which also
-/// proved it exists).
-pub async fn stream_logs(conn: &mut AsyncPgConnection, bot_id: i64, entries: &[LogEntry]) -> Result<usize, AppError> {
-    if entries.is_empty() {
-        return Ok(0);
-    }
+/// Checks a batch of log lines and turns it into columns: a bad level refuses the batch (422);
+/// over-long messages are cut rather than refused.
+pub fn prepare_logs(bot_id: i64, entries: &[LogEntry]) -> Result<LogColumns, AppError> {
     if entries.len() > MAX_LOG_ENTRIES {
         return Err(AppError::TooLarge(format!(
             "Send at most {MAX_LOG_ENTRIES} log lines at a time (got {}).",
@@ -77,12 +73,7 @@ pub async fn stream_logs(conn: &mut AsyncPgConnection, bot_id: i64, entries: &[L
             validate::json(&format!("entries[{i}].context"), c)?;
         }
     }
-    // One array per column and `unnest`: 9 binds for the whole batch instead of 9 per line.
-    let n = entries.len();
-    let (mut ids, mut times, mut levels, mut messages) =
-        (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
-    let (mut states, mut locations, mut contexts, mut elapsed) =
-        (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    let mut columns = LogColumns::default();
     for e in entries {
         let message = if e.message.len() > MAX_LOG_MESSAGE {
             let mut cut = MAX_LOG_MESSAGE;
@@ -93,33 +84,100 @@ pub async fn stream_logs(conn: &mut AsyncPgConnection, bot_id: i64, entries: &[L
         } else {
             e.message.clone()
         };
-        ids.push(e.id.clone());
-        times.push(e.timestamp);
-        levels.push(e.level.clone());
-        messages.push(message);
-        states.push(e.state.clone());
-        locations.push(e.location.clone());
-        contexts.push(e.context.clone());
-        elapsed.push(e.elapsed.clone());
+        columns.bots.push(bot_id);
+        columns.ids.push(e.id.clone());
+        columns.times.push(e.timestamp);
+        columns.levels.push(e.level.clone());
+        columns.messages.push(message);
+        columns.states.push(e.state.clone());
+        columns.locations.push(e.location.clone());
+        columns.contexts.push(e.context.clone());
+        columns.elapsed.push(e.elapsed.clone());
     }
-    use diesel::sql_types::{Array, Jsonb, Timestamptz};
-    diesel::sql_query(
-        "INSERT INTO bot_logs (bot_id, entry_id, logged_at, level, message, state, location, context, elapsed) \
-         SELECT $1, * FROM unnest($2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[], \
-                                  $8::jsonb[], $9::text[])",
-    )
-    .bind::<BigInt, _>(bot_id)
-    .bind::<Array<Text>, _>(ids)
-    .bind::<Array<Timestamptz>, _>(times)
-    .bind::<Array<Text>, _>(levels)
-    .bind::<Array<Text>, _>(messages)
-    .bind::<Array<Nullable<Text>>, _>(states)
-    .bind::<Array<Nullable<Text>>, _>(locations)
-    .bind::<Array<Nullable<Jsonb>>, _>(contexts)
-    .bind::<Array<Nullable<Text>>, _>(elapsed)
-    .execute(conn)
-    .await
-    .map_err(|e| internal("storing log lines failed", e))
+    Ok(columns)
+}
+
+/// Log lines as one array per column, for one `INSERT ... SELECT FROM unnest(...)`: ten binds
+/// for any number of lines of any number of bots.
+#[derive(Debug, Default)]
+pub struct LogColumns {
+    bots: Vec<i64>,
+    ids: Vec<String>,
+    times: Vec<DateTime<Utc>>,
+    levels: Vec<String>,
+    messages: Vec<String>,
+    states: Vec<Option<String>>,
+    locations: Vec<Option<String>>,
+    contexts: Vec<Option<Value>>,
+    elapsed: Vec<Option<String>>,
+}
+
+impl LogColumns {
+    /// How many lines.
+    pub fn len(&self) -> usize {
+        self.bots.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bots.is_empty()
+    }
+
+    /// Moves the lines of `other` after these.
+    pub fn append(&mut self, mut other: LogColumns) {
+        self.bots.append(&mut other.bots);
+        self.ids.append(&mut other.ids);
+        self.times.append(&mut other.times);
+        self.levels.append(&mut other.levels);
+        self.messages.append(&mut other.messages);
+        self.states.append(&mut other.states);
+        self.locations.append(&mut other.locations);
+        self.contexts.append(&mut other.contexts);
+        self.elapsed.append(&mut other.elapsed);
+    }
+
+    /// Takes the first `n` lines off the front.
+    pub fn split_off_front(&mut self, n: usize) -> LogColumns {
+        fn front<T>(v: &mut Vec<T>, n: usize) -> Vec<T> {
+            let rest = v.split_off(n.min(v.len()));
+            std::mem::replace(v, rest)
+        }
+        LogColumns {
+            bots: front(&mut self.bots, n),
+            ids: front(&mut self.ids, n),
+            times: front(&mut self.times, n),
+            levels: front(&mut self.levels, n),
+            messages: front(&mut self.messages, n),
+            states: front(&mut self.states, n),
+            locations: front(&mut self.locations, n),
+            contexts: front(&mut self.contexts, n),
+            elapsed: front(&mut self.elapsed, n),
+        }
+    }
+
+    /// Stores the lines with one statement.
+    pub async fn insert(&self, conn: &mut AsyncPgConnection) -> Result<usize, AppError> {
+        if self.is_empty() {
+            return Ok(0);
+        }
+        use diesel::sql_types::{Array, Jsonb, Timestamptz};
+        diesel::sql_query(
+            "INSERT INTO bot_logs (bot_id, entry_id, logged_at, level, message, state, location, context, elapsed) \
+             SELECT * FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], \
+                                  $7::text[], $8::jsonb[], $9::text[])",
+        )
+        .bind::<Array<BigInt>, _>(&self.bots)
+        .bind::<Array<Text>, _>(&self.ids)
+        .bind::<Array<Timestamptz>, _>(&self.times)
+        .bind::<Array<Text>, _>(&self.levels)
+        .bind::<Array<Text>, _>(&self.messages)
+        .bind::<Array<Nullable<Text>>, _>(&self.states)
+        .bind::<Array<Nullable<Text>>, _>(&self.locations)
+        .bind::<Array<Nullable<Jsonb>>, _>(&self.contexts)
+        .bind::<Array<Nullable<Text>>, _>(&self.elapsed)
+        .execute(conn)
+        .await
+        .map_err(|e| internal("storing log lines failed", e))
+    }
 }
 
 /// A stored log line, read live by "after id".
