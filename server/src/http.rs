@@ -6,6 +6,7 @@ pub mod api_v1;
 pub mod guard;
 pub mod health;
 pub mod live;
+pub mod metrics;
 pub mod routes;
 pub mod screenshots;
 pub mod security;
@@ -34,6 +35,7 @@ pub fn router_with(state: AppState, logs: api_v1::RequestLogSink) -> Router {
     let leptos_options = state.leptos_options.clone();
     let context_state = state.clone();
     let files = static_files::StaticFiles::new(&state.leptos_options);
+    metrics::handle();
     Router::new()
         .merge(routes::router(&state, logs))
         .leptos_routes_with_context(
@@ -42,6 +44,9 @@ pub fn router_with(state: AppState, logs: api_v1::RequestLogSink) -> Router {
             move || provide_context(context_state.clone()),
             move || shell(leptos_options.clone()),
         )
+        // Counts and times every routed request by its route pattern (static files, the
+        // fallback, are not counted).
+        .route_layer(axum::middleware::from_fn(metrics::track))
         .fallback(move |axum::extract::State(state): axum::extract::State<AppState>, req| {
             files.clone().serve(state, req)
         })

@@ -96,6 +96,8 @@ pub struct Config {
     pub milo_url: Url,
     /// The shared legacy bot token, only when `LEGACY_BOT_TOKEN_ENABLED=true`.
     pub legacy_bot_token: Option<SecretString>,
+    /// `METRICS_TOKEN`: the bearer token `GET /metrics` asks for; without it `/metrics` is off.
+    pub metrics_token: Option<SecretString>,
     /// Platforms in `PLATFORM_PRIORITY` order that have a limit (the others are skipped).
     pub platforms: Vec<PlatformSlot>,
     /// Platforms listed without a `*_BOT_LIMIT`, skipped with a warning at start-up.
@@ -164,6 +166,14 @@ impl Config {
             vars.number(&mut errs, "DATABASE_BOT_POOL_SIZE", (database_pool_size / 4).max(2), 1..=1000);
         let app_origin_url = vars.url(&mut errs, "APP_ORIGIN_URL", "http://127.0.0.1:3000");
         let milo_url = vars.url(&mut errs, "MILO_URL", app_origin_url.as_str());
+        let metrics_token = match vars.get("METRICS_TOKEN") {
+            Some(t) if t.len() >= 32 => Some(SecretString::from(t)),
+            Some(_) => {
+                errs.push("METRICS_TOKEN", "must be at least 32 characters (e.g. `openssl rand -hex 32`)");
+                None
+            }
+            None => None,
+        };
         let legacy_enabled = vars.boolean(&mut errs, "LEGACY_BOT_TOKEN_ENABLED", false);
         let legacy_bot_token = match (legacy_enabled, vars.get("MILO_AUTH_TOKEN")) {
             (false, _) => None,
@@ -222,6 +232,7 @@ impl Config {
             app_origin_url,
             milo_url,
             legacy_bot_token,
+            metrics_token,
             platforms,
             skipped_platforms,
             global_queue_timeout: vars.millis(&mut errs, "GLOBAL_QUEUE_TIMEOUT_MS", 600_000),
@@ -288,6 +299,14 @@ impl Config {
         row("DATABASE_BOT_POOL_SIZE", self.database_bot_pool_size.to_string());
         row("APP_ORIGIN_URL", self.app_origin_url.to_string());
         row("MILO_URL", self.milo_url.to_string());
+        row(
+            "METRICS_TOKEN",
+            if self.metrics_token.is_some() {
+                format!("{REDACTED} (GET /metrics with Authorization: Bearer)")
+            } else {
+                "unset: /metrics is off (answers 404)".to_owned()
+            },
+        );
         row("LEGACY_BOT_TOKEN_ENABLED", format!("{}", self.legacy_bot_token.is_some()));
         if self.legacy_bot_token.is_some() {
             row("MILO_AUTH_TOKEN", REDACTED.to_owned());

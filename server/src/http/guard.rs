@@ -50,6 +50,7 @@ fn is_page(path: &str) -> bool {
     const NOT_PAGES: [&str; 4] = ["/api/", "/fn/", "/pkg/", "/healthz"];
     !NOT_PAGES.iter().any(|p| path.starts_with(p))
         && path != "/readyz"
+        && path != "/metrics"
         && !path.rsplit('/').next().is_some_and(|last| last.contains('.'))
 }
 

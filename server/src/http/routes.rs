@@ -10,7 +10,7 @@ use axum::routing::{any, delete, get, patch, post, MethodRouter};
 use axum::Router;
 
 use super::api_v1::{self, bot, RequestLogSink};
-use super::{health, live, screenshots, trpc};
+use super::{health, live, metrics, screenshots, trpc};
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +25,8 @@ pub enum Access {
     BotToken,
     /// A signed-in user (session cookie), on their own data.
     Session,
+    /// A scraper holding `METRICS_TOKEN` (`/metrics` is off without it).
+    MetricsToken,
 }
 
 /// The HTTP method a route answers (`Any`: the handler answers every method itself).
@@ -88,11 +90,12 @@ pub fn is_streamed_upload(method: &http::Method, path: &str) -> bool {
 /// Every route, in the order of the API's documentation.
 pub fn table() -> Vec<Route> {
     use api_v1::{bots, misc, recordings};
-    use Access::{ApiKey, BotToken, Public, Session, SignedLink};
+    use Access::{ApiKey, BotToken, MetricsToken, Public, Session, SignedLink};
     use On::{Any, Delete, Get, Patch, Post};
     vec![
         Route::new(Get, "/healthz", Public, health::healthz),
         Route::new(Get, "/readyz", Public, health::readyz),
+        Route::new(Get, "/metrics", MetricsToken, metrics::serve),
         Route::new(Get, "/api/openapi.json", Public, api_v1::openapi::serve),
         // API-key clients.
         Route::new(Get, "/api/v1/bots", ApiKey, bots::list),

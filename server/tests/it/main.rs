@@ -24,6 +24,7 @@ mod input;
 mod lifecycle;
 mod limits;
 mod live;
+mod metrics;
 mod migrations;
 mod moto;
 mod pages;

@@ -438,6 +438,9 @@ pub(super) async fn record_attempt(
     outcome: &str,
     error_kind: Option<&str>,
 ) -> diesel::QueryResult<usize> {
+    let labels = [("platform", platform.as_str().to_owned()), ("outcome", outcome.to_owned())];
+    metrics::counter!("meeboter_deploy_attempts_total", &labels).increment(1);
+    metrics::histogram!("meeboter_deploy_duration_seconds", &labels).record(took.as_secs_f64());
     diesel::sql_query(
         "INSERT INTO deploy_attempts (bot_id, platform, started_at, duration_ms, outcome, error_kind) \
          VALUES ($1, $2, $3, LEAST($4, 2147483647)::int, $5, $6)",

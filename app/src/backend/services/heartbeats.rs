@@ -264,6 +264,7 @@ impl Heartbeats {
     pub async fn beat(self: &Arc<Self>, bot_id: i64, token: Option<&str>) -> Result<HeartbeatReply, AppError> {
         let entry = self.check(bot_id, token).await?;
         self.pending.lock().unwrap_or_else(|p| p.into_inner()).insert(bot_id);
+        metrics::counter!("meeboter_bot_heartbeats_total").increment(1);
         Ok(HeartbeatReply { should_leave: entry.status == "LEAVING", log_level: Some(entry.log_level) })
     }
 

@@ -124,5 +124,7 @@ async fn flush(pool: &DbPool, mut jobs: Vec<Job>) {
 
 async fn store(pool: &DbPool, lines: &LogColumns) -> Result<usize, AppError> {
     let mut conn = pool.get().await.map_err(|e| internal("database unavailable", e))?;
-    lines.insert(&mut conn).await
+    let n = lines.insert(&mut conn).await?;
+    metrics::counter!("meeboter_bot_log_lines_total").increment(n as u64);
+    Ok(n)
 }

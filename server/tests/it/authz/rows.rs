@@ -9,6 +9,8 @@ pub(super) const ROWS: &[Row] = &[
     row(Route("GET", "/healthz"), None,                                               [200, 200, 200, 200, 200, 200]),
     row(Route("GET", "/readyz"), None,                                                [200, 200, 200, 200, 200, 200]),
     row(Route("GET", "/api/openapi.json"), None,                                      [200, 200, 200, 200, 200, 200]),
+    // Off unless METRICS_TOKEN is set (tests/it/metrics.rs checks it with the token).
+    row(Route("GET", "/metrics"), None,                                               [404, 404, 404, 404, 404, 404]),
     // ---- API-key clients ----
     row(Route("GET", "/api/v1/bots"), None,                                           [U, 200, U, U, U, U]),
     row(Route("POST", "/api/v1/bots"), Some(r#"{"meetingUrl":"https://zoom.us/j/1"}"#), [U, 201, U, U, U, U]),
