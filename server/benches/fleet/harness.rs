@@ -58,7 +58,8 @@ impl Bench {
             .env("MEEBOTER_ENV", "development")
             .env("DATABASE_URL", database)
             .env("MILO_URL", &base)
-            .env("DATABASE_POOL_SIZE", "20");
+            .env("DATABASE_POOL_SIZE", "20")
+            .env("METRICS_TOKEN", METRICS_TOKEN);
         for (k, _) in std::env::vars() {
             if k.starts_with("BOT_SIM_") || k.ends_with("_BOT_LIMIT") || k == "PLATFORM_PRIORITY" {
                 cmd.env_remove(k);
@@ -144,21 +145,24 @@ pub(super) async fn api_key(database: &str) -> String {
 
 /// Creates `n` bots through the API with `clients` concurrent clients; answers their ids.
 pub(super) async fn create_bots(base: &str, key: &str, n: usize, clients: usize) -> Vec<i64> {
+    create_bots_at(base, key, n, clients, None).await
+}
+
+/// [`create_bots`] with a start time (RFC 3339): the bots are SCHEDULED until their lead time.
+pub(super) async fn create_bots_at(base: &str, key: &str, n: usize, clients: usize, start: Option<String>) -> Vec<i64> {
     let http = reqwest::Client::new();
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut tasks = Vec::new();
     for _ in 0..clients {
         let (http, next, url, key) = (http.clone(), next.clone(), format!("{base}/api/v1/bots"), key.to_owned());
+        let mut body = json!({ "meetingUrl": "https://meet.google.com/abc-defg-hij", "displayName": "Bench" });
+        if let Some(start) = &start {
+            body["startTime"] = json!(start);
+        }
         tasks.push(tokio::spawn(async move {
             let mut ids = Vec::new();
             while next.fetch_add(1, Ordering::Relaxed) < n {
-                let res = http
-                    .post(&url)
-                    .header("x-api-key", &key)
-                    .json(&json!({ "meetingUrl": "https://meet.google.com/abc-defg-hij", "displayName": "Bench" }))
-                    .send()
-                    .await
-                    .expect("create a bot");
+                let res = http.post(&url).header("x-api-key", &key).json(&body).send().await.expect("create a bot");
                 let status = res.status();
                 let body: Value = res.json().await.unwrap_or(Value::Null);
                 assert_eq!(status, 201, "creating a bot: {body}");
@@ -242,4 +246,60 @@ where
         assert!(started.elapsed() < limit, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// The token the benchmark's servers serve `/metrics` with.
+pub(super) const METRICS_TOKEN: &str = "fleet-bench-metrics-token-0123456789abcdef";
+
+/// The cumulative buckets (upper bound in seconds, count) of the server's latency histogram of
+/// one route, read from its `/metrics`.
+pub(super) async fn route_histogram(http: &reqwest::Client, base: &str, route: &str) -> Vec<(f64, u64)> {
+    let text = http
+        .get(format!("{base}/metrics"))
+        .bearer_auth(METRICS_TOKEN)
+        .send()
+        .await
+        .expect("scrape /metrics")
+        .text()
+        .await
+        .expect("read /metrics");
+    let prefix = "meeboter_http_request_duration_seconds_bucket{";
+    let wanted = format!("route=\"{route}\"");
+    let mut buckets: Vec<(f64, u64)> = text
+        .lines()
+        .filter(|l| l.starts_with(prefix) && l.contains(&wanted))
+        .filter_map(|l| {
+            let le = l.split("le=\"").nth(1)?.split('"').next()?;
+            let le = if le == "+Inf" { f64::INFINITY } else { le.parse().ok()? };
+            let n = l.rsplit(' ').next()?.parse().ok()?;
+            Some((le, n))
+        })
+        .collect();
+    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    buckets
+}
+
+/// The `q` quantile (0 to 1), in milliseconds, of the requests counted between two reads of a
+/// histogram, interpolated within its bucket as Prometheus's `histogram_quantile` does; and the
+/// number of requests.
+pub(super) fn histogram_quantile(before: &[(f64, u64)], after: &[(f64, u64)], q: f64) -> (f64, u64) {
+    let delta: Vec<(f64, u64)> =
+        after.iter().map(|(le, n)| (*le, n - before.iter().find(|(b, _)| b == le).map_or(0, |(_, m)| *m))).collect();
+    let total = delta.last().map_or(0, |(_, n)| *n);
+    if total == 0 {
+        return (f64::NAN, 0);
+    }
+    let rank = q * total as f64;
+    let mut lower = (0.0, 0u64);
+    for (le, n) in &delta {
+        if *n as f64 >= rank {
+            if le.is_infinite() {
+                return (lower.0 * 1000.0, total);
+            }
+            let within = (rank - lower.1 as f64) / ((*n - lower.1).max(1)) as f64;
+            return ((lower.0 + (le - lower.0) * within) * 1000.0, total);
+        }
+        lower = (*le, *n);
+    }
+    (f64::NAN, total)
 }

@@ -45,6 +45,13 @@ pub fn handle() -> &'static PrometheusHandle {
         // Another recorder may be installed already (a test harness): ours then only renders.
         let _ = metrics::set_global_recorder(recorder);
         describe();
+        // Histograms keep their samples until they are folded into the buckets: fold them every
+        // few seconds whether or not anyone scrapes, so memory stays flat between scrapes.
+        let upkeep = handle.clone();
+        let _ = std::thread::Builder::new().name("metrics-upkeep".into()).spawn(move || loop {
+            std::thread::sleep(std::time::Duration::from_secs(5));
+            upkeep.run_upkeep();
+        });
         handle
     })
 }

@@ -22,6 +22,10 @@
 //! - Capacity is checked and reserved under per-platform transaction advisory locks: the count
 //!   of a platform's active bots (DEPLOYING through CALL_ENDED) and the bot's move to DEPLOYING
 //!   happen in one transaction that holds them, so replicas together never exceed `*_BOT_LIMIT`.
+//!   A pass reserves its whole claimed batch in that one transaction (each bot decided against
+//!   counts that grow as bots are assigned, written with one statement per table), so the locks
+//!   are taken once per pass, not once per bot. A pass claims no more bots than platform calls
+//!   are free (`DEPLOYMENT_QUEUE_MAX_CONCURRENT`): a reserved bot's call starts at once.
 //! - A claimed row carries a lease (`claimed_at`) that its replica renews every
 //!   [`LEASE_RENEWAL`]; a row whose lease is older than [`STALE_CLAIM`] belonged to a replica that
 //!   died. A PLACING row found so is resolved: the platform is asked for the bot's resource

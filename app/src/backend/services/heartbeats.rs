@@ -11,6 +11,10 @@
 //!   its TTL still answers while a background task reloads it (for at most [`STALE_FOR`] more):
 //!   a heartbeat never waits for a connection behind the bots' log writes only because its entry
 //!   aged;
+//! - entries are read by one loader task per process that takes every bot asked for at that
+//!   moment (misses and background reloads alike) and reads them with one statement, so a burst
+//!   of misses (thousands of bots starting, or the listener's reconnect emptying the cache) costs
+//!   a few statements, not a pooled connection per request;
 //! - whether the bot has chat messages waiting is cached the same way (a trigger on
 //!   `bot_chat_messages` notifies `bot_state` when one is queued), so the bots' polls of
 //!   `chat/dequeue` (every 5 s each) cost no database read while nothing waits;
@@ -18,9 +22,11 @@
 //!   [`FLUSH_EVERY`] for all bots that beat since the last one.
 
 use std::collections::{HashMap, HashSet};
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
+use tokio::sync::{oneshot, Notify};
 
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt};
@@ -42,6 +48,8 @@ pub const TTL: Duration = Duration::from_secs(60);
 pub const STALE_FOR: Duration = Duration::from_secs(60);
 /// How often buffered heartbeats are written.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(500);
+/// Most entries the loader reads with one statement.
+pub const LOAD_BATCH: usize = 1_000;
 
 #[derive(Clone)]
 struct Entry {
@@ -55,6 +63,8 @@ struct Entry {
 
 #[derive(QueryableByName)]
 struct EntryRow {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
     #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Bytea>)]
     token_hash: Option<Vec<u8>>,
     #[diesel(sql_type = diesel::sql_types::Text)]
@@ -73,8 +83,10 @@ pub struct Heartbeats {
     /// Bumped by every invalidation: a load that started before one is not cached.
     epoch: AtomicU64,
     pending: Mutex<HashSet<i64>>,
-    /// Bots whose entry a background task is reloading.
-    reloading: Mutex<HashSet<i64>>,
+    /// Bots whose entry is to be read, each with who waits for it (none for a background reload).
+    loads: Mutex<HashMap<i64, Vec<oneshot::Sender<Result<Entry, AppError>>>>>,
+    /// Wakes the loader.
+    load_wake: Arc<Notify>,
     started: OnceLock<()>,
 }
 
@@ -86,7 +98,8 @@ impl Heartbeats {
             cache: Mutex::default(),
             epoch: AtomicU64::new(0),
             pending: Mutex::default(),
-            reloading: Mutex::default(),
+            loads: Mutex::default(),
+            load_wake: Arc::new(Notify::new()),
             started: OnceLock::new(),
         })
     }
@@ -103,6 +116,14 @@ impl Heartbeats {
                     if let Err(e) = me.flush().await {
                         tracing::warn!(error = %e, "writing heartbeats failed; they will be retried");
                     }
+                }
+            });
+            let (me, wake) = (Arc::downgrade(self), self.load_wake.clone());
+            tokio::spawn(async move {
+                loop {
+                    wake.notified().await;
+                    let Some(me) = me.upgrade() else { return };
+                    me.load_waiting().await;
                 }
             });
             let me = Arc::downgrade(self);
@@ -183,51 +204,101 @@ impl Heartbeats {
         self.read_entry(bot_id).await
     }
 
-    /// Reloads a bot's entry on a task of its own (one at a time per bot).
+    /// Has the loader reload a bot's entry in the background.
     fn reload_later(self: &Arc<Self>, bot_id: i64) {
-        if !self.reloading.lock().unwrap_or_else(|p| p.into_inner()).insert(bot_id) {
-            return;
-        }
-        let me = self.clone();
-        tokio::spawn(async move {
-            match me.read_entry(bot_id).await {
-                Ok(_) => {}
-                Err(AppError::NotFound(_)) => me.forget(bot_id),
-                Err(e) => tracing::warn!(bot_id, error = %e, "reloading a bot's heartbeat entry failed"),
-            }
-            me.reloading.lock().unwrap_or_else(|p| p.into_inner()).remove(&bot_id);
-        });
+        self.loads.lock().unwrap_or_else(|p| p.into_inner()).entry(bot_id).or_default();
+        self.load_wake.notify_one();
     }
 
-    /// Reads a bot's entry from the database and caches it (unless an invalidation raced it).
-    async fn read_entry(&self, bot_id: i64) -> Result<Entry, AppError> {
-        let epoch = AtomicU64::load(&self.epoch, Ordering::SeqCst);
-        let mut conn = self.pool.get().await.map_err(|e| internal("database unavailable", e))?;
-        let row: Option<EntryRow> = diesel::sql_query(
-            "SELECT token_hash, status, log_level, \
-                    EXISTS (SELECT 1 FROM bot_chat_messages c WHERE c.bot_id = b.id AND c.status = 'queued') AS chat_waiting \
-             FROM bots b WHERE b.id = $1",
-        )
-        .bind::<BigInt, _>(bot_id)
-        .get_result(&mut conn)
-        .await
-        .optional()
-        .map_err(|e| internal("reading a bot failed", e))?;
-        let row = row.ok_or_else(|| AppError::NotFound(format!("Bot {bot_id} was not found.")))?;
-        let entry = Entry {
-            token_hash: row.token_hash,
-            status: row.status,
-            log_level: row.log_level,
-            chat_waiting: row.chat_waiting,
-            loaded: Instant::now(),
-        };
-        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        // A notification that arrived while this row was read may describe a newer state than
-        // the row: answer with the row, but do not keep it.
-        if AtomicU64::load(&self.epoch, Ordering::SeqCst) == epoch {
-            cache.insert(bot_id, entry.clone());
+    /// Reads a bot's entry through the loader (with every other bot asked for meanwhile) and
+    /// caches it (unless an invalidation raced it).
+    async fn read_entry(self: &Arc<Self>, bot_id: i64) -> Result<Entry, AppError> {
+        self.start();
+        let (tx, rx) = oneshot::channel();
+        self.loads.lock().unwrap_or_else(|p| p.into_inner()).entry(bot_id).or_default().push(tx);
+        self.load_wake.notify_one();
+        rx.await.map_err(|_| AppError::Unavailable("The server is shutting down; try again.".into()))?
+    }
+
+    /// Reads every entry asked for, in rounds of at most [`LOAD_BATCH`] bots, one statement each.
+    async fn load_waiting(&self) {
+        loop {
+            let batch: Vec<(i64, Vec<oneshot::Sender<Result<Entry, AppError>>>)> = {
+                let mut loads = self.loads.lock().unwrap_or_else(|p| p.into_inner());
+                let ids: Vec<i64> = loads.keys().copied().take(LOAD_BATCH).collect();
+                ids.into_iter().filter_map(|id| loads.remove_entry(&id)).collect()
+            };
+            if batch.is_empty() {
+                return;
+            }
+            let ids: Vec<i64> = batch.iter().map(|(id, _)| *id).collect();
+            let epoch = AtomicU64::load(&self.epoch, Ordering::SeqCst);
+            match self.read_entries(&ids).await {
+                Ok(mut found) => {
+                    {
+                        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+                        // A notification that arrived while the rows were read may describe a
+                        // newer state than a row: answer with the rows, but do not keep them.
+                        let current = AtomicU64::load(&self.epoch, Ordering::SeqCst) == epoch;
+                        for (id, entry) in &found {
+                            if current {
+                                cache.insert(*id, entry.clone());
+                            } else {
+                                cache.remove(id);
+                            }
+                        }
+                        for id in &ids {
+                            if !found.contains_key(id) {
+                                cache.remove(id);
+                            }
+                        }
+                    }
+                    for (id, waiting) in batch {
+                        let entry = found.remove(&id);
+                        for tx in waiting {
+                            let answer =
+                                entry.clone().ok_or_else(|| AppError::NotFound(format!("Bot {id} was not found.")));
+                            let _ = tx.send(answer);
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, bots = ids.len(), "reading bots' heartbeat entries failed");
+                    for (_, waiting) in batch {
+                        for tx in waiting {
+                            let _ = tx.send(Err(internal("reading a bot failed", &e)));
+                        }
+                    }
+                }
+            }
         }
-        Ok(entry)
+    }
+
+    async fn read_entries(&self, ids: &[i64]) -> Result<HashMap<i64, Entry>, String> {
+        let mut conn = self.pool.get().await.map_err(|e| e.to_string())?;
+        let rows: Vec<EntryRow> = diesel::sql_query(
+            "SELECT b.id, token_hash, status, log_level, \
+                    EXISTS (SELECT 1 FROM bot_chat_messages c WHERE c.bot_id = b.id AND c.status = 'queued') AS chat_waiting \
+             FROM bots b WHERE b.id = ANY($1)",
+        )
+        .bind::<Array<BigInt>, _>(ids)
+        .load(&mut conn)
+        .await
+        .map_err(|e| e.to_string())?;
+        let loaded = Instant::now();
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let entry = Entry {
+                    token_hash: r.token_hash,
+                    status: r.status,
+                    log_level: r.log_level,
+                    chat_waiting: r.chat_waiting,
+                    loaded,
+                };
+                (r.id, entry)
+            })
+            .collect())
     }
 
     /// Checks that `token` opens bot `bot_id` (see `auth::bot_tokens`), from the cache when it
@@ -276,7 +347,9 @@ impl Heartbeats {
         token: Option<&str>,
     ) -> Result<Option<ChatMessage>, AppError> {
         let entry = self.check(bot_id, token).await?;
-        if !entry.chat_waiting && entry.loaded.elapsed() < TTL {
+        // Queuing a message invalidates the entry everywhere; an aged entry (being reloaded)
+        // is trusted for chat as it is for the token.
+        if !entry.chat_waiting {
             return Ok(None);
         }
         let epoch = AtomicU64::load(&self.epoch, Ordering::SeqCst);

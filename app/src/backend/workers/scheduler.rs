@@ -30,8 +30,17 @@ impl Scheduler {
     pub async fn run(self, stop: watch::Receiver<bool>) {
         super::every(SCHEDULE_INTERVAL, stop, || async {
             let Ok(mut conn) = self.pool.get().await else { return };
-            if let Err(e) = schedule_due(&mut conn, &self.config, Utc::now()).await {
-                tracing::warn!(error = %e, "scheduler pass failed");
+            // A full batch means more may be due (a thousand meetings at the top of the hour):
+            // the next batch goes at once, not a second later.
+            loop {
+                match schedule_due(&mut conn, &self.config, Utc::now()).await {
+                    Ok(n) if n as i64 >= SCHEDULE_BATCH => {}
+                    Ok(_) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "scheduler pass failed");
+                        break;
+                    }
+                }
             }
         })
         .await;
