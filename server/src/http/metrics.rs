@@ -109,7 +109,7 @@ pub async fn serve(State(state): State<AppState>, headers: HeaderMap) -> Result<
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
-    if !constant_time_eq(given.as_bytes(), expected.expose_secret().as_bytes()) {
+    if !app::backend::auth::bot_tokens::constant_time_eq(given.as_bytes(), expected.expose_secret().as_bytes()) {
         return Err(AppError::Unauthorized("Send METRICS_TOKEN as Authorization: Bearer <token>.".into()).into());
     }
     // One scrape at a time: the gauges are the process's, set and rendered together.
@@ -122,10 +122,6 @@ pub async fn serve(State(state): State<AppState>, headers: HeaderMap) -> Result<
         handle().render(),
     )
         .into_response())
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[derive(QueryableByName)]

@@ -61,6 +61,9 @@ struct Entry {
     loaded: Instant,
 }
 
+/// Who waits for a bot's entry to be read.
+type Waiters = Vec<oneshot::Sender<Result<Entry, AppError>>>;
+
 #[derive(QueryableByName)]
 struct EntryRow {
     #[diesel(sql_type = BigInt)]
@@ -84,7 +87,7 @@ pub struct Heartbeats {
     epoch: AtomicU64,
     pending: Mutex<HashSet<i64>>,
     /// Bots whose entry is to be read, each with who waits for it (none for a background reload).
-    loads: Mutex<HashMap<i64, Vec<oneshot::Sender<Result<Entry, AppError>>>>>,
+    loads: Mutex<HashMap<i64, Waiters>>,
     /// Wakes the loader.
     load_wake: Arc<Notify>,
     started: OnceLock<()>,
@@ -223,7 +226,7 @@ impl Heartbeats {
     /// Reads every entry asked for, in rounds of at most [`LOAD_BATCH`] bots, one statement each.
     async fn load_waiting(&self) {
         loop {
-            let batch: Vec<(i64, Vec<oneshot::Sender<Result<Entry, AppError>>>)> = {
+            let batch: Vec<(i64, Waiters)> = {
                 let mut loads = self.loads.lock().unwrap_or_else(|p| p.into_inner());
                 let ids: Vec<i64> = loads.keys().copied().take(LOAD_BATCH).collect();
                 ids.into_iter().filter_map(|id| loads.remove_entry(&id)).collect()
