@@ -59,6 +59,10 @@ impl Bench {
             .env("DATABASE_URL", database)
             .env("MILO_URL", &base)
             .env("DATABASE_POOL_SIZE", "20")
+            // The bot API's pool sized for thousands of bots starting at once (the default, a
+            // quarter of the main pool, made requests queue during the ramp-up and the bots open
+            // thousands of connections: docs/PERFORMANCE.md, the runs of 2026-12-01).
+            .env("DATABASE_BOT_POOL_SIZE", "10")
             .env("METRICS_TOKEN", METRICS_TOKEN);
         for (k, _) in std::env::vars() {
             if k.starts_with("BOT_SIM_") || k.ends_with("_BOT_LIMIT") || k == "PLATFORM_PRIORITY" {
