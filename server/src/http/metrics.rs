@@ -104,12 +104,9 @@ pub async fn serve(State(state): State<AppState>, headers: HeaderMap) -> Result<
     let Some(expected) = &state.config.metrics_token else {
         return Err(AppError::NotFound("Metrics are off: set METRICS_TOKEN to serve them.".into()).into());
     };
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    if !app::backend::auth::bot_tokens::constant_time_eq(given.as_bytes(), expected.expose_secret().as_bytes()) {
+    use app::backend::auth::bot_tokens::{bearer_token, constant_time_eq};
+    let given = bearer_token(&headers).unwrap_or("");
+    if !constant_time_eq(given.as_bytes(), expected.expose_secret().as_bytes()) {
         return Err(AppError::Unauthorized("Send METRICS_TOKEN as Authorization: Bearer <token>.".into()).into());
     }
     // One scrape at a time: the gauges are the process's, set and rendered together.

@@ -80,6 +80,11 @@ pub fn token_from_headers(headers: &http::HeaderMap) -> Option<&str> {
     if let Some(v) = headers.get("x-milo-token").and_then(|v| v.to_str().ok()) {
         return Some(v.trim()).filter(|v| !v.is_empty());
     }
+    bearer_token(headers)
+}
+
+/// The token of an `Authorization: Bearer <token>` header.
+pub fn bearer_token(headers: &http::HeaderMap) -> Option<&str> {
     headers
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

@@ -22,15 +22,14 @@
 //!   [`FLUSH_EVERY`] for all bots that beat since the last one.
 
 use std::collections::{HashMap, HashSet};
-
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
-use tokio::sync::{oneshot, Notify};
 
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use tokio::sync::{oneshot, Notify};
 
 use super::bot_api::{ChatMessage, HeartbeatReply};
 use crate::backend::auth::bot_tokens;
@@ -216,7 +215,6 @@ impl Heartbeats {
     /// Reads a bot's entry through the loader (with every other bot asked for meanwhile) and
     /// caches it (unless an invalidation raced it).
     async fn read_entry(self: &Arc<Self>, bot_id: i64) -> Result<Entry, AppError> {
-        self.start();
         let (tx, rx) = oneshot::channel();
         self.loads.lock().unwrap_or_else(|p| p.into_inner()).entry(bot_id).or_default().push(tx);
         self.load_wake.notify_one();
