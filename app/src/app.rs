@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{lazy_route, path, Lazy, LazyRoute};
 
 use crate::api::auth::{SignIn, SignOut, SignUp};
 use crate::components::layout::Layout;
@@ -101,18 +101,62 @@ pub fn App() -> impl IntoView {
         <Router>
             <Layout>
                 <Routes fallback=NotFound>
-                    <Route path=path!("") view=home::HomePage />
-                    <Route path=path!("/auth/sign-in") view=auth::SignInPage />
-                    <Route path=path!("/auth/sign-up") view=auth::SignUpPage />
-                    <Route path=path!("/docs") view=docs::DocsPage />
-                    <Route path=path!("/bots") view=bots::BotsPage />
-                    <Route path=path!("/templates") view=templates::TemplatesPage />
-                    <Route path=path!("/api-keys") view=api_keys::ApiKeysPage />
-                    <Route path=path!("/usage") view=usage::UsagePage />
-                    <Route path=path!("/infrastructure") view=infrastructure::InfrastructurePage />
-                    <Route path=path!("/account") view=account::AccountPage />
+                    <Route path=path!("") view=HomeRoute::route() />
+                    <Route path=path!("/auth/sign-in") view=SignInRoute::route() />
+                    <Route path=path!("/auth/sign-up") view=SignUpRoute::route() />
+                    <Route path=path!("/docs") view=DocsRoute::route() />
+                    <Route path=path!("/bots") view=BotsRoute::route() />
+                    <Route path=path!("/templates") view=TemplatesRoute::route() />
+                    <Route path=path!("/api-keys") view=ApiKeysRoute::route() />
+                    <Route path=path!("/usage") view=UsageRoute::route() />
+                    <Route path=path!("/infrastructure") view=InfrastructureRoute::route() />
+                    <Route path=path!("/account") view=AccountRoute::route() />
                 </Routes>
             </Layout>
         </Router>
     }
 }
+
+/// Declares the route of a page as its own wasm chunk.
+///
+/// Every build of the browser bundle is split (`cargo leptos build --split`, in `./dev` and the
+/// Containerfile): the main bundle holds the router, the layout and what every page shares, and
+/// each page's code is fetched when the page is first shown. A page the server renders names its
+/// chunks in `<link rel="preload">` tags, so a first visit fetches them beside the main bundle,
+/// and hydration waits for them (`frontend/src/lib.rs`). The page component itself is unchanged.
+macro_rules! lazy_page {
+    ($route:ident, $page:path) => {
+        #[doc = concat!("The lazily loaded route of `", stringify!($page), "`.")]
+        struct $route;
+
+        impl $route {
+            /// The route's view, for `<Route view=...>`.
+            fn route() -> Lazy<$route> {
+                Lazy::new()
+            }
+        }
+
+        #[lazy_route]
+        impl LazyRoute for $route {
+            fn data() -> Self {
+                $route
+            }
+
+            fn view(this: Self) -> AnyView {
+                let _ = this;
+                $page().into_any()
+            }
+        }
+    };
+}
+
+lazy_page!(HomeRoute, home::HomePage);
+lazy_page!(SignInRoute, auth::SignInPage);
+lazy_page!(SignUpRoute, auth::SignUpPage);
+lazy_page!(DocsRoute, docs::DocsPage);
+lazy_page!(BotsRoute, bots::BotsPage);
+lazy_page!(TemplatesRoute, templates::TemplatesPage);
+lazy_page!(ApiKeysRoute, api_keys::ApiKeysPage);
+lazy_page!(UsageRoute, usage::UsagePage);
+lazy_page!(InfrastructureRoute, infrastructure::InfrastructurePage);
+lazy_page!(AccountRoute, account::AccountPage);

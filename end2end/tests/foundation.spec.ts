@@ -74,3 +74,28 @@ test("the menu works on a narrow screen", async ({ page }) => {
   await page.getByText("Menu").click();
   await expect(page.getByRole("link", { name: "Docs" }).first()).toBeVisible();
 });
+
+test("each page's code is its own wasm module, fetched with the page that needs it", async ({ page }) => {
+  const email = uniqueEmail("barbara");
+  await signUp(page, "Barbara Liskov", email);
+  const modules: string[] = [];
+  page.on("request", (r) => {
+    const name = new URL(r.url()).pathname.split("/").pop()!;
+    if (name.endsWith(".wasm")) modules.push(name);
+  });
+
+  // A first visit to the docs: the main bundle and the docs page's module, not the bots page's.
+  await page.goto("/docs");
+  await hydrated(page);
+  expect(modules.some((m) => /^meeboter\.[\w-]{22}\.wasm$/.test(m))).toBe(true);
+  expect(modules.some((m) => m.startsWith("split___docs_route_view_"))).toBe(true);
+  expect(modules.some((m) => m.startsWith("split___bots_route_view_"))).toBe(false);
+
+  // Navigating in the app fetches the bots page's module, and the page works.
+  await page.getByRole("link", { name: "Bots", exact: true }).click();
+  await expect(page).toHaveURL(/\/bots$/);
+  await expect(page.getByRole("heading", { name: "Bots", exact: true })).toBeVisible();
+  expect(modules.some((m) => m.startsWith("split___bots_route_view_"))).toBe(true);
+  await page.getByRole("button", { name: "Deploy Bots" }).click();
+  await expect(page.getByRole("dialog")).toBeVisible();
+});

@@ -12,9 +12,15 @@ pub fn hydrate() {
             let _ = window.location().assign(to);
         }
     });
-    leptos::mount::hydrate_body(app::App);
-    // Lets browser tests wait for interactivity instead of sleeping.
-    if let Some(window) = web_sys::window() {
-        let _ = js_sys::Reflect::set(&window, &"__meeboterHydrated".into(), &true.into());
-    }
+    // The pages are lazily loaded wasm chunks (`app/src/app.rs`): hydration waits for the chunks
+    // of the page the server rendered, which its `<link rel="preload">` tags already fetch.
+    wasm_bindgen_futures::spawn_local(async {
+        let owner =
+            leptos::mount::hydrate_from_async(leptos::prelude::document().body().expect("a <body>"), app::App).await;
+        owner.forget();
+        // Lets browser tests wait for interactivity instead of sleeping.
+        if let Some(window) = web_sys::window() {
+            let _ = js_sys::Reflect::set(&window, &"__meeboterHydrated".into(), &true.into());
+        }
+    });
 }

@@ -176,8 +176,8 @@ struct Fetched {
     text: String,
 }
 
-async fn fetch(http: &reqwest::Client, url: &str, cookie: Option<&str>) -> Fetched {
-    let mut req = http.get(url).header("accept-encoding", "br, gzip").header("accept", "text/html,*/*");
+async fn fetch(http: &reqwest::Client, url: &str, cookie: Option<&str>, accept_encoding: &str) -> Fetched {
+    let mut req = http.get(url).header("accept-encoding", accept_encoding).header("accept", "text/html,*/*");
     if let Some(c) = cookie {
         req = req.header("cookie", c);
     }
@@ -222,32 +222,65 @@ fn linked_assets(html: &str) -> Vec<String> {
     found
 }
 
+/// The goal for the wasm a first visit loads (main bundle and the page's chunks), gzipped.
+const GOAL_WASM_GZIP_KB: f64 = 400.0;
+
 async fn first_visit(http: &reqwest::Client, base: &str, cookie: &str) {
-    println!("\nFirst visit without a cache (Accept-Encoding: br, gzip)\n");
+    println!("\nFirst visit without a cache: every resource the page links, as a browser accepting br and gzip");
+    println!("receives it, and its gzip size (what a client without brotli receives)\n");
     println!(
-        "| {:<22} | {:<52} | {:>8} | {:>10} | {:>16} |",
-        "visit", "resource", "encoding", "raw (KB)", "transferred (KB)"
+        "| {:<22} | {:<52} | {:>8} | {:>10} | {:>16} | {:>9} |",
+        "visit", "resource", "encoding", "raw (KB)", "transferred (KB)", "gzip (KB)"
     );
-    println!("|{:-<24}|{:-<54}|{:->10}|{:->12}|{:->18}|", "", "", "", "", "");
+    println!("|{:-<24}|{:-<54}|{:->10}|{:->12}|{:->18}|{:->11}|", "", "", "", "", "", "");
     let kb = |n: usize| n as f64 / 1024.0;
+    let mut goals = Vec::new();
     for (label, path, cookie) in [
         ("/ (visitor)", "/", None),
         ("/ (dashboard, admin)", "/", Some(cookie)),
         ("/bots (admin)", "/bots", Some(cookie)),
     ] {
-        let page = fetch(http, &format!("{base}{path}"), cookie).await;
+        let page = fetch(http, &format!("{base}{path}"), cookie, "br, gzip").await;
         assert_eq!(page.status, 200, "{label}");
-        let mut rows = vec![(path.to_owned(), page.encoding.clone(), page.raw, page.transferred)];
+        let gz = fetch(http, &format!("{base}{path}"), cookie, "gzip").await.transferred;
+        let mut rows = vec![(path.to_owned(), page.encoding.clone(), page.raw, page.transferred, gz)];
         for asset in linked_assets(&page.text) {
-            let f = fetch(http, &format!("{base}{asset}"), None).await;
+            let f = fetch(http, &format!("{base}{asset}"), None, "br, gzip").await;
             assert_eq!(f.status, 200, "{asset} linked from {label}");
-            rows.push((asset, f.encoding, f.raw, f.transferred));
+            let gz = fetch(http, &format!("{base}{asset}"), None, "gzip").await.transferred;
+            rows.push((asset, f.encoding, f.raw, f.transferred, gz));
         }
-        let (raw, sent) = rows.iter().fold((0, 0), |(r, s), row| (r + row.2, s + row.3));
-        for (name, encoding, r, t) in &rows {
-            println!("| {label:<22} | {name:<52} | {encoding:>8} | {:>10.1} | {:>16.1} |", kb(*r), kb(*t));
+        let (raw, sent, gzip) = rows.iter().fold((0, 0, 0), |(r, s, g), row| (r + row.2, s + row.3, g + row.4));
+        for (name, encoding, r, t, g) in &rows {
+            println!(
+                "| {label:<22} | {name:<52} | {encoding:>8} | {:>10.1} | {:>16.1} | {:>9.1} |",
+                kb(*r),
+                kb(*t),
+                kb(*g)
+            );
         }
-        println!("| {label:<22} | {:<52} | {:>8} | {:>10.1} | {:>16.1} |", "**total**", "", kb(raw), kb(sent));
+        println!(
+            "| {label:<22} | {:<52} | {:>8} | {:>10.1} | {:>16.1} | {:>9.1} |",
+            "**total**",
+            "",
+            kb(raw),
+            kb(sent),
+            kb(gzip)
+        );
+        let wasm = rows.iter().filter(|r| r.0.ends_with(".wasm")).fold((0, 0), |(n, g), r| (n + 1, g + r.4));
+        goals.push((label, wasm.0, kb(wasm.1)));
+    }
+    println!(
+        "\n| {:<22} | {:>10} | {:>15} | {:>9} | {:<6} |",
+        "visit", "wasm files", "wasm gzip (KB)", "goal", "result"
+    );
+    println!("|{:-<24}|{:->12}|{:->17}|{:->11}|{:-<8}|", "", "", "", "", "");
+    for (label, files, gzip) in goals {
+        let result = if files > 0 && gzip <= GOAL_WASM_GZIP_KB { "pass" } else { "FAIL" };
+        println!(
+            "| {label:<22} | {files:>10} | {gzip:>15.1} | {:>9} | {result:<6} |",
+            format!("<= {GOAL_WASM_GZIP_KB:.0}")
+        );
     }
 }
 

@@ -163,6 +163,10 @@ mod tests {
     fn hashed_names_are_those_cargo_leptos_writes() {
         assert!(is_hashed("meeboter.AAAAAAAAAAAAAAAAAAAAAA.wasm"));
         assert!(is_hashed("meeboter.a-b_c0123456789ABCDEFG.js"));
+        // The split build's loader, chunks and page modules (`cargo leptos build --split`).
+        assert!(is_hashed("__wasm_split.IFUtSstkRaxMf0XpGbxgsw.js"));
+        assert!(is_hashed("chunk_100.hS7WzFT1CFwh8OkmhGtHtA.wasm"));
+        assert!(is_hashed("split___bots_route_view_8050964217768209926.4Wfl3hJKisEDg8lv-6HXBw.wasm"));
         assert!(!is_hashed("meeboter.wasm"));
         assert!(!is_hashed("meeboter.css"));
         assert!(!is_hashed("favicon.svg"));
