@@ -52,6 +52,10 @@ test("quick deploy three bots, watch them join live with logs, remove them from 
   await expect(page.getByTestId("recent-bots").locator("li")).toHaveCount(3);
 
   // The dispatcher starts them on the local platform; the simulated bots join and report.
+  const modules: string[] = [];
+  page.on("request", (r) => {
+    if (r.url().endsWith(".wasm")) modules.push(new URL(r.url()).pathname);
+  });
   await page.goto("/bots");
   await hydrated(page);
   const rows = page.getByTestId("bot-row");
@@ -59,9 +63,13 @@ test("quick deploy three bots, watch them join live with logs, remove them from 
   await expect(rows.locator('[data-status="IN_CALL"]')).toHaveCount(3, { timeout: 30_000 });
   await expect(rows.first()).toContainText("Local");
 
-  // Logs arrive live in the details dialog.
+  // Logs arrive live in the details dialog, whose code the table page did not need: it is
+  // fetched when a dialog first opens.
+  const dialogModule = (m: string) => m.includes("/split_details_dialog_");
+  expect(modules.filter(dialogModule)).toEqual([]);
   await rows.first().click();
   await expect(page.getByRole("dialog")).toBeVisible();
+  expect(modules.filter(dialogModule)).toHaveLength(1);
   await page.getByRole("tab", { name: "Logs" }).click();
   const lines = page.getByTestId("log-lines");
   await expect(lines).toContainText("Admitted: in the call", { timeout: 15_000 });

@@ -1,5 +1,9 @@
 //! The wasm entry point: hydrates the HTML the server rendered into a live app.
 
+// Hydration awaits the whole app's view as one future; without erased view types (clippy, or a
+// build outside cargo-leptos) computing its layout needs more than the default depth.
+#![recursion_limit = "256"]
+
 /// Called by the generated JS loader once the wasm module is instantiated.
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {

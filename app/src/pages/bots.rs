@@ -9,7 +9,7 @@ mod row_menu;
 mod table;
 
 pub use deploy::{use_deploy_stats, DeployDialog, DeployForm};
-pub use details::{BotDetails, DetailsOpener, DetailsTab};
+pub use details::{DetailsOpener, DetailsTab, LazyBotDetails};
 
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
@@ -294,7 +294,7 @@ fn BotsView(
                 .get()
                 .map(|id| {
                     view! {
-                        <BotDetails
+                        <LazyBotDetails
                             id
                             tab=details.tab.get_untracked()
                             on_close=Callback::new(move |()| details.bot.set(None))

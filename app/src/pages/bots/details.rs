@@ -61,6 +61,18 @@ impl Default for DetailsOpener {
     }
 }
 
+/// [`BotDetails`] whose code is a wasm module of its own (split build), fetched when a dialog
+/// first opens: the table needs none of it to show and hydrate. Only ever opened in the browser.
+#[component]
+pub fn LazyBotDetails(id: i64, tab: DetailsTab, on_close: Callback<()>) -> impl IntoView {
+    Suspend::new(async move { details_dialog(id, tab, on_close).await })
+}
+
+#[lazy]
+fn details_dialog(id: i64, tab: DetailsTab, on_close: Callback<()>) -> AnyView {
+    view! { <BotDetails id tab on_close /> }.into_any()
+}
+
 /// Details of one bot, refreshed when it changes (every 5 s while the live stream is down),
 /// opened on `tab`.
 #[component]
