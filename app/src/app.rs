@@ -119,9 +119,9 @@ pub fn App() -> impl IntoView {
 
 /// Declares the route of a page as its own wasm chunk.
 ///
-/// Every build of the browser bundle is split (`cargo leptos build --split`, in `./dev` and the
-/// Containerfile): the main bundle holds the router, the layout and what every page shares, and
-/// each page's code is fetched when the page is first shown. A page the server renders names its
+/// Every build of the browser bundle is split (`cargo leptos build --split`, as `./dev` builds
+/// it): the main bundle holds the router, the layout and what every page shares, and each page's
+/// code is fetched when the page is first shown. A page the server renders names its
 /// chunks in `<link rel="preload">` tags, so a first visit fetches them beside the main bundle,
 /// and hydration waits for them (`frontend/src/lib.rs`). The page component itself is unchanged.
 macro_rules! lazy_page {
