@@ -19,8 +19,7 @@ pub fn hydrate() {
     // The pages are lazily loaded wasm chunks (`app/src/app.rs`): hydration waits for the chunks
     // of the page the server rendered, which its `<link rel="preload">` tags already fetch.
     wasm_bindgen_futures::spawn_local(async {
-        let owner =
-            leptos::mount::hydrate_from_async(leptos::prelude::document().body().expect("a <body>"), app::App).await;
+        let owner = leptos::mount::hydrate_from_async(leptos::tachys::dom::body(), app::App).await;
         owner.forget();
         // Lets browser tests wait for interactivity instead of sleeping.
         if let Some(window) = web_sys::window() {

@@ -241,17 +241,11 @@ impl Heartbeats {
                         // A notification that arrived while the rows were read may describe a
                         // newer state than a row: answer with the rows, but do not keep them.
                         let current = AtomicU64::load(&self.epoch, Ordering::SeqCst) == epoch;
-                        for (id, entry) in &found {
-                            if current {
-                                cache.insert(*id, entry.clone());
-                            } else {
-                                cache.remove(id);
-                            }
-                        }
                         for id in &ids {
-                            if !found.contains_key(id) {
-                                cache.remove(id);
-                            }
+                            match found.get(id) {
+                                Some(entry) if current => cache.insert(*id, entry.clone()),
+                                _ => cache.remove(id),
+                            };
                         }
                     }
                     for (id, waiting) in batch {
