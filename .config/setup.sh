@@ -3,7 +3,8 @@
 # only checks, in seconds). Run as root. Sourced tools:
 #   apt   : rustc-web cargo-web rust-web-src (Debian's rustc 1.96 + std sources: the wasm32 std
 #           is built from source with -Zbuild-std), lld-N (wasm-ld), chromium (Playwright),
-#           postgresql (if no initdb is on the machine), curl
+#           postgresql (if no initdb is on the machine), curl, prometheus (for promtool, which
+#           checks k8s/monitoring/; if no promtool is on the machine)
 #   cargo : cargo-leptos, wasm-bindgen-cli (= the wasm-bindgen version in Cargo.lock), leptosfmt
 #   npm   : end2end/package.json (tailwindcss v4 CLI, binaryen's wasm-opt, @playwright/test,
 #           @stoplight/prism-cli for the Coolify conformance tests)
@@ -31,6 +32,12 @@ apt_install() {
 
 apt_install rustc-web cargo-web rust-web-src rust-web-clippy chromium curl ca-certificates
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then apt_install postgresql; fi
+# promtool (.config/monitoring-check.sh) comes with Debian's Prometheus server, which the package
+# enables and starts: where systemd runs, stop and disable the one this just installed.
+if ! command -v promtool >/dev/null 2>&1; then
+  apt_install prometheus
+  if [ -d /run/systemd/system ]; then systemctl disable --now prometheus.service >/dev/null 2>&1 || true; fi
+fi
 
 deb_ver=$(/usr/bin/rustc --version | awk '{print $2}')
 case "$deb_ver" in

@@ -11,6 +11,7 @@ pub mod invitations;
 pub mod keys;
 pub mod templates;
 pub mod usage;
+pub mod webhooks;
 
 #[cfg(feature = "ssr")]
 pub(crate) mod ctx;

@@ -8,7 +8,7 @@ use leptos_router::{lazy_route, path, Lazy, LazyRoute};
 use crate::api::auth::{SignIn, SignOut, SignUp};
 use crate::components::layout::Layout;
 use crate::model::user::CurrentUser;
-use crate::pages::{account, api_keys, auth, bots, docs, home, infrastructure, not_found::NotFound, templates, usage};
+use crate::pages::{account, api_keys, auth, bots, docs, home, infrastructure, not_found::NotFound, templates, usage, webhooks};
 
 /// The document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -108,6 +108,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/bots") view=BotsRoute::route() />
                     <Route path=path!("/templates") view=TemplatesRoute::route() />
                     <Route path=path!("/api-keys") view=ApiKeysRoute::route() />
+                    <Route path=path!("/webhooks") view=WebhooksRoute::route() />
                     <Route path=path!("/usage") view=UsageRoute::route() />
                     <Route path=path!("/infrastructure") view=InfrastructureRoute::route() />
                     <Route path=path!("/account") view=AccountRoute::route() />
@@ -157,6 +158,7 @@ lazy_page!(DocsRoute, docs::DocsPage);
 lazy_page!(BotsRoute, bots::BotsPage);
 lazy_page!(TemplatesRoute, templates::TemplatesPage);
 lazy_page!(ApiKeysRoute, api_keys::ApiKeysPage);
+lazy_page!(WebhooksRoute, webhooks::WebhooksPage);
 lazy_page!(UsageRoute, usage::UsagePage);
 lazy_page!(InfrastructureRoute, infrastructure::InfrastructurePage);
 lazy_page!(AccountRoute, account::AccountPage);

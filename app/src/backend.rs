@@ -13,4 +13,5 @@ pub mod platforms;
 pub mod services;
 pub mod state;
 pub mod storage;
+pub mod webhooks;
 pub mod workers;

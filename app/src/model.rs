@@ -14,3 +14,4 @@ pub mod recording;
 pub mod template;
 pub mod usage;
 pub mod user;
+pub mod webhook;

@@ -10,3 +10,4 @@ pub mod infrastructure;
 pub mod not_found;
 pub mod templates;
 pub mod usage;
+pub mod webhooks;

@@ -18,6 +18,7 @@ use app::{shell, App};
 use axum::Router;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
 /// Largest request body accepted anywhere (forms, JSON); larger bodies get 413.
@@ -59,6 +60,18 @@ pub fn router_with(state: AppState, logs: api_v1::RequestLogSink) -> Router {
         .layer(axum::middleware::from_fn(guard::body_limit))
         .layer(axum::middleware::from_fn_with_state(state.config.request_timeout, security::request_timeout))
         .layer(axum::middleware::from_fn(security::security_headers))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        // Every request gets an id (or keeps the one a proxy sent in `x-request-id`): it is in
+        // the span above, so on every log line of the request, and echoed in the response.
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state)
+}
+
+/// The span of one request, at INFO so that the lines logged while serving it carry its
+/// method, path and id (docs/MONITORING.md "JSON logs"); TraceLayer's own per-request lines
+/// stay at DEBUG.
+fn request_span<B>(req: &http::Request<B>) -> tracing::Span {
+    let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+    tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
 }

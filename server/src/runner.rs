@@ -12,6 +12,7 @@ use app::backend::platforms::coolify::CoolifyPlatform;
 use app::backend::platforms::registry::PROBE_INTERVAL;
 use app::backend::state::AppState;
 use app::backend::workers::coolify_pool::CoolifyPoolWorker;
+use app::backend::workers::webhooks::WebhookSender;
 use app::backend::workers::dispatcher::QueueDispatcher;
 use app::backend::workers::health::HealthMonitor;
 use app::backend::workers::log_archiver::LogArchiver;
@@ -66,6 +67,7 @@ async fn background(state: AppState, stop: watch::Receiver<bool>) {
     let reconciler = Reconciler::new(state.pool.clone(), state.platforms.clone(), state.config.clone());
     let archiver = LogArchiver { pool: state.pool.clone(), storage: state.storage.clone() };
     let maintenance = Maintenance { pool: state.pool.clone() };
+    let webhooks = WebhookSender { pool: state.pool.clone(), config: state.config.clone() };
     let retention = state.config.recording_retention_days.map(|days| {
         tracing::info!(days, "recordings are deleted {days} days after their bot reported them");
         RecordingRetention { pool: state.pool.clone(), storage: state.storage.clone(), days }.run(stop.clone())
@@ -107,6 +109,7 @@ async fn background(state: AppState, stop: watch::Receiver<bool>) {
         health.run(stop.clone()),
         reconciler.run(stop.clone()),
         archiver.run(stop.clone()),
+        webhooks.run(stop.clone()),
         maintenance.run(stop),
     );
 }

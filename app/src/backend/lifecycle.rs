@@ -10,7 +10,7 @@
 //! forward only, or FATAL) and its user (cancel, remove from call). [`apply`] performs a change
 //! inside the caller's transaction and writes everything that follows from it: status,
 //! `status_changed_at`, the end time and the end of the bot's token at DONE/FATAL, and the
-//! event. The `bots` trigger of migration 000006 notifies every process (`bot_state`) so caches
+//! event, and its webhooks (`backend::webhooks::outbox`). The `bots` trigger of migration 000006 notifies every process (`bot_state`) so caches
 //! see the change, and the triggers of migration `live_bot_changes` announce it on `bot_changes`
 //! in the same transaction for live pages (`backend::live`). No other code writes `bots.status`.
 
@@ -122,8 +122,12 @@ impl Change {
         self
     }
 
+    fn description(&self) -> String {
+        self.description.clone().unwrap_or_else(|| event_description(self.to.as_str()).to_owned())
+    }
+
     fn data(&self) -> Value {
-        let description = self.description.clone().unwrap_or_else(|| event_description(self.to.as_str()).to_owned());
+        let description = self.description();
         match self.sub_code {
             Some(code) => json!({ "description": description, "sub_code": code }),
             None => json!({ "description": description }),
@@ -177,6 +181,17 @@ pub async fn apply(conn: &mut AsyncPgConnection, ids: &[i64], change: &Change) -
     // Bots report each status as an event and then as a status change (the upstream contract):
     // the change is recorded only when the bot has not just reported it.
     insert_events(conn, &moved, change.to.as_str(), now, change.data(), change.actor == Actor::Bot).await?;
+    let from: Vec<&str> = rows.iter().map(|r| r.from_status.as_str()).collect();
+    crate::backend::webhooks::outbox::status_changed(
+        conn,
+        &moved,
+        &from,
+        change.to.as_str(),
+        &change.description(),
+        change.sub_code,
+        now,
+    )
+    .await?;
     Ok(rows
         .into_iter()
         .map(|r| Moved { id: r.id, from: BotStatus::parse(&r.from_status).unwrap_or(BotStatus::Fatal) })

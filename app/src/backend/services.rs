@@ -16,3 +16,4 @@ pub mod recordings;
 pub mod templates;
 pub mod usage;
 pub mod validate;
+pub mod webhooks;

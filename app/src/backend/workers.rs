@@ -11,6 +11,7 @@
 //! | [`log_archiver::LogArchiver`] | moves finished bots' log lines to object storage | [`log_archiver::ARCHIVE_INTERVAL`] |
 //! | [`maintenance::Maintenance`] | deletes expired sessions, old sign-in attempts and deploy attempts | [`maintenance::MAINTENANCE_INTERVAL`] |
 //! | [`recordings::RecordingRetention`] | deletes recordings past `RECORDING_RETENTION_DAYS` (only when it is set) | [`recordings::RETENTION_INTERVAL`] |
+//! | [`webhooks::WebhookSender`] | attempts due webhook deliveries from the outbox (in order per bot, retried with back-off) | [`webhooks::WEBHOOK_INTERVAL`], again at once while passes are full |
 //! | [`coolify_pool::CoolifyPoolWorker`] | follows, recovers and syncs the Coolify pool (leader only; with Coolify) | [`coolify_pool::UPKEEP_INTERVAL`], sync [`coolify_pool::SYNC_INTERVAL`] |
 
 pub mod coolify_pool;
@@ -22,6 +23,7 @@ pub mod maintenance;
 pub mod reconciler;
 pub mod recordings;
 pub mod scheduler;
+pub mod webhooks;
 
 use std::future::Future;
 use std::time::Duration;

@@ -46,6 +46,7 @@ fn links_for(user: Option<&CurrentUser>) -> Vec<NavLink> {
             link("/bots", "Bots"),
             link("/templates", "Templates"),
             link("/api-keys", "API Keys"),
+            link("/webhooks", "Webhooks"),
             link("/usage", "Usage"),
             link("/infrastructure", "Infrastructure"),
             link("/docs", "Docs"),

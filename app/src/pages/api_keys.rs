@@ -141,7 +141,7 @@ fn NewKeyPanel(created: CreatedApiKey, on_done: Callback<()>) -> impl IntoView {
     }
 }
 
-fn copy_to_clipboard(text: &str) {
+pub(crate) fn copy_to_clipboard(text: &str) {
     #[cfg(feature = "hydrate")]
     if let Some(w) = web_sys::window() {
         let _ = w.navigator().clipboard().write_text(text);

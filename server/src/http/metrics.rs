@@ -80,6 +80,36 @@ fn describe() {
     describe_gauge!("meeboter_platform_active_bots", "Bots holding the platform's capacity.");
     describe_gauge!("meeboter_platform_bot_limit", "The platform's configured bot limit.");
     describe_gauge!("meeboter_db_pool_connections", "Database connections by pool and state.");
+    describe_counter!(
+        "meeboter_bot_timeouts_total",
+        "Bots the health worker failed because their heartbeats stopped, by reason."
+    );
+    describe_counter!(
+        "meeboter_webhook_deliveries_total",
+        "Webhook delivery attempts by outcome: delivered, retry (failed, tried again later), failed (given up)."
+    );
+    describe_histogram!(
+        "meeboter_webhook_delivery_duration_seconds",
+        Unit::Seconds,
+        "Duration of one webhook delivery attempt."
+    );
+    describe_gauge!("meeboter_webhook_backlog", "Webhook deliveries not yet delivered or given up.");
+    describe_gauge!(
+        "meeboter_webhook_oldest_pending_seconds",
+        "How long the longest-waiting webhook delivery a sender could attempt now has been due (0: none)."
+    );
+    describe_gauge!(
+        "meeboter_webhook_endpoints_disabled",
+        "Account webhook endpoints disabled after a long run of failures."
+    );
+    // Counters appear at their first increment; start the known series at 0 so that
+    // `increase()` sees the first event after a restart too.
+    for outcome in ["delivered", "retry", "failed"] {
+        metrics::counter!("meeboter_webhook_deliveries_total", "outcome" => outcome).absolute(0);
+    }
+    for reason in ["HEARTBEAT_TIMEOUT", "DEPLOYING_TIMEOUT", "LEAVE_TIMEOUT"] {
+        metrics::counter!("meeboter_bot_timeouts_total", "reason" => reason).absolute(0);
+    }
 }
 
 /// Records every routed request's count and latency (installed with `route_layer`, so the route
@@ -141,6 +171,16 @@ struct QueueRow {
     oldest: Option<f64>,
 }
 
+#[derive(QueryableByName)]
+struct WebhookRow {
+    #[diesel(sql_type = BigInt)]
+    backlog: i64,
+    #[diesel(sql_type = Nullable<Double>)]
+    oldest: Option<f64>,
+    #[diesel(sql_type = BigInt)]
+    disabled: i64,
+}
+
 /// Sets the gauges read from the database and the pools.
 async fn scrape(state: &AppState) -> Result<(), AppError> {
     let mut conn = state.pool.get().await.map_err(|e| app::backend::error::internal("database unavailable", e))?;
@@ -162,7 +202,22 @@ async fn scrape(state: &AppState) -> Result<(), AppError> {
     .await
     .map_err(db("reading the queue for metrics failed"))?;
     let healths = health::load(&mut conn).await.map_err(db("reading platform health failed"))?;
+    let webhooks: WebhookRow = diesel::sql_query(
+        "SELECT (SELECT count(*) FROM webhook_deliveries WHERE status = 'PENDING') AS backlog, \
+                (SELECT EXTRACT(EPOCH FROM now() - min(d.next_attempt_at))::float8 FROM webhook_deliveries d \
+                 JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.enabled \
+                 WHERE d.status = 'PENDING' AND d.next_attempt_at <= now() \
+                   AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.status = 'PENDING' \
+                                   AND p.endpoint_id = d.endpoint_id AND p.bot_id = d.bot_id AND p.id < d.id)) AS oldest, \
+                (SELECT count(*) FROM webhook_endpoints WHERE NOT enabled AND disabled_reason IS NOT NULL) AS disabled",
+    )
+    .get_result(&mut conn)
+    .await
+    .map_err(db("reading the webhook outbox for metrics failed"))?;
     drop(conn);
+    metrics::gauge!("meeboter_webhook_backlog").set(webhooks.backlog as f64);
+    metrics::gauge!("meeboter_webhook_oldest_pending_seconds").set(webhooks.oldest.unwrap_or(0.0).max(0.0));
+    metrics::gauge!("meeboter_webhook_endpoints_disabled").set(webhooks.disabled as f64);
 
     // Every combination is set, to 0 when absent, so a status that emptied does not keep its
     // last count.

@@ -40,3 +40,4 @@ mod soak;
 mod static_files;
 mod support;
 mod trpc;
+mod webhooks;

@@ -246,17 +246,39 @@ diesel::table! {
 }
 
 diesel::table! {
+    webhook_endpoints (id) {
+        id -> Int8,
+        user_id -> Int8,
+        kind -> Text,
+        url -> Nullable<Text>,
+        description -> Text,
+        secret -> Text,
+        enabled -> Bool,
+        disabled_at -> Nullable<Timestamptz>,
+        disabled_reason -> Nullable<Text>,
+        consecutive_failures -> Int4,
+        failing_since -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     webhook_deliveries (id) {
         id -> Int8,
+        endpoint_id -> Int8,
         bot_id -> Int8,
-        url -> Text,
+        event_id -> Text,
         event_type -> Text,
-        payload -> Jsonb,
+        url -> Text,
+        body -> Text,
         status -> Text,
         attempts -> Int4,
         next_attempt_at -> Timestamptz,
+        last_attempt_at -> Nullable<Timestamptz>,
         last_status_code -> Nullable<Int4>,
         last_error -> Nullable<Text>,
+        last_response -> Nullable<Text>,
         created_at -> Timestamptz,
         delivered_at -> Nullable<Timestamptz>,
     }
@@ -291,7 +313,8 @@ diesel::joinable!(bot_chat_messages -> bots (bot_id));
 diesel::joinable!(bot_chat_messages -> message_templates (template_id));
 diesel::joinable!(deployment_queue -> bots (bot_id));
 diesel::joinable!(bot_pool_slots -> bots (assigned_bot_id));
-diesel::joinable!(webhook_deliveries -> bots (bot_id));
+diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
+diesel::joinable!(webhook_endpoints -> users (user_id));
 diesel::joinable!(daily_bot_counts -> users (user_id));
 
 diesel::table! {
@@ -318,6 +341,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     deployment_queue,
     bot_pool_slots,
     webhook_deliveries,
+    webhook_endpoints,
     daily_bot_counts,
     image_pulls,
     platform_health,

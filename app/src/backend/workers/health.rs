@@ -128,6 +128,15 @@ pub async fn sweep_health(
             &Change::fatal(format!("Still deploying after {dep_secs} s without a heartbeat."), "DEPLOYING_TIMEOUT"),
         )
         .await?;
+        if !a.is_empty() {
+            metrics::counter!("meeboter_bot_timeouts_total", "reason" => "HEARTBEAT_TIMEOUT").increment(a.len() as u64);
+        }
+        if !b.is_empty() {
+            metrics::counter!("meeboter_bot_timeouts_total", "reason" => "DEPLOYING_TIMEOUT").increment(b.len() as u64);
+        }
+        if !left.is_empty() {
+            metrics::counter!("meeboter_bot_timeouts_total", "reason" => "LEAVE_TIMEOUT").increment(left.len() as u64);
+        }
         Ok(left.len() + a.len() + b.len())
     })
     .await

@@ -1,5 +1,6 @@
-//! Maintenance: deletes expired sessions, sign-in attempts outside the rate-limit window, and
-//! deploy attempts older than [`DEPLOY_ATTEMPTS_KEPT_DAYS`]. Idempotent, so several replicas may
+//! Maintenance: deletes expired sessions, sign-in attempts outside the rate-limit window, deploy
+//! attempts older than [`DEPLOY_ATTEMPTS_KEPT_DAYS`] and finished webhook deliveries older than
+//! [`crate::backend::webhooks::delivery::KEPT_DAYS`]. Idempotent, so several replicas may
 //! run it at once.
 
 use std::time::Duration;
@@ -41,11 +42,20 @@ impl Maintenance {
                 sessions::prune_expired(&mut conn).await,
                 rate_limit::prune(&mut conn).await,
                 prune_deploy_attempts(&mut conn).await,
+                crate::backend::webhooks::delivery::prune(&mut conn).await,
             ) {
-                (Ok(s), Ok(a), Ok(d)) => {
-                    tracing::debug!(sessions = s, sign_in_attempts = a, deploy_attempts = d, "maintenance done")
+                (Ok(s), Ok(a), Ok(d), Ok(w)) => {
+                    tracing::debug!(
+                        sessions = s,
+                        sign_in_attempts = a,
+                        deploy_attempts = d,
+                        webhook_deliveries = w,
+                        "maintenance done"
+                    )
                 }
-                (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => tracing::warn!(error = %e, "maintenance failed"),
+                (Err(e), _, _, _) | (_, Err(e), _, _) | (_, _, Err(e), _) | (_, _, _, Err(e)) => {
+                    tracing::warn!(error = %e, "maintenance failed")
+                }
             }
         })
         .await;

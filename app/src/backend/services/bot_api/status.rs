@@ -97,6 +97,9 @@ pub async fn update_status(
                 ))
                 .execute(conn)
                 .await?;
+            if let Some(key) = &update.recording {
+                crate::backend::webhooks::outbox::recording_ready(conn, bot_id, key, chrono::Utc::now()).await?;
+            }
         }
         Ok(StatusReply { id: bot_id, status: new.as_str().to_owned(), finished: new.is_terminal() })
     })

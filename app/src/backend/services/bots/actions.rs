@@ -45,7 +45,7 @@ pub async fn update_bot(
     u: &UpdateBot,
 ) -> Result<Bot, AppError> {
     crate::backend::services::validate::input(u)?;
-    let policy = UrlPolicy::for_config(config);
+    let policy = UrlPolicy::for_webhooks(config);
     let current = owned_row(conn, user_id, id).await?;
     let status = current.status();
     if status.is_terminal() {
@@ -70,7 +70,7 @@ pub async fn update_bot(
         None => current.display_name.clone(),
     };
     let image_url = match &u.image_url {
-        Some(v) => public_url("imageUrl", Some(v), policy)?,
+        Some(v) => public_url("imageUrl", Some(v), UrlPolicy { allow_private: false, ..policy })?,
         None => current.image_url.clone(),
     };
     let callback_url = match &u.callback_url {
@@ -96,6 +96,11 @@ pub async fn update_bot(
         .get_result(conn)
         .await
         .map_err(|e| internal("updating a bot failed", e))?;
+    if row.callback_url.is_some() {
+        crate::backend::webhooks::outbox::ensure_callback_endpoint(conn, user_id)
+            .await
+            .map_err(|e| internal("updating a bot failed", e))?;
+    }
     Ok(Bot::from(row))
 }
 

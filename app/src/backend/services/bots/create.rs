@@ -29,7 +29,7 @@ pub async fn create_bot(
     idempotency_header: Option<&str>,
 ) -> Result<Vec<(Bot, bool)>, AppError> {
     let now = Utc::now();
-    let policy = UrlPolicy::for_config(config);
+    let policy = UrlPolicy::for_webhooks(config);
     let valid: Vec<ValidBot> =
         inputs.iter().map(|i| validate_create(i, idempotency_header, now, policy)).collect::<Result<_, _>>()?;
     let lead = Duration::from_std(config.deploy_lead_time).unwrap_or_else(|_| Duration::minutes(5));
@@ -53,8 +53,12 @@ pub async fn create_bot(
                 // Counted by creation day (UTC) and kept after deletion: see plans::claim.
                 plans::claim(conn, user_id, fresh.len() as i64, now).await?;
             }
+            let callbacks = fresh.iter().any(|v| v.callback_url.is_some());
             for v in fresh {
                 out.push((insert(conn, user_id, v, now, lead, global_timeout).await?, true));
+            }
+            if callbacks {
+                crate::backend::webhooks::outbox::ensure_callback_endpoint(conn, user_id).await?;
             }
             Ok(out)
         })

@@ -22,16 +22,28 @@ use crate::model::error::AppError;
 
 pub const MAX_URL: usize = 2048;
 
-/// Whether loopback targets are allowed (development only).
+/// Which non-public targets are allowed: loopback in development mode, and any address or
+/// name when the operator sets `WEBHOOK_ALLOW_PRIVATE_NETWORKS=true` (callbacks only).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct UrlPolicy {
     pub allow_loopback: bool,
+    pub allow_private: bool,
 }
 
 impl UrlPolicy {
-    /// Loopback only in development mode.
+    /// Loopback only in development mode; nothing private.
     pub fn for_config(config: &Config) -> Self {
-        UrlPolicy { allow_loopback: config.mode == RunMode::Development }
+        UrlPolicy { allow_loopback: config.mode == RunMode::Development, allow_private: false }
+    }
+
+    /// For URLs the server itself calls (callbacks, webhook endpoints).
+    pub fn for_webhooks(config: &Config) -> Self {
+        UrlPolicy { allow_private: config.webhooks.allow_private_networks, ..Self::for_config(config) }
+    }
+
+    /// Whether the server may connect to `ip` (every resolved address of a webhook's host).
+    pub fn allows_ip(self, ip: IpAddr) -> bool {
+        self.allow_private || is_public_ip(ip) || (self.allow_loopback && ip.to_canonical().is_loopback())
     }
 }
 
@@ -92,12 +104,13 @@ pub fn public_url(field: &str, value: Option<&str>, policy: UrlPolicy) -> Result
         return Err(AppError::invalid(field, format!("{field} must not contain a user name or password")));
     }
     let public = match url.host() {
+        Some(_) if policy.allow_private => true,
         Some(Host::Domain(name)) => {
             let name = name.trim_end_matches('.');
             !is_internal_name(name) || (policy.allow_loopback && is_loopback_name(name))
         }
-        Some(Host::Ipv4(ip)) => is_public_ip(IpAddr::V4(ip)) || (policy.allow_loopback && ip.is_loopback()),
-        Some(Host::Ipv6(ip)) => is_public_ip(IpAddr::V6(ip)) || (policy.allow_loopback && ip.is_loopback()),
+        Some(Host::Ipv4(ip)) => policy.allows_ip(IpAddr::V4(ip)),
+        Some(Host::Ipv6(ip)) => policy.allows_ip(IpAddr::V6(ip)),
         None => false,
     };
     if !public {
@@ -243,12 +256,28 @@ mod tests {
 
     #[test]
     fn development_allows_loopback_callbacks_but_not_private_networks() {
-        let dev = UrlPolicy { allow_loopback: true };
+        let dev = UrlPolicy { allow_loopback: true, allow_private: false };
         assert!(public_url("callbackUrl", Some("http://127.0.0.1:9000/hook"), dev).is_ok());
         assert!(public_url("callbackUrl", Some("http://localhost:9000/hook"), dev).is_ok());
         assert!(public_url("callbackUrl", Some("http://[::1]:9000/hook"), dev).is_ok());
         assert!(public_url("callbackUrl", Some("http://10.0.0.5/hook"), dev).is_err());
         assert!(public_url("callbackUrl", Some("http://169.254.169.254/"), dev).is_err());
+    }
+
+    #[test]
+    fn an_operator_may_allow_private_networks_for_callbacks() {
+        let open = UrlPolicy { allow_loopback: false, allow_private: true };
+        assert!(public_url("callbackUrl", Some("http://10.0.0.5/hook"), open).is_ok());
+        assert!(public_url("callbackUrl", Some("http://receiver.internal:8080/hook"), open).is_ok());
+        assert!(open.allows_ip("192.168.1.1".parse().unwrap()));
+        let dev = UrlPolicy { allow_loopback: true, allow_private: false };
+        assert!(dev.allows_ip("::ffff:127.0.0.1".parse().unwrap()));
+        assert!(!dev.allows_ip("10.0.0.5".parse().unwrap()));
+        assert!(!UrlPolicy::default().allows_ip("127.0.0.1".parse().unwrap()));
+        assert!(UrlPolicy::default().allows_ip("8.8.8.8".parse().unwrap()));
+        // Credentials and other schemes stay refused.
+        assert!(public_url("callbackUrl", Some("http://u:p@10.0.0.5/"), open).is_err());
+        assert!(public_url("callbackUrl", Some("file:///etc/passwd"), open).is_err());
     }
 
     #[test]

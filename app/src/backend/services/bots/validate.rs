@@ -132,7 +132,7 @@ pub fn validate_create(
     }
     Ok(ValidBot {
         display_name: display_name(input.display_name.as_deref())?,
-        image_url: public_url("imageUrl", input.image_url.as_deref(), policy)?,
+        image_url: public_url("imageUrl", input.image_url.as_deref(), UrlPolicy { allow_private: false, ..policy })?,
         meeting: Meeting {
             meeting_id,
             meeting_password: short_text("meetingPassword", input.meeting_password.as_deref())?,

@@ -1,0 +1,550 @@
+//! `/webhooks`: the bots' callback URLs and the account's endpoints, each with its signing
+//! secret (shown once, when made), a notice when Meeboter disabled it after a long run of
+//! failures, and its delivery log (status, attempts, next try, response code) with "Resend".
+
+use leptos::prelude::*;
+
+use crate::api::webhooks::{
+    create_webhook_endpoint, delete_webhook_endpoint, list_webhook_deliveries, list_webhook_endpoints, resend_webhook,
+    rotate_webhook_secret, set_webhook_enabled,
+};
+use crate::components::dialog::{Confirm, Dialog};
+use crate::components::live::{use_live, use_refresh, use_tick, Loaded};
+use crate::components::protected::RequireUser;
+use crate::components::time::{now, relative};
+use crate::components::toast::use_toasts;
+use crate::components::ui::{ErrorText, PageHeader, BUTTON, BUTTON_SECONDARY, CARD, INPUT, TD, TH};
+use crate::model::error::AppError;
+use crate::model::webhook::{EndpointSecret, WebhookDelivery, WebhookEndpoint};
+use crate::pages::api_keys::copy_to_clipboard;
+
+/// `/webhooks`.
+#[component]
+pub fn WebhooksPage() -> impl IntoView {
+    let refresh = RwSignal::new(0u32);
+    // Bots' changes make deliveries: the counts follow them.
+    let changes = use_refresh(10);
+    let endpoints = use_live(move || (refresh.get(), changes.get()), |_| list_webhook_endpoints());
+    view! { <RequireUser children=move |_| view! { <WebhooksView refresh endpoints /> } /> }
+}
+
+#[component]
+fn WebhooksView(
+    refresh: RwSignal<u32>,
+    endpoints: Signal<Option<Result<Vec<WebhookEndpoint>, AppError>>>,
+) -> impl IntoView {
+    let adding = RwSignal::new(false);
+    let secret = RwSignal::new(None::<EndpointSecret>);
+    let log_of = RwSignal::new(None::<WebhookEndpoint>);
+    let deleting = RwSignal::new(None::<WebhookEndpoint>);
+    let toasts = use_toasts();
+    let bump = move || refresh.update(|n| *n += 1);
+    let delete = Action::new(|id: &i64| delete_webhook_endpoint(*id));
+    Effect::new(move |_| match delete.value().get() {
+        Some(Ok(())) => {
+            deleting.set(None);
+            toasts.success("Endpoint deleted");
+            bump();
+        }
+        Some(Err(e)) => toasts.error(e.to_string()),
+        None => {}
+    });
+    view! {
+        <PageHeader
+            title="Webhooks"
+            subtitle="Meeboter POSTs every status change and recording of your bots, signed the Standard Webhooks way, retrying for a day."
+        >
+            <button type="button" class=BUTTON on:click=move |_| adding.set(true)>
+                "Add endpoint"
+            </button>
+        </PageHeader>
+        {move || {
+            secret
+                .get()
+                .map(|s| view! { <SecretPanel secret=s on_done=Callback::new(move |()| secret.set(None)) /> })
+        }}
+        <Loaded
+            data=endpoints
+            fallback=|| view! { <p class="mt-4 text-sm text-slate-500">"Loading endpoints…"</p> }
+            let:loaded
+        >
+            {match loaded {
+                Ok(list) => {
+                    view! {
+                        <Notices list=list.clone() refresh />
+                        <div class="mt-4 space-y-3">
+                            {list
+                                .into_iter()
+                                .map(|e| view! { <EndpointCard endpoint=e refresh secret log_of deleting /> })
+                                .collect_view()}
+                        </div>
+                    }
+                        .into_any()
+                }
+                Err(e) => view! { <ErrorText message=e.to_string() /> }.into_any(),
+            }}
+        </Loaded>
+        <Show when=move || adding.get()>
+            <AddEndpointDialog
+                on_close=Callback::new(move |()| adding.set(false))
+                on_added=Callback::new(move |s: EndpointSecret| {
+                    adding.set(false);
+                    secret.set(Some(s));
+                    bump();
+                })
+            />
+        </Show>
+        {move || {
+            log_of.get().map(|e| view! { <DeliveryLog endpoint=e on_close=Callback::new(move |()| log_of.set(None)) /> })
+        }}
+        {move || {
+            deleting
+                .get()
+                .map(|e| {
+                    let id = e.id;
+                    view! {
+                        <Confirm
+                            title="Delete endpoint".to_owned()
+                            message=format!(
+                                "Delete {}? Its deliveries, sent or waiting, are deleted with it. This cannot be undone.",
+                                e.label(),
+                            )
+                            confirm_label="Delete endpoint".to_owned()
+                            pending=delete.pending()
+                            on_confirm=Callback::new(move |()| {
+                                delete.dispatch(id);
+                            })
+                            on_cancel=Callback::new(move |()| deleting.set(None))
+                        />
+                    }
+                })
+        }}
+    }
+}
+
+/// Endpoints Meeboter disabled, with why and a way back.
+#[component]
+fn Notices(list: Vec<WebhookEndpoint>, refresh: RwSignal<u32>) -> impl IntoView {
+    let enable = Action::new(|id: &i64| set_webhook_enabled(*id, true));
+    Effect::new(move |_| {
+        if enable.value().get().is_some() {
+            refresh.update(|n| *n += 1);
+        }
+    });
+    list.into_iter()
+        .filter(|e| !e.enabled && e.disabled_reason.is_some())
+        .map(|e| {
+            let id = e.id;
+            view! {
+                <div class="mt-4 rounded-xl border border-amber-300 bg-amber-50 p-4" role="alert" data-testid="disabled-notice">
+                    <p class="text-sm font-semibold text-amber-900">
+                        {format!("{} was disabled: its deliveries kept failing.", e.label())}
+                    </p>
+                    <p class="mt-1 text-sm text-amber-800">{e.disabled_reason.clone()}</p>
+                    <p class="mt-1 text-sm text-amber-800">
+                        "Its events wait; enable it once the receiver works again and they are sent in order."
+                    </p>
+                    <button
+                        type="button"
+                        class=format!("mt-2 {BUTTON_SECONDARY}")
+                        on:click=move |_| {
+                            enable.dispatch(id);
+                        }
+                    >
+                        "Enable again"
+                    </button>
+                </div>
+            }
+        })
+        .collect_view()
+}
+
+#[component]
+fn EndpointCard(
+    endpoint: WebhookEndpoint,
+    refresh: RwSignal<u32>,
+    secret: RwSignal<Option<EndpointSecret>>,
+    log_of: RwSignal<Option<WebhookEndpoint>>,
+    deleting: RwSignal<Option<WebhookEndpoint>>,
+) -> impl IntoView {
+    let toasts = use_toasts();
+    let id = endpoint.id;
+    let enabled = endpoint.enabled;
+    let rotate = Action::new(move |_: &()| rotate_webhook_secret(id));
+    let toggle = Action::new(move |on: &bool| set_webhook_enabled(id, *on));
+    Effect::new(move |_| match rotate.value().get() {
+        Some(Ok(s)) => {
+            secret.set(Some(s));
+            refresh.update(|n| *n += 1);
+        }
+        Some(Err(e)) => toasts.error(e.to_string()),
+        None => {}
+    });
+    Effect::new(move |_| match toggle.value().get() {
+        Some(Ok(e)) => {
+            toasts.success(if e.enabled { "Endpoint enabled" } else { "Endpoint disabled" });
+            refresh.update(|n| *n += 1);
+        }
+        Some(Err(e)) => toasts.error(e.to_string()),
+        None => {}
+    });
+    let n = now();
+    let callback = endpoint.is_callback();
+    let (badge, badge_class) = if enabled {
+        ("Enabled", "bg-emerald-50 text-emerald-800 ring-emerald-300")
+    } else {
+        ("Disabled", "bg-slate-100 text-slate-600 ring-slate-300")
+    };
+    let description = if callback {
+        "Each bot's own callbackUrl, signed with this secret.".to_owned()
+    } else {
+        endpoint.description.clone()
+    };
+    let for_log = endpoint.clone();
+    let for_delete = endpoint.clone();
+    view! {
+        <div class=CARD data-testid="webhook-endpoint" data-kind=endpoint.kind.clone()>
+            <div class="flex flex-wrap items-start justify-between gap-3">
+                <div class="min-w-0">
+                    <p class="break-all font-mono text-sm font-semibold text-slate-900" data-testid="endpoint-url">
+                        {endpoint.label()}
+                    </p>
+                    <p class="mt-0.5 text-sm text-slate-500">{description}</p>
+                    <p class="mt-2 text-xs text-slate-500">
+                        <span class=format!(
+                            "rounded-full px-2 py-0.5 font-medium ring-1 ring-inset {badge_class}",
+                        )>{badge}</span>
+                        <span class="ml-2">"Secret " <code class="font-mono">{endpoint.secret_hint.clone()}</code></span>
+                        <span class="ml-2" data-testid="endpoint-pending">
+                            {format!("{} waiting", endpoint.pending)}
+                        </span>
+                        <span class="ml-2">
+                            {endpoint
+                                .last_delivered_at
+                                .map(|t| format!("last delivered {}", relative(t, n)))
+                                .unwrap_or_else(|| "nothing delivered yet".into())}
+                        </span>
+                        {(endpoint.consecutive_failures > 0)
+                            .then(|| {
+                                view! {
+                                    <span class="ml-2 text-red-700">
+                                        {format!("{} failed attempts in a row", endpoint.consecutive_failures)}
+                                    </span>
+                                }
+                            })}
+                    </p>
+                </div>
+                <div class="flex flex-wrap gap-2">
+                    <button
+                        type="button"
+                        class=BUTTON_SECONDARY
+                        on:click=move |_| log_of.set(Some(for_log.clone()))
+                    >
+                        "Deliveries"
+                    </button>
+                    <button
+                        type="button"
+                        class=BUTTON_SECONDARY
+                        title="Make a new signing secret and show it once; the old one stops working at once"
+                        disabled=move || rotate.pending().get()
+                        on:click=move |_| {
+                            rotate.dispatch(());
+                        }
+                    >
+                        "New secret"
+                    </button>
+                    <button
+                        type="button"
+                        class=BUTTON_SECONDARY
+                        disabled=move || toggle.pending().get()
+                        on:click=move |_| {
+                            toggle.dispatch(!enabled);
+                        }
+                    >
+                        {if enabled { "Disable" } else { "Enable" }}
+                    </button>
+                    <Show when=move || !callback>
+                        <button
+                            type="button"
+                            class="text-sm font-medium text-red-600 hover:text-red-500"
+                            on:click={
+                                let e = for_delete.clone();
+                                move |_| deleting.set(Some(e.clone()))
+                            }
+                        >
+                            "Delete"
+                        </button>
+                    </Show>
+                </div>
+            </div>
+        </div>
+    }
+}
+
+/// A new signing secret, shown once.
+#[component]
+fn SecretPanel(secret: EndpointSecret, on_done: Callback<()>) -> impl IntoView {
+    let value = secret.secret.clone();
+    let copied = RwSignal::new(false);
+    view! {
+        <div class="mt-4 rounded-xl border border-emerald-300 bg-emerald-50 p-4" data-testid="new-secret">
+            <p class="text-sm font-semibold text-emerald-900">
+                {format!(
+                    "The signing secret of {}. Copy it now: it will not be shown again.",
+                    secret.endpoint.label(),
+                )}
+            </p>
+            <div class="mt-2 flex flex-col gap-2 sm:flex-row">
+                <code
+                    class="flex-1 break-all rounded-lg bg-white px-3 py-2 font-mono text-sm ring-1 ring-emerald-200"
+                    data-testid="secret"
+                >
+                    {secret.secret}
+                </code>
+                <button
+                    type="button"
+                    class=BUTTON_SECONDARY
+                    on:click=move |_| {
+                        copy_to_clipboard(&value);
+                        copied.set(true);
+                    }
+                >
+                    {move || if copied.get() { "Copied" } else { "Copy" }}
+                </button>
+                <button type="button" class=BUTTON_SECONDARY on:click=move |_| on_done.run(())>
+                    "Done"
+                </button>
+            </div>
+        </div>
+    }
+}
+
+#[component]
+fn AddEndpointDialog(on_close: Callback<()>, on_added: Callback<EndpointSecret>) -> impl IntoView {
+    let url = RwSignal::new(String::new());
+    let description = RwSignal::new(String::new());
+    let create = Action::new(|(url, description): &(String, String)| {
+        let (url, description) = (url.clone(), description.clone());
+        async move { create_webhook_endpoint(url, description).await }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(s)) = create.value().get() {
+            on_added.run(s);
+        }
+    });
+    view! {
+        <Dialog title=Signal::stored("Add endpoint".to_owned()) on_close>
+            <form
+                class="space-y-4"
+                on:submit=move |ev| {
+                    ev.prevent_default();
+                    create.dispatch((url.get_untracked(), description.get_untracked()));
+                }
+            >
+                <div>
+                    <label for="webhook-url" class="block text-sm font-medium text-slate-700">
+                        "URL"
+                    </label>
+                    <input
+                        id="webhook-url"
+                        type="url"
+                        required=true
+                        maxlength="2048"
+                        placeholder="https://example.com/meeboter/events"
+                        class=format!("mt-1 {INPUT}")
+                        on:input=move |ev| url.set(event_target_value(&ev))
+                    />
+                    <p class="mt-1 text-xs text-slate-500">
+                        "Every bot event of this account is POSTed here, as JSON."
+                    </p>
+                </div>
+                <div>
+                    <label for="webhook-description" class="block text-sm font-medium text-slate-700">
+                        "Description"
+                    </label>
+                    <input
+                        id="webhook-description"
+                        maxlength="200"
+                        placeholder="Production event consumer"
+                        class=format!("mt-1 {INPUT}")
+                        on:input=move |ev| description.set(event_target_value(&ev))
+                    />
+                </div>
+                {move || {
+                    create.value().get().and_then(Result::err).map(|e| view! { <ErrorText message=e.to_string() /> })
+                }}
+                <div class="flex justify-end">
+                    <button type="submit" class=BUTTON disabled=move || create.pending().get()>
+                        "Add endpoint"
+                    </button>
+                </div>
+            </form>
+        </Dialog>
+    }
+}
+
+fn status_badge(status: &str) -> impl IntoView {
+    let class = match status {
+        "DELIVERED" => "bg-emerald-50 text-emerald-800 ring-emerald-300",
+        "FAILED" => "bg-red-50 text-red-700 ring-red-300",
+        _ => "bg-amber-50 text-amber-800 ring-amber-300",
+    };
+    view! {
+        <span
+            class=format!("rounded-full px-2 py-0.5 text-xs font-medium ring-1 ring-inset {class}")
+            data-testid="delivery-status"
+        >
+            {status.to_owned()}
+        </span>
+    }
+}
+
+/// An endpoint's deliveries, live, with "Resend".
+#[component]
+fn DeliveryLog(endpoint: WebhookEndpoint, on_close: Callback<()>) -> impl IntoView {
+    let id = endpoint.id;
+    let page = RwSignal::new(1i64);
+    let refresh = RwSignal::new(0u32);
+    // Attempts happen on the server's own schedule: the open log polls.
+    let tick = use_tick(2);
+    let deliveries =
+        use_live(move || (page.get(), refresh.get(), tick.get()), move |(p, _, _)| list_webhook_deliveries(id, p));
+    let toasts = use_toasts();
+    let resend = Action::new(|id: &i64| resend_webhook(*id));
+    Effect::new(move |_| match resend.value().get() {
+        Some(Ok(d)) => {
+            toasts.success(format!("{} queued again", d.event_id));
+            refresh.update(|n| *n += 1);
+        }
+        Some(Err(e)) => toasts.error(e.to_string()),
+        None => {}
+    });
+    let open = RwSignal::new(None::<i64>);
+    view! {
+        <Dialog title=Signal::stored(format!("Deliveries: {}", endpoint.label())) on_close width="max-w-5xl">
+            <Loaded data=deliveries fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> } let:loaded>
+                {match loaded {
+                    Ok(p) if p.data.is_empty() => {
+                        view! {
+                            <p class="text-sm text-slate-500" data-testid="no-deliveries">
+                                "No deliveries yet. Each bot status change sends one."
+                            </p>
+                        }
+                            .into_any()
+                    }
+                    Ok(p) => {
+                        let n = now();
+                        let (has_prev, has_next, page_count) = (p.has_previous_page, p.has_next_page, p.page_count);
+                        view! {
+                            <div class="overflow-x-auto">
+                                <table class="min-w-full">
+                                    <thead class="bg-slate-50">
+                                        <tr>
+                                            <th class=TH>"Event"</th>
+                                            <th class=TH>"Bot"</th>
+                                            <th class=TH>"Status"</th>
+                                            <th class=TH>"Attempts"</th>
+                                            <th class=TH>"Next try"</th>
+                                            <th class=TH>"Response"</th>
+                                            <th class=TH>"Created"</th>
+                                            <th class=TH></th>
+                                        </tr>
+                                    </thead>
+                                    <tbody>
+                                        {p
+                                            .data
+                                            .into_iter()
+                                            .map(|d| view! { <DeliveryRow d n open resend /> })
+                                            .collect_view()}
+                                    </tbody>
+                                </table>
+                            </div>
+                            <div class="mt-3 flex items-center justify-end gap-2 text-sm text-slate-500">
+                                <span>{move || format!("Page {} of {}", page.get(), page_count.max(1))}</span>
+                                <button
+                                    type="button"
+                                    class=BUTTON_SECONDARY
+                                    disabled=!has_prev
+                                    on:click=move |_| page.update(|p| *p -= 1)
+                                >
+                                    "Previous"
+                                </button>
+                                <button
+                                    type="button"
+                                    class=BUTTON_SECONDARY
+                                    disabled=!has_next
+                                    on:click=move |_| page.update(|p| *p += 1)
+                                >
+                                    "Next"
+                                </button>
+                            </div>
+                        }
+                            .into_any()
+                    }
+                    Err(e) => view! { <ErrorText message=e.to_string() /> }.into_any(),
+                }}
+            </Loaded>
+        </Dialog>
+    }
+}
+
+#[component]
+fn DeliveryRow(
+    d: WebhookDelivery,
+    n: chrono::DateTime<chrono::Utc>,
+    open: RwSignal<Option<i64>>,
+    resend: Action<i64, Result<WebhookDelivery, AppError>>,
+) -> impl IntoView {
+    let id = d.id;
+    let response = match (d.last_status_code, &d.last_error) {
+        (Some(code), None) => code.to_string(),
+        (Some(code), Some(_)) => code.to_string(),
+        (None, Some(e)) => e.clone(),
+        (None, None) => "—".to_owned(),
+    };
+    let next = d.next_attempt_at.map(|t| relative(t, n)).unwrap_or_else(|| "—".into());
+    let details = format!(
+        "{}\n\nLast error: {}\nResponse body: {}",
+        d.body,
+        d.last_error.clone().unwrap_or_else(|| "none".into()),
+        d.last_response.clone().unwrap_or_else(|| "none".into())
+    );
+    view! {
+        <tr class="border-t border-slate-100 align-top" data-testid="delivery-row" data-event-type=d.event_type.clone()>
+            <td class=TD>
+                <button
+                    type="button"
+                    class="text-left font-mono text-xs text-indigo-700 hover:underline"
+                    title="Show the body and the last answer"
+                    on:click=move |_| open.update(|o| *o = if *o == Some(id) { None } else { Some(id) })
+                >
+                    {d.event_type.clone()}
+                    <br />
+                    <span class="text-slate-500">{d.event_id.clone()}</span>
+                </button>
+                <Show when=move || open.get() == Some(id)>
+                    <pre class="mt-2 max-w-md whitespace-pre-wrap break-all rounded bg-slate-50 p-2 text-xs text-slate-700">
+                        {details.clone()}
+                    </pre>
+                </Show>
+            </td>
+            <td class=TD>{format!("#{}", d.bot_id)}</td>
+            <td class=TD>{status_badge(&d.status)}</td>
+            <td class=TD data-testid="delivery-attempts">{d.attempts}</td>
+            <td class=TD>{next}</td>
+            <td class=format!("{TD} max-w-xs break-words") data-testid="delivery-response">{response}</td>
+            <td class=TD title=d.created_at.to_rfc3339()>{relative(d.created_at, n)}</td>
+            <td class=TD>
+                <button
+                    type="button"
+                    class="text-sm font-medium text-indigo-600 hover:text-indigo-500"
+                    on:click=move |_| {
+                        resend.dispatch(id);
+                    }
+                >
+                    "Resend"
+                </button>
+            </td>
+        </tr>
+    }
+}
