@@ -16,7 +16,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 
 /// Pages that need a session; everything under them does too.
-pub const PROTECTED_PREFIXES: [&str; 6] = ["/bots", "/templates", "/api-keys", "/usage", "/infrastructure", "/account"];
+pub const PROTECTED_PREFIXES: [&str; 7] =
+    ["/bots", "/templates", "/api-keys", "/webhooks", "/usage", "/infrastructure", "/account"];
 
 /// Whether a path is a signed-in page.
 pub fn is_protected(path: &str) -> bool {
@@ -157,6 +158,7 @@ mod tests {
         assert!(is_protected("/bots"));
         assert!(is_protected("/bots/12"));
         assert!(is_protected("/api-keys"));
+        assert!(is_protected("/webhooks"));
         assert!(!is_protected("/botsy"));
         assert!(!is_protected("/"));
         assert!(!is_protected("/auth/sign-in"));

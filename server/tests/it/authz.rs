@@ -59,7 +59,7 @@ enum Target {
 
 struct Row {
     target: Target,
-    /// The body, with placeholders: {bot} {tpl} {key} {user} {uuid} {fresh}.
+    /// The body, with placeholders: {bot} {tpl} {key} {user} {uuid} {fresh} {hook} {delivery}.
     body: Option<&'static str>,
     /// anonymous, other user, revoked key, expired key, other bot's token, finished bot's token.
     expect: [u16; 6],
@@ -90,6 +90,8 @@ const MARKER: &str = "alice-marker";
 /// User A's data, and the credentials of everyone else.
 struct World {
     bot: i64,
+    hook: i64,
+    delivery: i64,
     finished_bot: i64,
     template: i64,
     live_key_id: i64,
@@ -143,6 +145,19 @@ async fn world(app: &mut TestApp) -> World {
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     let template = r.json()["id"].as_i64().unwrap();
 
+    // A webhook endpoint of A's, with one delivery in its log.
+    let r = app
+        .call_json("create_webhook_endpoint", json!({ "url": "https://hooks.example.com/a", "description": MARKER }))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let hook = r.json()["endpoint"]["id"].as_i64().unwrap();
+    app.exec(&format!(
+        "INSERT INTO webhook_deliveries (endpoint_id, bot_id, event_id, event_type, url, body, status) \
+         VALUES ({hook}, {bot}, 'msg_authz', 'bot.status_changed', 'https://hooks.example.com/a', '{{}}', 'DELIVERED')"
+    ))
+    .await;
+    let delivery = app.count(&format!("SELECT max(id) AS n FROM webhook_deliveries WHERE endpoint_id = {hook}")).await;
+
     // A screenshot of A's bot, and a pool slot that runs it.
     let (ct, body) = multipart(&server::bot_sim::fake_screenshot("IN_CALL"));
     let r = app
@@ -168,6 +183,8 @@ async fn world(app: &mut TestApp) -> World {
     app.forget_cookie();
     World {
         bot,
+        hook,
+        delivery,
         finished_bot,
         template,
         live_key_id,
@@ -222,6 +239,8 @@ fn fill(template: &str, w: &World, bot: i64, n: usize) -> String {
     template
         .replace("{bot}", &bot.to_string())
         .replace("{tpl}", &w.template.to_string())
+        .replace("{hook}", &w.hook.to_string())
+        .replace("{delivery}", &w.delivery.to_string())
         .replace("{key}", &w.live_key_id.to_string())
         .replace("{user}", &w.user.to_string())
         .replace("{uuid}", &w.slot_uuid)
@@ -345,6 +364,8 @@ async fn a_state(app: &TestApp, w: &World) -> Vec<(String, i64)> {
         ("log lines of A's running bot", format!("SELECT count(*) AS n FROM bot_logs WHERE bot_id = {}", w.bot)),
         ("chat queued for A's bots", "SELECT count(*) AS n FROM bot_chat_messages".to_owned()),
         ("A's template untouched", format!("SELECT count(*) AS n FROM message_templates WHERE id = {} AND template_name = '{MARKER}-template'", w.template)),
+        ("A's webhook endpoint untouched", format!("SELECT count(*) AS n FROM webhook_endpoints WHERE id = {} AND enabled AND updated_at = created_at", w.hook)),
+        ("A's webhook deliveries", format!("SELECT count(*) AS n FROM webhook_deliveries WHERE endpoint_id = {}", w.hook)),
         ("A's live keys", format!("SELECT count(*) AS n FROM api_keys WHERE user_id = {} AND revoked_at IS NULL AND expires_at > now()", w.user)),
         ("A is still the administrator", format!("SELECT count(*) AS n FROM users WHERE id = {} AND role = 'admin'", w.user)),
         ("A's plan", format!("SELECT count(*) AS n FROM subscriptions WHERE user_id = {} AND plan <> 'FREE'", w.user)),

@@ -20,10 +20,12 @@ const DESTINATIONS: &str = "FROM ev JOIN webhook_endpoints e ON e.user_id = ev.u
      WHERE e.kind = 'endpoint' OR (e.kind = 'callback' AND ev.callback_url IS NOT NULL)";
 
 /// Makes sure `user_id` has the row that signs its bots' callbacks (created with a bot that
-/// has a `callback_url`, in that bot's transaction).
+/// has a `callback_url`, in that bot's transaction). Only a read once it exists.
 pub async fn ensure_callback_endpoint(conn: &mut AsyncPgConnection, user_id: i64) -> diesel::QueryResult<()> {
     diesel::sql_query(
-        "INSERT INTO webhook_endpoints (user_id, kind, secret) VALUES ($1, 'callback', $2) \
+        "INSERT INTO webhook_endpoints (user_id, kind, secret) \
+         SELECT $1, 'callback', $2 \
+         WHERE NOT EXISTS (SELECT 1 FROM webhook_endpoints WHERE user_id = $1 AND kind = 'callback') \
          ON CONFLICT (user_id) WHERE kind = 'callback' DO NOTHING",
     )
     .bind::<BigInt, _>(user_id)
