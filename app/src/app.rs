@@ -8,7 +8,9 @@ use leptos_router::{lazy_route, path, Lazy, LazyRoute};
 use crate::api::auth::{SignIn, SignOut, SignUp};
 use crate::components::layout::Layout;
 use crate::model::user::CurrentUser;
-use crate::pages::{account, api_keys, auth, bots, docs, home, infrastructure, not_found::NotFound, templates, usage, webhooks};
+use crate::pages::{
+    account, api_keys, auth, bots, docs, home, infrastructure, not_found::NotFound, templates, usage, webhooks,
+};
 
 /// The document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {

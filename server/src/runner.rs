@@ -12,7 +12,6 @@ use app::backend::platforms::coolify::CoolifyPlatform;
 use app::backend::platforms::registry::PROBE_INTERVAL;
 use app::backend::state::AppState;
 use app::backend::workers::coolify_pool::CoolifyPoolWorker;
-use app::backend::workers::webhooks::WebhookSender;
 use app::backend::workers::dispatcher::QueueDispatcher;
 use app::backend::workers::health::HealthMonitor;
 use app::backend::workers::log_archiver::LogArchiver;
@@ -20,6 +19,7 @@ use app::backend::workers::maintenance::Maintenance;
 use app::backend::workers::reconciler::Reconciler;
 use app::backend::workers::recordings::RecordingRetention;
 use app::backend::workers::scheduler::Scheduler;
+use app::backend::workers::webhooks::WebhookSender;
 use secrecy::ExposeSecret;
 use tokio::sync::watch;
 

@@ -97,7 +97,8 @@ async fn drain(app: &TestApp, sender: &Sender, limit: Duration) {
 }
 
 async fn report(app: &mut TestApp, id: i64, token: &str, body: Value) {
-    let r = app.raw("POST", &format!("/api/v1/bot/{id}/status"), &[("x-milo-token", token)], Some(body.to_string())).await;
+    let r =
+        app.raw("POST", &format!("/api/v1/bot/{id}/status"), &[("x-milo-token", token)], Some(body.to_string())).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
 }
 
@@ -255,7 +256,9 @@ async fn outbound_requests_refuse_private_addresses_other_hosts_and_huge_answers
     let receiver = Receiver::start().await;
     let app = TestApp::builder().var("WEBHOOK_TIMEOUT_SECS", "2").build().await;
     let secret = app::backend::webhooks::signing::new_secret();
-    receiver.config("/a", &secret, &[&format!("redirect:{}", receiver.url("/b").replace("127.0.0.1", "localhost"))]).await;
+    receiver
+        .config("/a", &secret, &[&format!("redirect:{}", receiver.url("/b").replace("127.0.0.1", "localhost"))])
+        .await;
     receiver.config("/b", &secret, &[]).await;
     // Development allows loopback; a redirect to another host name is still refused.
     let sender = Sender::new(&app.state.config);

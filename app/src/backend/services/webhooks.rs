@@ -79,14 +79,15 @@ fn not_found(id: i64) -> AppError {
 }
 
 async fn one(conn: &mut AsyncPgConnection, user_id: i64, id: i64) -> Result<WebhookEndpoint, AppError> {
-    let row: Option<EndpointRow> =
-        diesel::sql_query(format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints e WHERE e.id = $1 AND e.user_id = $2"))
-            .bind::<BigInt, _>(id)
-            .bind::<BigInt, _>(user_id)
-            .get_result(conn)
-            .await
-            .optional()
-            .map_err(|e| internal("reading a webhook endpoint failed", e))?;
+    let row: Option<EndpointRow> = diesel::sql_query(format!(
+        "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints e WHERE e.id = $1 AND e.user_id = $2"
+    ))
+    .bind::<BigInt, _>(id)
+    .bind::<BigInt, _>(user_id)
+    .get_result(conn)
+    .await
+    .optional()
+    .map_err(|e| internal("reading a webhook endpoint failed", e))?;
     row.map(WebhookEndpoint::from).ok_or_else(|| not_found(id))
 }
 
@@ -120,14 +121,13 @@ pub async fn create(
     if description.chars().count() > 200 {
         return Err(AppError::invalid("description", "Keep the description to 200 characters."));
     }
-    let count: i64 = diesel::sql_query(
-        "SELECT count(*) AS n FROM webhook_endpoints WHERE user_id = $1 AND kind = 'endpoint'",
-    )
-    .bind::<BigInt, _>(user_id)
-    .get_result::<Count>(conn)
-    .await
-    .map(|c| c.n)
-    .map_err(|e| internal("counting webhook endpoints failed", e))?;
+    let count: i64 =
+        diesel::sql_query("SELECT count(*) AS n FROM webhook_endpoints WHERE user_id = $1 AND kind = 'endpoint'")
+            .bind::<BigInt, _>(user_id)
+            .get_result::<Count>(conn)
+            .await
+            .map(|c| c.n)
+            .map_err(|e| internal("counting webhook endpoints failed", e))?;
     if count >= MAX_ENDPOINTS {
         return Err(AppError::invalid(
             "url",
@@ -164,13 +164,15 @@ struct Id {
 /// Gives an endpoint a new secret (the old one stops working at once); answers it, once.
 pub async fn rotate_secret(conn: &mut AsyncPgConnection, user_id: i64, id: i64) -> Result<EndpointSecret, AppError> {
     let secret = new_secret();
-    let n = diesel::sql_query("UPDATE webhook_endpoints SET secret = $3, updated_at = now() WHERE id = $1 AND user_id = $2")
-        .bind::<BigInt, _>(id)
-        .bind::<BigInt, _>(user_id)
-        .bind::<Text, _>(&secret)
-        .execute(conn)
-        .await
-        .map_err(|e| internal("rotating a webhook secret failed", e))?;
+    let n = diesel::sql_query(
+        "UPDATE webhook_endpoints SET secret = $3, updated_at = now() WHERE id = $1 AND user_id = $2",
+    )
+    .bind::<BigInt, _>(id)
+    .bind::<BigInt, _>(user_id)
+    .bind::<Text, _>(&secret)
+    .execute(conn)
+    .await
+    .map_err(|e| internal("rotating a webhook secret failed", e))?;
     if n == 0 {
         return Err(not_found(id));
     }

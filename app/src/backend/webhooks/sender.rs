@@ -133,7 +133,8 @@ impl Sender {
     /// POSTs `body` to `url`, signed with `secret` as event `id`.
     pub async fn send(&self, url: &str, id: &str, secret: &str, body: &str) -> Attempt {
         let started = Instant::now();
-        let fail = |error: String| Attempt { status: None, error: Some(error), response: None, took: started.elapsed() };
+        let fail =
+            |error: String| Attempt { status: None, error: Some(error), response: None, took: started.elapsed() };
         let Ok(parsed) = Url::parse(url) else { return fail("the URL is not valid".into()) };
         if parsed.scheme() != "http" && parsed.scheme() != "https" {
             return fail("the URL must be http or https".into());
