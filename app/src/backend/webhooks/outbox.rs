@@ -41,7 +41,6 @@ fn timestamp(at: DateTime<Utc>) -> String {
 
 /// Records `bot.status_changed` for bots that moved to `to` (their previous statuses in
 /// `from`, in the same order), in the caller's transaction.
-#[allow(clippy::too_many_arguments)]
 pub async fn status_changed(
     conn: &mut AsyncPgConnection,
     ids: &[i64],

@@ -1,5 +1,7 @@
 //! The webhook sender of a replica: passes over the outbox ([`delivery::deliver_due`]) every
-//! [`WEBHOOK_INTERVAL`], and again at once while passes come back full.
+//! [`WEBHOOK_INTERVAL`], and again at once while a pass found anything: each bot's next event
+//! becomes due only when the one before it is delivered, so a burst of a bot's events goes out
+//! one round trip apart, not one interval apart.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,7 +10,7 @@ use tokio::sync::watch;
 
 use crate::backend::config::Config;
 use crate::backend::db::DbPool;
-use crate::backend::webhooks::delivery::{self, BATCH};
+use crate::backend::webhooks::delivery;
 use crate::backend::webhooks::sender::Sender;
 
 /// How often a replica looks for due deliveries.
@@ -38,7 +40,7 @@ impl WebhookSender {
         super::every(WEBHOOK_INTERVAL, stop.clone(), || async {
             loop {
                 match delivery::deliver_due(&self.pool, &sender, &self.config.webhooks).await {
-                    Ok(n) if n as i64 == BATCH && !*stop.borrow() => continue,
+                    Ok(n) if n > 0 && !*stop.borrow() => continue,
                     Ok(_) => return,
                     Err(e) => {
                         tracing::warn!(error = %e, "webhook sender: database unavailable, will retry");
