@@ -167,6 +167,13 @@ fn warn_skipped(config: &Config) {
             p.env_prefix()
         );
     }
+    if config.mode == app::backend::config::RunMode::Production && config.s3.is_none() {
+        tracing::warn!(
+            storage_dir = %config.storage_dir,
+            "S3 is not configured: screenshots, recordings and archived logs stay on this replica's disk \
+             (STORAGE_DIR); with more than one replica, or a pod whose disk goes with it, configure S3"
+        );
+    }
 }
 
 /// Fails unless every migration is applied.

@@ -247,13 +247,18 @@ mod tests {
     }
 
     #[test]
-    fn a_day_of_retries_is_about_thirty_attempts() {
-        let (mut t, mut n) = (Duration::ZERO, 0u32);
-        while t < Duration::from_secs(86_400) {
-            n += 1;
-            t += retry_delay(Duration::from_secs(5), n, 0.5);
-        }
-        assert!((25..40).contains(&n), "{n} attempts in a day");
+    fn a_day_of_retries_is_33_to_57_attempts_by_the_jitter() {
+        let in_a_day = |jitter: f64| {
+            let (mut t, mut n) = (Duration::ZERO, 0u32);
+            while t < Duration::from_secs(86_400) {
+                n += 1;
+                t += retry_delay(Duration::from_secs(5), n, jitter);
+            }
+            n
+        };
+        assert_eq!(in_a_day(0.0), 33);
+        assert_eq!(in_a_day(0.5), 41);
+        assert_eq!(in_a_day(1.0), 57);
     }
 
     #[test]
