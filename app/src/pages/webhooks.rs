@@ -59,9 +59,7 @@ fn WebhooksView(
             </button>
         </PageHeader>
         {move || {
-            secret
-                .get()
-                .map(|s| view! { <SecretPanel secret=s on_done=Callback::new(move |()| secret.set(None)) /> })
+            secret.get().map(|s| view! { <SecretPanel secret=s on_done=Callback::new(move |()| secret.set(None)) /> })
         }}
         <Loaded
             data=endpoints
@@ -95,7 +93,9 @@ fn WebhooksView(
             />
         </Show>
         {move || {
-            log_of.get().map(|e| view! { <DeliveryLog endpoint=e on_close=Callback::new(move |()| log_of.set(None)) /> })
+            log_of
+                .get()
+                .map(|e| view! { <DeliveryLog endpoint=e on_close=Callback::new(move |()| log_of.set(None)) /> })
         }}
         {move || {
             deleting
@@ -136,7 +136,11 @@ fn Notices(list: Vec<WebhookEndpoint>, refresh: RwSignal<u32>) -> impl IntoView 
         .map(|e| {
             let id = e.id;
             view! {
-                <div class="mt-4 rounded-xl border border-amber-300 bg-amber-50 p-4" role="alert" data-testid="disabled-notice">
+                <div
+                    class="mt-4 rounded-xl border border-amber-300 bg-amber-50 p-4"
+                    role="alert"
+                    data-testid="disabled-notice"
+                >
                     <p class="text-sm font-semibold text-amber-900">
                         {format!("{} was disabled: its deliveries kept failing.", e.label())}
                     </p>
@@ -214,7 +218,9 @@ fn EndpointCard(
                         <span class=format!(
                             "rounded-full px-2 py-0.5 font-medium ring-1 ring-inset {badge_class}",
                         )>{badge}</span>
-                        <span class="ml-2">"Secret " <code class="font-mono">{endpoint.secret_hint.clone()}</code></span>
+                        <span class="ml-2">
+                            "Secret " <code class="font-mono">{endpoint.secret_hint.clone()}</code>
+                        </span>
                         <span class="ml-2" data-testid="endpoint-pending">
                             {format!("{} waiting", endpoint.pending)}
                         </span>
@@ -235,11 +241,7 @@ fn EndpointCard(
                     </p>
                 </div>
                 <div class="flex flex-wrap gap-2">
-                    <button
-                        type="button"
-                        class=BUTTON_SECONDARY
-                        on:click=move |_| log_of.set(Some(for_log.clone()))
-                    >
+                    <button type="button" class=BUTTON_SECONDARY on:click=move |_| log_of.set(Some(for_log.clone()))>
                         "Deliveries"
                     </button>
                     <button
@@ -289,10 +291,7 @@ fn SecretPanel(secret: EndpointSecret, on_done: Callback<()>) -> impl IntoView {
     view! {
         <div class="mt-4 rounded-xl border border-emerald-300 bg-emerald-50 p-4" data-testid="new-secret">
             <p class="text-sm font-semibold text-emerald-900">
-                {format!(
-                    "The signing secret of {}. Copy it now: it will not be shown again.",
-                    secret.endpoint.label(),
-                )}
+                {format!("The signing secret of {}. Copy it now: it will not be shown again.", secret.endpoint.label())}
             </p>
             <div class="mt-2 flex flex-col gap-2 sm:flex-row">
                 <code
@@ -530,10 +529,16 @@ fn DeliveryRow(
             </td>
             <td class=TD>{format!("#{}", d.bot_id)}</td>
             <td class=TD>{status_badge(&d.status)}</td>
-            <td class=TD data-testid="delivery-attempts">{d.attempts}</td>
+            <td class=TD data-testid="delivery-attempts">
+                {d.attempts}
+            </td>
             <td class=TD>{next}</td>
-            <td class=format!("{TD} max-w-xs break-words") data-testid="delivery-response">{response}</td>
-            <td class=TD title=d.created_at.to_rfc3339()>{relative(d.created_at, n)}</td>
+            <td class=format!("{TD} max-w-xs break-words") data-testid="delivery-response">
+                {response}
+            </td>
+            <td class=TD title=d.created_at.to_rfc3339()>
+                {relative(d.created_at, n)}
+            </td>
             <td class=TD>
                 <button
                     type="button"
