@@ -7,6 +7,7 @@ pub mod form;
 pub mod layout;
 pub mod live;
 pub mod protected;
+pub mod shown_once;
 pub mod time;
 pub mod toast;
 pub mod ui;

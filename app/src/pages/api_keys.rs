@@ -8,8 +8,9 @@ use crate::components::live::{use_live, Loaded};
 use crate::api::keys::{create_api_key, get_api_key_logs, list_api_keys, revoke_api_key};
 use crate::components::dialog::{Confirm, Dialog};
 use crate::components::protected::RequireUser;
+use crate::components::shown_once::ShownOnce;
 use crate::components::time::{now, relative, short};
-use crate::components::ui::{EmptyState, ErrorText, PageHeader, BUTTON, BUTTON_SECONDARY, INPUT, TD, TH};
+use crate::components::ui::{EmptyState, ErrorText, PageHeader, BUTTON, INPUT, TD, TH};
 use crate::model::bot::Page;
 use crate::model::error::AppError;
 use crate::model::keys::{ApiKey, CreatedApiKey, KeyStatus};
@@ -50,7 +51,19 @@ fn ApiKeysView(refresh: RwSignal<u32>, keys: Signal<Option<Result<Page<ApiKey>, 
             {move || {
                 created
                     .get()
-                    .map(|c| view! { <NewKeyPanel created=c on_done=Callback::new(move |()| created.set(None)) /> })
+                    .map(|c| {
+                        view! {
+                            <ShownOnce
+                                message=format!(
+                                    "Your new key \"{}\". Copy it now: it will not be shown again.",
+                                    c.key.name,
+                                )
+                                secret=c.secret
+                                testid="new-key"
+                                on_done=Callback::new(move |()| created.set(None))
+                            />
+                        }
+                    })
             }}
         </Show>
         <div class="mt-4">
@@ -104,50 +117,6 @@ fn ApiKeysView(refresh: RwSignal<u32>, keys: Signal<Option<Result<Page<ApiKey>, 
             logs_of.get().map(|k| view! { <KeyLogsDialog key=k on_close=Callback::new(move |()| logs_of.set(None)) /> })
         }}
     }
-}
-
-/// The secret of a new key, shown once.
-#[component]
-fn NewKeyPanel(created: CreatedApiKey, on_done: Callback<()>) -> impl IntoView {
-    let secret = created.secret.clone();
-    let copied = RwSignal::new(false);
-    view! {
-        <div class="mt-4 rounded-xl border border-emerald-300 bg-emerald-50 p-4" data-testid="new-key">
-            <p class="text-sm font-semibold text-emerald-900">
-                {format!("Your new key \"{}\". Copy it now: it will not be shown again.", created.key.name)}
-            </p>
-            <div class="mt-2 flex flex-col gap-2 sm:flex-row">
-                <code
-                    class="flex-1 break-all rounded-lg bg-white px-3 py-2 font-mono text-sm ring-1 ring-emerald-200"
-                    data-testid="secret"
-                >
-                    {created.secret}
-                </code>
-                <button
-                    type="button"
-                    class=BUTTON_SECONDARY
-                    on:click=move |_| {
-                        copy_to_clipboard(&secret);
-                        copied.set(true);
-                    }
-                >
-                    {move || if copied.get() { "Copied" } else { "Copy" }}
-                </button>
-                <button type="button" class=BUTTON_SECONDARY on:click=move |_| on_done.run(())>
-                    "Done"
-                </button>
-            </div>
-        </div>
-    }
-}
-
-pub(crate) fn copy_to_clipboard(text: &str) {
-    #[cfg(feature = "hydrate")]
-    if let Some(w) = web_sys::window() {
-        let _ = w.navigator().clipboard().write_text(text);
-    }
-    #[cfg(not(feature = "hydrate"))]
-    let _ = text;
 }
 
 fn status_badge(s: KeyStatus) -> impl IntoView {

@@ -11,12 +11,12 @@ use crate::api::webhooks::{
 use crate::components::dialog::{Confirm, Dialog};
 use crate::components::live::{use_live, use_refresh, use_tick, Loaded};
 use crate::components::protected::RequireUser;
+use crate::components::shown_once::ShownOnce;
 use crate::components::time::{now, relative};
 use crate::components::toast::use_toasts;
 use crate::components::ui::{ErrorText, PageHeader, BUTTON, BUTTON_SECONDARY, CARD, INPUT, TD, TH};
 use crate::model::error::AppError;
 use crate::model::webhook::{EndpointSecret, WebhookDelivery, WebhookEndpoint};
-use crate::pages::api_keys::copy_to_clipboard;
 
 /// `/webhooks`.
 #[component]
@@ -59,7 +59,21 @@ fn WebhooksView(
             </button>
         </PageHeader>
         {move || {
-            secret.get().map(|s| view! { <SecretPanel secret=s on_done=Callback::new(move |()| secret.set(None)) /> })
+            secret
+                .get()
+                .map(|s| {
+                    view! {
+                        <ShownOnce
+                            message=format!(
+                                "The signing secret of {}. Copy it now: it will not be shown again.",
+                                s.endpoint.label(),
+                            )
+                            secret=s.secret
+                            testid="new-secret"
+                            on_done=Callback::new(move |()| secret.set(None))
+                        />
+                    }
+                })
         }}
         <Loaded
             data=endpoints
@@ -278,41 +292,6 @@ fn EndpointCard(
                         </button>
                     </Show>
                 </div>
-            </div>
-        </div>
-    }
-}
-
-/// A new signing secret, shown once.
-#[component]
-fn SecretPanel(secret: EndpointSecret, on_done: Callback<()>) -> impl IntoView {
-    let value = secret.secret.clone();
-    let copied = RwSignal::new(false);
-    view! {
-        <div class="mt-4 rounded-xl border border-emerald-300 bg-emerald-50 p-4" data-testid="new-secret">
-            <p class="text-sm font-semibold text-emerald-900">
-                {format!("The signing secret of {}. Copy it now: it will not be shown again.", secret.endpoint.label())}
-            </p>
-            <div class="mt-2 flex flex-col gap-2 sm:flex-row">
-                <code
-                    class="flex-1 break-all rounded-lg bg-white px-3 py-2 font-mono text-sm ring-1 ring-emerald-200"
-                    data-testid="secret"
-                >
-                    {secret.secret}
-                </code>
-                <button
-                    type="button"
-                    class=BUTTON_SECONDARY
-                    on:click=move |_| {
-                        copy_to_clipboard(&value);
-                        copied.set(true);
-                    }
-                >
-                    {move || if copied.get() { "Copied" } else { "Copy" }}
-                </button>
-                <button type="button" class=BUTTON_SECONDARY on:click=move |_| on_done.run(())>
-                    "Done"
-                </button>
             </div>
         </div>
     }

@@ -5,6 +5,7 @@ use leptos::prelude::*;
 
 use crate::api::invitations::{create_invitation, list_invitations, revoke_invitation};
 use crate::components::live::{use_live, Loaded};
+use crate::components::shown_once::copy_to_clipboard;
 use crate::components::time::short;
 use crate::components::ui::{ErrorText, BUTTON, BUTTON_SECONDARY, TD, TH};
 use crate::model::error::AppError;
@@ -140,13 +141,4 @@ fn Row(invitation: Invitation, revoke: Action<i64, Result<(), AppError>>) -> imp
             </td>
         </tr>
     }
-}
-
-fn copy_to_clipboard(text: &str) {
-    #[cfg(feature = "hydrate")]
-    if let Some(w) = web_sys::window() {
-        let _ = w.navigator().clipboard().write_text(text);
-    }
-    #[cfg(not(feature = "hydrate"))]
-    let _ = text;
 }
