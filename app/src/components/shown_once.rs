@@ -14,10 +14,18 @@ pub fn copy_to_clipboard(text: &str) {
     let _ = text;
 }
 
-/// `message`, then `secret` in full (`data-testid="secret"`) with Copy and Done; the panel is
-/// `data-testid=testid`.
+/// `message`, then `secret` in full (`data-testid=value_testid`, "secret" unless given) with a
+/// copy button (`copy_label`, "Copy" unless given) and, with `on_done`, Done; the panel is
+/// `data-testid=testid` when given.
 #[component]
-pub fn ShownOnce(message: String, secret: String, testid: &'static str, on_done: Callback<()>) -> impl IntoView {
+pub fn ShownOnce(
+    message: String,
+    secret: String,
+    #[prop(optional)] testid: Option<&'static str>,
+    #[prop(default = "secret")] value_testid: &'static str,
+    #[prop(default = "Copy")] copy_label: &'static str,
+    #[prop(optional)] on_done: Option<Callback<()>>,
+) -> impl IntoView {
     let value = secret.clone();
     let copied = RwSignal::new(false);
     view! {
@@ -26,7 +34,7 @@ pub fn ShownOnce(message: String, secret: String, testid: &'static str, on_done:
             <div class="mt-2 flex flex-col gap-2 sm:flex-row">
                 <code
                     class="flex-1 break-all rounded-lg bg-white px-3 py-2 font-mono text-sm ring-1 ring-emerald-200"
-                    data-testid="secret"
+                    data-testid=value_testid
                 >
                     {secret}
                 </code>
@@ -38,11 +46,16 @@ pub fn ShownOnce(message: String, secret: String, testid: &'static str, on_done:
                         copied.set(true);
                     }
                 >
-                    {move || if copied.get() { "Copied" } else { "Copy" }}
+                    {move || if copied.get() { "Copied" } else { copy_label }}
                 </button>
-                <button type="button" class=BUTTON_SECONDARY on:click=move |_| on_done.run(())>
-                    "Done"
-                </button>
+                {on_done
+                    .map(|done| {
+                        view! {
+                            <button type="button" class=BUTTON_SECONDARY on:click=move |_| done.run(())>
+                                "Done"
+                            </button>
+                        }
+                    })}
             </div>
         </div>
     }

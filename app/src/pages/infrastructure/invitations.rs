@@ -5,7 +5,7 @@ use leptos::prelude::*;
 
 use crate::api::invitations::{create_invitation, list_invitations, revoke_invitation};
 use crate::components::live::{use_live, Loaded};
-use crate::components::shown_once::copy_to_clipboard;
+use crate::components::shown_once::ShownOnce;
 use crate::components::time::short;
 use crate::components::ui::{ErrorText, BUTTON, BUTTON_SECONDARY, TD, TH};
 use crate::model::error::AppError;
@@ -84,32 +84,13 @@ pub fn Invitations() -> impl IntoView {
 
 #[component]
 fn NewLink(link: String) -> impl IntoView {
-    let copied = RwSignal::new(false);
-    let to_copy = link.clone();
     view! {
-        <div class="mt-3 rounded-xl border border-emerald-300 bg-emerald-50 p-4">
-            <p class="text-sm font-semibold text-emerald-900">
-                "Send this link to the person you invite. It is shown only now."
-            </p>
-            <div class="mt-2 flex flex-col gap-2 sm:flex-row">
-                <code
-                    class="flex-1 break-all rounded-lg bg-white px-3 py-2 font-mono text-sm ring-1 ring-emerald-200"
-                    data-testid="invitation-link"
-                >
-                    {link}
-                </code>
-                <button
-                    type="button"
-                    class=BUTTON_SECONDARY
-                    on:click=move |_| {
-                        copy_to_clipboard(&to_copy);
-                        copied.set(true);
-                    }
-                >
-                    {move || if copied.get() { "Copied" } else { "Copy link" }}
-                </button>
-            </div>
-        </div>
+        <ShownOnce
+            message="Send this link to the person you invite. It is shown only now.".to_owned()
+            secret=link
+            value_testid="invitation-link"
+            copy_label="Copy link"
+        />
     }
 }
 
