@@ -7,11 +7,14 @@
 //! Run: `DATABASE_URL=postgres://... cargo bench -p server --bench api` (`./dev bench` does it
 //! against the private cluster). Uses its own database, `meeboter_bench`, recreated each run.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use app::backend::config::{Config, Vars};
 use app::backend::db;
 use axum::body::Body;
+use common::{ms, percentile};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use http::Request;
 use leptos::prelude::LeptosOptions;
@@ -21,13 +24,8 @@ const SEED_BOTS: i64 = 100_000;
 const CREATES: usize = 2_000;
 const LISTS: usize = 1_000;
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
 fn row(name: &str, mut samples: Vec<Duration>, wall: Duration) {
     samples.sort();
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!(
         "| {name:<28} | {:>6} | {:>8.2} | {:>8.2} | {:>8.2} | {:>9.0} |",
         samples.len(),

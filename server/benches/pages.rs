@@ -16,11 +16,14 @@
 //! Run: `DATABASE_URL=postgres://... cargo bench -p server --bench pages`. Uses its own
 //! database, `meeboter_pages_bench`, recreated each run.
 
+mod common;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use app::backend::config::{Config, Vars};
 use app::backend::db;
+use common::{ms, percentile};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use leptos::prelude::LeptosOptions;
 
@@ -49,14 +52,6 @@ const SERVER_FNS: &[(&str, &str, &str)] = &[
     ("fn get_infrastructure_cost (/infrastructure)", "/fn/get_infrastructure_cost", r#"{"time_zone":"Europe/Berlin"}"#),
     ("fn get_infrastructure_activity (/infrastructure)", "/fn/get_infrastructure_activity", r#"{"range":"day"}"#),
 ];
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
 
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");

@@ -16,6 +16,8 @@
 //! it against the private cluster). Uses its own database, `meeboter_webhook_bench`, recreated
 //! each run.
 
+mod common;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -28,6 +30,7 @@ use app::backend::webhooks::sender::Sender;
 use app::backend::workers::webhooks::WebhookSender;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Utc};
+use common::{ms, percentile};
 use diesel::sql_types::BigInt;
 use diesel::QueryableByName;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -50,14 +53,6 @@ struct Seen {
     /// Event ids per bot, in the order they arrived.
     per_bot: HashMap<i64, Vec<String>>,
     latency: Vec<Duration>,
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }
 
 fn main() {
